@@ -1,0 +1,3 @@
+from egressui.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,204 @@
+"""Django settings for egressui, read from the environment (see README's table of variables).
+
+Django's own settings use the DJANGO_ prefix, egressui's the EGRESSUI_ prefix; DATABASE_URL and
+REDIS_URL are read as-is. Without DJANGO_DEBUG=true, the secret key and the encryption key are
+required and a missing one stops the process at start with the variable's name.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from egressui.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("EGRESSUI_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+# Used only when DJANGO_DEBUG is on: development must work without any configuration.
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
+_DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktZWdyZXNzdWk="
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", _DEV_SECRET_KEY if DEBUG else None, required=not DEBUG)
+
+# Fernet keys for secrets at rest, newest first: a comma-separated list lets old keys still decrypt
+# while `manage.py rotate_encryption_key` re-encrypts everything with the first one.
+EGRESSUI_ENCRYPTION_KEYS = env_list("EGRESSUI_ENCRYPTION_KEY", [_DEV_ENCRYPTION_KEY] if DEBUG else [])
+if not EGRESSUI_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "The environment variable EGRESSUI_ENCRYPTION_KEY is required but not set. Generate one with: "
+        'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+    )
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "template_partials",
+    "policies",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "egressui.middleware.CorrelationIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "egressui.urls"
+WSGI_APPLICATION = "egressui.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'egressui.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DJANGO_DB_CONN_MAX_AGE", 60))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # The embedded default is shared by web, worker and beat: wait for locks instead of failing,
+    # and take the write lock at BEGIN so select_for_update-style sections serialise cleanly.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Broker, cache, Celery ------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("EGRESSUI_TASK_SOFT_TIME_LIMIT", 240, minimum=10)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    # Late-acked tasks come back after this long if a worker dies; keep it above the hard limit.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2}
+else:
+    # Embedded default: kombu's filesystem transport needs no server, only a shared directory.
+    _queue_dir = VAR_DIR / "celery"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir / "queue"),
+        "data_folder_out": str(_queue_dir / "queue"),
+        "processed_folder": str(_queue_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Seconds between full resyncs of every cluster (drift repair).
+EGRESSUI_RESYNC_INTERVAL = env_int("EGRESSUI_RESYNC_INTERVAL", 600, minimum=30)
+
+from policies.schedule import beat_schedule  # noqa: E402  (plain data, no models)
+
+CELERY_BEAT_SCHEDULE = beat_schedule(resync_seconds=EGRESSUI_RESYNC_INTERVAL)
+
+# --- Auth -----------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- i18n, static ---------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Email ----------------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str(
+    "DJANGO_EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "egressui <egressui@localhost>")
+
+# --- egressui -------------------------------------------------------------------------------------
+# Public address of this installation, used in links inside emails and webhooks.
+EGRESSUI_BASE_URL = env_str("EGRESSUI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Django group whose members are platform admins (superusers always are).
+EGRESSUI_ADMIN_GROUP = env_str("EGRESSUI_ADMIN_GROUP", "platform-admins")
+# Names under these suffixes are cluster-internal and never valid egress destinations.
+EGRESSUI_INTERNAL_SUFFIXES = env_list(
+    "EGRESSUI_INTERNAL_SUFFIXES", ["cluster.local", "svc", "local", "internal", "localhost"]
+)
+EGRESSUI_DEFAULT_GRANT_DAYS = env_int("EGRESSUI_DEFAULT_GRANT_DAYS", 90, minimum=1)
+EGRESSUI_MAX_GRANT_DAYS = env_int("EGRESSUI_MAX_GRANT_DAYS", 365, minimum=1)
+# Requests for longer than this are flagged as "long duration" for approvers.
+EGRESSUI_LONG_GRANT_DAYS = env_int("EGRESSUI_LONG_GRANT_DAYS", 180, minimum=1)
+EGRESSUI_BREAK_GLASS_MAX_HOURS = env_int("EGRESSUI_BREAK_GLASS_MAX_HOURS", 72, minimum=1)
+# Days before expiry when the owning team is reminded.
+EGRESSUI_EXPIRY_NOTICE_DAYS = [int(d) for d in env_list("EGRESSUI_EXPIRY_NOTICE_DAYS", ["7", "1"])]
+# Istio CRD bundle used to validate rendered objects (tests, and the connection report).
+EGRESSUI_ISTIO_CRDS = env_str("EGRESSUI_ISTIO_CRDS", str(BASE_DIR.parent / "shared" / "istio" / "crd-all.gen.yaml"))
+EGRESSUI_WEBHOOK_TIMEOUT = env_int("EGRESSUI_WEBHOOK_TIMEOUT", 5, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+SESSION_COOKIE_AGE = int(timedelta(hours=env_int("EGRESSUI_SESSION_HOURS", 12, minimum=1)).total_seconds())

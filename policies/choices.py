@@ -1,0 +1,158 @@
+"""Enumerations, state groups and the allowed state transitions of the domain."""
+
+from django.db import models
+
+
+class Environment(models.TextChoices):
+    PROD = "prod", "Production"
+    NON_PROD = "non-prod", "Non-production"
+
+
+class EnforcementMode(models.TextChoices):
+    # Sidecars plus an egress gateway (reference §1–§6). Other modes are added when they are rendered.
+    ISTIO = "istio", "Istio sidecars + egress gateway"
+
+
+class ConnectionKind(models.TextChoices):
+    KUBECONFIG = "kubeconfig", "Kubeconfig file + context"
+    IN_CLUSTER = "in-cluster", "In-cluster service account"
+    TOKEN = "token", "API URL + CA + token"
+    DIRECTORY = "directory", "GitOps directory"
+
+
+class Protocol(models.TextChoices):
+    TLS = "tls", "TLS (app speaks HTTPS/TLS, routed by SNI)"
+    HTTP_ORIGINATE = "http-originate", "HTTP, gateway originates TLS"
+    HTTP = "http", "Plain HTTP (clear text)"
+    TCP = "tcp", "TCP to an IP or CIDR"
+
+
+PROTOCOL_HELP = {
+    Protocol.TLS: "The app speaks TLS itself (https://…); the gateway routes it by SNI. The default.",
+    Protocol.HTTP_ORIGINATE: "The app sends plain HTTP to port 80; the gateway upgrades it to TLS on 443.",
+    Protocol.HTTP: "Plain HTTP end to end: headers and payload leave the cluster unencrypted.",
+    Protocol.TCP: "Raw TCP to a fixed IP address or CIDR range, for non-HTTP services.",
+}
+
+
+class TeamRole(models.TextChoices):
+    MEMBER = "member", "Member"
+    APPROVER = "approver", "Approver"
+
+
+class RequestStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Pending approval"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+EDITABLE_REQUEST_STATES = frozenset({RequestStatus.DRAFT, RequestStatus.CHANGES_REQUESTED})
+OPEN_REQUEST_STATES = frozenset({RequestStatus.DRAFT, RequestStatus.SUBMITTED, RequestStatus.CHANGES_REQUESTED})
+TERMINAL_REQUEST_STATES = frozenset({RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.CANCELLED})
+
+REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
+    RequestStatus.DRAFT: frozenset({RequestStatus.SUBMITTED, RequestStatus.CANCELLED}),
+    RequestStatus.SUBMITTED: frozenset(
+        {RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.CHANGES_REQUESTED, RequestStatus.CANCELLED}
+    ),
+    RequestStatus.CHANGES_REQUESTED: frozenset({RequestStatus.SUBMITTED, RequestStatus.CANCELLED}),
+    RequestStatus.APPROVED: frozenset(),
+    RequestStatus.REJECTED: frozenset(),
+    RequestStatus.CANCELLED: frozenset(),
+}
+
+
+class StepStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting for an earlier step"
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+    REQUEST_CHANGES = "request_changes", "Request changes"
+
+
+class RuleOutcome(models.TextChoices):
+    AUTO_APPROVE = "auto_approve", "Approve automatically"
+    DENY = "deny", "Deny with a reason"
+    REQUIRE_STEPS = "require_steps", "Require approval steps"
+
+
+class GrantStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+GRANT_TRANSITIONS: dict[str, frozenset[str]] = {
+    GrantStatus.ACTIVE: frozenset({GrantStatus.EXPIRED, GrantStatus.REVOKED}),
+    GrantStatus.EXPIRED: frozenset(),
+    GrantStatus.REVOKED: frozenset(),
+}
+
+
+class AppliedState(models.TextChoices):
+    PENDING = "pending", "Waiting to be applied"
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Failed"
+    REMOVED = "removed", "Removed from the cluster"
+
+
+class ClusterStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Not reconciled yet"
+    READY = "ready", "Ready"
+    DEGRADED = "degraded", "Degraded"
+
+
+class AuditEventType(models.IntegerChoices):
+    """Numbered in ranges per domain, with gaps left for new events; numbers are stored, never reused."""
+
+    # 100–199 egress requests
+    REQUEST_CREATED = 100, "request.created"
+    REQUEST_UPDATED = 101, "request.updated"
+    REQUEST_SUBMITTED = 102, "request.submitted"
+    REQUEST_CANCELLED = 103, "request.cancelled"
+    REQUEST_APPROVED = 104, "request.approved"
+    REQUEST_REJECTED = 105, "request.rejected"
+    REQUEST_CHANGES_REQUESTED = 106, "request.changes_requested"
+    REQUEST_AUTO_APPROVED = 107, "request.auto_approved"
+    REQUEST_DENIED_BY_RULE = 108, "request.denied_by_rule"
+    # 200–299 approval steps
+    STEP_DECISION = 200, "approval.decision"
+    STEP_APPROVED = 201, "approval.step_approved"
+    # 300–399 grants
+    GRANT_CREATED = 300, "grant.created"
+    GRANT_REVOKED = 301, "grant.revoked"
+    GRANT_EXPIRED = 302, "grant.expired"
+    GRANT_BREAK_GLASS = 303, "grant.break_glass"
+    GRANT_SUPERSEDED = 304, "grant.superseded"
+    GRANT_APPLIED_STATE = 305, "grant.applied_state"
+    # 400–499 clusters and reconciliation
+    CLUSTER_CREATED = 400, "cluster.created"
+    CLUSTER_UPDATED = 401, "cluster.updated"
+    CLUSTER_DELETED = 402, "cluster.deleted"
+    CLUSTER_RECONCILE_REQUESTED = 410, "cluster.reconcile_requested"
+    OBJECT_CREATED = 420, "object.created"
+    OBJECT_UPDATED = 421, "object.updated"
+    OBJECT_DELETED = 422, "object.deleted"
+    OBJECT_DRIFT_REPAIRED = 423, "object.drift_repaired"
+    OBJECT_FAILED = 424, "object.failed"
+    RECONCILE_FINISHED = 430, "reconcile.finished"
+    # 500–599 teams, namespaces, identities, rules (admin configuration)
+    CONFIG_CREATED = 500, "config.created"
+    CONFIG_UPDATED = 501, "config.updated"
+    CONFIG_DELETED = 502, "config.deleted"
+    # 600–699 API tokens and access
+    TOKEN_CREATED = 600, "token.created"
+    TOKEN_REVOKED = 601, "token.revoked"
+    INGEST_TOKEN_ROTATED = 602, "ingest_token.rotated"
+    # 900–999 system
+    ENCRYPTION_KEY_ROTATED = 900, "system.encryption_key_rotated"

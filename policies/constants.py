@@ -1,0 +1,16 @@
+"""Names that appear in clusters and on the wire; changing one is a migration for every user."""
+
+FIELD_MANAGER = "egressui"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_MANAGED_BY_VALUE = "egressui"
+LABEL_CLUSTER = "egressui.io/cluster"
+ANNOTATION_CONTENT_HASH = "egressui.io/content-hash"
+ANNOTATION_GRANTS = "egressui.io/grants"
+
+# Synthetic DNS suffix for TCP destinations routed through the gateway (reference §3.2 option 1).
+TCP_SYNTHETIC_SUFFIX = "tcp.egress.internal"
+
+MAX_HOST_LENGTH = 253
+MAX_DESTINATIONS_PER_REQUEST = 50
+MAX_IDENTITIES_PER_REQUEST = 50
+MAX_EXPANDED_HOSTS = 50

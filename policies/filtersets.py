@@ -1,0 +1,108 @@
+"""One FilterSet per listed model, shared by the UI pages and the REST API, so a filter means the
+same thing everywhere. Filters over many-valued relations use subqueries, never DISTINCT."""
+
+from datetime import timedelta
+
+import django_filters as filters
+from django.db.models import Q
+from django.utils import timezone
+
+from policies.choices import AuditEventType, GrantStatus, Protocol, RequestStatus
+from policies.models import AuditEvent, EgressRequest, Grant, ReconcileRun, RequestDestination
+from policies.selectors.requests import RISK_FLAGS, risk_filter_q
+
+_EVENT_NAMES = [(member.label, member.label) for member in AuditEventType]
+
+
+class RequestFilterSet(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=RequestStatus.choices)
+    team = filters.CharFilter(field_name="team__slug", label="Team")
+    cluster = filters.CharFilter(method="filter_cluster", label="Cluster")
+    host = filters.CharFilter(method="filter_host", label="Host contains")
+    requester = filters.CharFilter(field_name="requester__username", label="Requester")
+    risk = filters.MultipleChoiceFilter(choices=[(flag, flag) for flag in RISK_FLAGS], method="filter_risk")
+    submitted_after = filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    older_than_days = filters.NumberFilter(method="filter_older_than", label="Waiting more than N days")
+
+    class Meta:
+        model = EgressRequest
+        fields = ["status", "team", "cluster", "host", "requester", "risk"]
+
+    def filter_cluster(self, queryset, name, value):
+        through = EgressRequest.identities.through.objects.filter(workloadidentity__namespace__cluster__name=value)
+        return queryset.filter(pk__in=through.values("egressrequest_id"))
+
+    def filter_host(self, queryset, name, value):
+        return queryset.filter(
+            pk__in=RequestDestination.objects.filter(host__icontains=value.strip().lower()).values("request_id")
+        )
+
+    def filter_risk(self, queryset, name, values):
+        for flag in values:
+            queryset = queryset.filter(risk_filter_q(flag))
+        return queryset
+
+    def filter_older_than(self, queryset, name, value):
+        return queryset.filter(submitted_at__lt=timezone.now() - timedelta(days=float(value)))
+
+
+class GrantFilterSet(filters.FilterSet):
+    team = filters.CharFilter(field_name="team__slug", label="Team")
+    cluster = filters.CharFilter(field_name="cluster__name", label="Cluster")
+    host = filters.CharFilter(field_name="host", lookup_expr="icontains", label="Host contains")
+    status = filters.MultipleChoiceFilter(choices=GrantStatus.choices)
+    protocol = filters.ChoiceFilter(choices=Protocol.choices)
+    namespace = filters.CharFilter(field_name="identity__namespace__name", label="Namespace")
+    service_account = filters.CharFilter(field_name="identity__service_account", label="Service account")
+    expiring_before = filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
+    expiring_within_days = filters.NumberFilter(method="filter_expiring_within", label="Expiring within N days")
+
+    class Meta:
+        model = Grant
+        fields = ["team", "cluster", "host", "status", "protocol"]
+
+    def filter_expiring_within(self, queryset, name, value):
+        now = timezone.now()
+        return queryset.filter(
+            status=GrantStatus.ACTIVE, expires_at__gt=now, expires_at__lte=now + timedelta(days=float(value))
+        )
+
+
+class AuditEventFilterSet(filters.FilterSet):
+    actor = filters.CharFilter(field_name="actor_repr", label="Actor")
+    event_type = filters.MultipleChoiceFilter(choices=_EVENT_NAMES, method="filter_event_type", label="Event type")
+    subject_type = filters.CharFilter(field_name="subject_type")
+    subject_id = filters.CharFilter(field_name="subject_id")
+    subject = filters.CharFilter(method="filter_subject", label="Subject contains")
+    request = filters.NumberFilter(field_name="egress_request_id", label="Request id")
+    cluster = filters.CharFilter(method="filter_cluster", label="Cluster")
+    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["actor", "event_type", "subject_type", "subject_id", "request"]
+
+    def filter_event_type(self, queryset, name, values):
+        numbers = [member.value for member in AuditEventType if member.label in values]
+        return queryset.filter(event_type__in=numbers)
+
+    def filter_subject(self, queryset, name, value):
+        return queryset.filter(Q(subject_repr__icontains=value) | Q(subject_id=value))
+
+    def filter_cluster(self, queryset, name, value):
+        from policies.models import Cluster
+
+        return queryset.filter(cluster_id__in=Cluster.objects.filter(name=value).values("pk"))
+
+
+class ReconcileRunFilterSet(filters.FilterSet):
+    cluster = filters.CharFilter(field_name="cluster__name", label="Cluster")
+    outcome = filters.MultipleChoiceFilter(choices=ReconcileRun.Outcome.choices)
+    trigger = filters.CharFilter(field_name="trigger")
+    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+
+    class Meta:
+        model = ReconcileRun
+        fields = ["cluster", "outcome", "trigger"]

@@ -1,0 +1,29 @@
+from policies.models.approvals import ApprovalDecision, ApprovalRule, ApprovalRuleStep, ApprovalStep, DomainList
+from policies.models.audit import AppendOnlyError, AuditChainHead, AuditEvent
+from policies.models.clusters import Cluster, ClusterSyncState, Namespace, WorkloadIdentity
+from policies.models.grants import Grant
+from policies.models.reconcile import ReconcileObjectResult, ReconcileRun
+from policies.models.requests import EgressRequest, RequestDestination
+from policies.models.teams import Team, TeamMembership
+
+__all__ = [
+    "AppendOnlyError",
+    "ApprovalDecision",
+    "ApprovalRule",
+    "ApprovalRuleStep",
+    "ApprovalStep",
+    "AuditChainHead",
+    "AuditEvent",
+    "Cluster",
+    "ClusterSyncState",
+    "DomainList",
+    "EgressRequest",
+    "Grant",
+    "Namespace",
+    "ReconcileObjectResult",
+    "ReconcileRun",
+    "RequestDestination",
+    "Team",
+    "TeamMembership",
+    "WorkloadIdentity",
+]

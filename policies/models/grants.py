@@ -1,0 +1,61 @@
+from django.conf import settings
+from django.db import models
+
+from policies.choices import AppliedState, GrantStatus, Protocol
+
+
+class Grant(models.Model):
+    """One approved `(cluster, namespace, service account, destination)` for a period.
+
+    Host, port and protocol are copied from the request at approval time so the renderer reads one
+    table, and so editing a (later) request never changes what was approved. Only services change a
+    grant's status; the reconciler records whether its objects are applied in the cluster.
+    """
+
+    request = models.ForeignKey("policies.EgressRequest", on_delete=models.PROTECT, related_name="grants")
+    destination = models.ForeignKey("policies.RequestDestination", on_delete=models.PROTECT, related_name="grants")
+    identity = models.ForeignKey("policies.WorkloadIdentity", on_delete=models.PROTECT, related_name="grants")
+    cluster = models.ForeignKey("policies.Cluster", on_delete=models.PROTECT, related_name="grants")
+    team = models.ForeignKey("policies.Team", on_delete=models.PROTECT, related_name="grants")
+    host = models.CharField(max_length=253, db_index=True)
+    port = models.PositiveIntegerField()
+    protocol = models.CharField(max_length=20, choices=Protocol.choices)
+    expanded_hosts = models.JSONField(default=list, blank=True)
+    tcp_direct = models.BooleanField(default=False)
+    break_glass = models.BooleanField(default=False)
+
+    status = models.CharField(max_length=16, choices=GrantStatus.choices, default=GrantStatus.ACTIVE, db_index=True)
+    valid_from = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    end_reason = models.TextField(blank=True)
+    expiry_notices_sent = models.JSONField(default=list, blank=True, help_text="Days-before-expiry already notified.")
+
+    applied_state = models.CharField(max_length=16, choices=AppliedState.choices, default=AppliedState.PENDING)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_message = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["cluster", "status"], name="grant_cluster_status"),
+            models.Index(fields=["team", "status"], name="grant_team_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity", "host", "port", "protocol"],
+                condition=models.Q(status=GrantStatus.ACTIVE),
+                name="one_active_grant_per_identity_destination",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("valid_from")), name="grant_expires_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"grant #{self.pk} {self.host}:{self.port}/{self.protocol}"

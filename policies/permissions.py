@@ -1,0 +1,159 @@
+"""Who may see and do what. The UI and the API call these same functions; nothing else decides.
+
+Rules: platform admins see everything; a team member sees and acts for their teams; approvers
+see requests waiting on steps they may satisfy; nobody approves their own request, and one person
+approves at most one step of a request per submission round.
+"""
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from policies.choices import Decision, RequestStatus, StepStatus, TeamRole
+from policies.models import ApprovalStep, AuditEvent, EgressRequest, Grant, TeamMembership
+
+
+def is_platform_admin(user) -> bool:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_egressui_is_admin", None)
+    if cached is None:
+        cached = user.groups.filter(name=settings.EGRESSUI_ADMIN_GROUP).exists()
+        user._egressui_is_admin = cached
+    return cached
+
+
+def _roles(user) -> dict[int, str]:
+    """team id → role, cached on the user object for the duration of a request."""
+    if not getattr(user, "is_authenticated", False):
+        return {}
+    cached = getattr(user, "_egressui_roles", None)
+    if cached is None:
+        cached = dict(TeamMembership.objects.filter(user=user).values_list("team_id", "role"))
+        user._egressui_roles = cached
+    return cached
+
+
+def member_team_ids(user) -> set[int]:
+    return set(_roles(user))
+
+
+def approver_team_ids(user) -> set[int]:
+    return {team_id for team_id, role in _roles(user).items() if role == TeamRole.APPROVER}
+
+
+def can_request_for_team(user, team) -> bool:
+    return is_platform_admin(user) or team.pk in member_team_ids(user)
+
+
+def can_request_for_identity(user, identity) -> bool:
+    return is_platform_admin(user) or identity.namespace.team_id in member_team_ids(user)
+
+
+def visible_requests(user) -> QuerySet[EgressRequest]:
+    if is_platform_admin(user):
+        return EgressRequest.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return EgressRequest.objects.none()
+    condition = Q(team_id__in=member_team_ids(user))
+    approver_teams = approver_team_ids(user)
+    if approver_teams:
+        condition |= Q(pk__in=ApprovalStep.objects.filter(team_id__in=approver_teams).values("request_id"))
+    return EgressRequest.objects.filter(condition)
+
+
+def can_view_request(user, request: EgressRequest) -> bool:
+    if is_platform_admin(user) or request.team_id in member_team_ids(user):
+        return True
+    approver_teams = approver_team_ids(user)
+    return bool(approver_teams) and request.steps.filter(team_id__in=approver_teams).exists()
+
+
+def can_edit_request(user, request: EgressRequest) -> bool:
+    from policies.choices import EDITABLE_REQUEST_STATES
+
+    return request.status in EDITABLE_REQUEST_STATES and request.requester_id == user.pk
+
+
+def can_submit_request(user, request: EgressRequest) -> bool:
+    return can_edit_request(user, request)
+
+
+def can_cancel_request(user, request: EgressRequest) -> bool:
+    from policies.choices import OPEN_REQUEST_STATES
+
+    if request.status not in OPEN_REQUEST_STATES:
+        return False
+    return request.requester_id == user.pk or is_platform_admin(user)
+
+
+def current_step(request: EgressRequest) -> ApprovalStep | None:
+    """The step that can be acted on now: the lowest pending position of the current round."""
+    if request.status != RequestStatus.SUBMITTED:
+        return None
+    return request.steps.filter(round=request.round, status=StepStatus.PENDING).order_by("position").first()
+
+
+def step_denial_reason(user, request: EgressRequest, step: ApprovalStep | None) -> str | None:
+    """Why `user` may not decide on `step` now, or None when they may."""
+    if not getattr(user, "is_authenticated", False):
+        return "Sign in to act on approvals."
+    if request.status != RequestStatus.SUBMITTED or step is None:
+        return f"Request #{request.pk} is {request.get_status_display().lower()}; it is not waiting for approval."
+    if request.requester_id == user.pk:
+        return "You cannot decide on your own request."
+    if not (is_platform_admin(user) or step.team_id in approver_team_ids(user)):
+        return f"The step '{step.name}' needs an approver of team {step.team.slug}."
+    already = request.decisions.filter(round=request.round, user=user, decision=Decision.APPROVE)
+    if already.exclude(step=step).exists():
+        return "You already approved another step of this request; a different person must decide this one."
+    if already.filter(step=step).exists():
+        return "You already approved this step; it needs another approver."
+    return None
+
+
+def can_approve(user, request: EgressRequest) -> bool:
+    return step_denial_reason(user, request, current_step(request)) is None
+
+
+def steps_awaiting(user) -> QuerySet[ApprovalStep]:
+    """Pending steps this user could act on (their own requests excluded)."""
+    steps = ApprovalStep.objects.filter(status=StepStatus.PENDING, request__status=RequestStatus.SUBMITTED)
+    if not is_platform_admin(user):
+        steps = steps.filter(team_id__in=approver_team_ids(user))
+    return steps.exclude(request__requester_id=user.pk)
+
+
+def visible_grants(user) -> QuerySet[Grant]:
+    if is_platform_admin(user):
+        return Grant.objects.all()
+    return Grant.objects.filter(team_id__in=member_team_ids(user))
+
+
+def can_view_grant(user, grant: Grant) -> bool:
+    return is_platform_admin(user) or grant.team_id in member_team_ids(user)
+
+
+def can_revoke_grant(user, grant: Grant) -> bool:
+    return is_platform_admin(user) or grant.team_id in approver_team_ids(user)
+
+
+def can_renew_grant(user, grant: Grant) -> bool:
+    return grant.team_id in member_team_ids(user) or is_platform_admin(user)
+
+
+def can_manage_clusters(user) -> bool:
+    return is_platform_admin(user)
+
+
+def can_break_glass(user) -> bool:
+    return is_platform_admin(user)
+
+
+def visible_audit_events(user) -> QuerySet[AuditEvent]:
+    if is_platform_admin(user):
+        return AuditEvent.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return AuditEvent.objects.none()
+    return AuditEvent.objects.filter(egress_request__in=visible_requests(user).values("pk"))

@@ -1,0 +1,39 @@
+from datetime import timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from policies.choices import GrantStatus
+from policies.models import Grant
+from policies.permissions import visible_grants
+
+
+def grant_list(*, user) -> QuerySet[Grant]:
+    return (
+        visible_grants(user)
+        .select_related("team", "cluster", "identity__namespace__cluster", "request")
+        .order_by("-created_at", "-id")
+    )
+
+
+def grant_get(*, user, pk: int) -> Grant | None:
+    return grant_list(user=user).filter(pk=pk).first()
+
+
+def grants_expiring(*, user, within_days: int = 14) -> QuerySet[Grant]:
+    now = timezone.now()
+    return (
+        grant_list(user=user)
+        .filter(status=GrantStatus.ACTIVE, expires_at__gt=now, expires_at__lte=now + timedelta(days=within_days))
+        .order_by("expires_at", "id")
+    )
+
+
+def active_grants_for_cluster(cluster_id: int, *, now=None) -> QuerySet[Grant]:
+    """What a cluster should enforce: active grants inside their validity window."""
+    now = now or timezone.now()
+    return (
+        Grant.objects.filter(cluster_id=cluster_id, status=GrantStatus.ACTIVE, valid_from__lte=now, expires_at__gt=now)
+        .select_related("identity__namespace")
+        .order_by("id")
+    )

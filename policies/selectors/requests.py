@@ -1,0 +1,90 @@
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+
+from policies.choices import Environment, Protocol, StepStatus
+from policies.models import ApprovalStep, EgressRequest, RequestDestination, WorkloadIdentity
+from policies.permissions import visible_requests
+from policies.validators import destination_risk_flags
+
+RISK_FLAGS = ("wildcard", "clear-text", "tcp", "prod", "long-duration", "break-glass")
+
+
+def request_list(*, user) -> QuerySet[EgressRequest]:
+    """Requests the user may see, with everything a list row shows loaded in a fixed number of queries."""
+    return (
+        visible_requests(user)
+        .select_related("team", "requester")
+        .prefetch_related(
+            Prefetch("destinations", queryset=RequestDestination.objects.order_by("host", "port", "protocol")),
+            Prefetch(
+                "identities",
+                queryset=WorkloadIdentity.objects.select_related("namespace__cluster").order_by(
+                    "namespace__cluster__name", "namespace__name", "service_account"
+                ),
+            ),
+            Prefetch(
+                "steps",
+                queryset=ApprovalStep.objects.select_related("team").order_by("round", "position"),
+            ),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def request_get(*, user, pk: int) -> EgressRequest | None:
+    return request_list(user=user).filter(pk=pk).first()
+
+
+def request_risk_flags(request: EgressRequest) -> list[str]:
+    """Flags approvers see; uses prefetched destinations and identities when present."""
+    flags: list[str] = []
+    for destination in request.destinations.all():
+        for flag in destination_risk_flags(host=destination.host, protocol=destination.protocol):
+            if flag not in flags:
+                flags.append(flag)
+    if any(identity.namespace.cluster.environment == Environment.PROD for identity in request.identities.all()):
+        flags.append("prod")
+    if request.duration_days > settings.EGRESSUI_LONG_GRANT_DAYS:
+        flags.append("long-duration")
+    if request.break_glass:
+        flags.append("break-glass")
+    return flags
+
+
+def request_clusters(request: EgressRequest) -> list:
+    seen: dict[int, object] = {}
+    for identity in request.identities.all():
+        seen.setdefault(identity.namespace.cluster_id, identity.namespace.cluster)
+    return sorted(seen.values(), key=lambda cluster: cluster.name)
+
+
+def current_round_steps(request: EgressRequest) -> list[ApprovalStep]:
+    return [step for step in request.steps.all() if step.round == request.round]
+
+
+def pending_step(request: EgressRequest) -> ApprovalStep | None:
+    pending = [step for step in current_round_steps(request) if step.status == StepStatus.PENDING]
+    return min(pending, key=lambda step: step.position) if pending else None
+
+
+def risk_filter_q(flag: str):
+    """A Q object selecting requests with the given risk flag (for list filters)."""
+    from django.db.models import Q
+
+    if flag == "wildcard":
+        return Q(pk__in=RequestDestination.objects.filter(host__startswith="*.").values("request_id"))
+    if flag == "clear-text":
+        return Q(pk__in=RequestDestination.objects.filter(protocol=Protocol.HTTP).values("request_id"))
+    if flag == "tcp":
+        return Q(pk__in=RequestDestination.objects.filter(protocol=Protocol.TCP).values("request_id"))
+    if flag == "prod":
+        return Q(
+            pk__in=EgressRequest.identities.through.objects.filter(
+                workloadidentity__namespace__cluster__environment=Environment.PROD
+            ).values("egressrequest_id")
+        )
+    if flag == "long-duration":
+        return Q(duration_days__gt=settings.EGRESSUI_LONG_GRANT_DAYS)
+    if flag == "break-glass":
+        return Q(break_glass=True)
+    return Q()

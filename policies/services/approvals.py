@@ -1,0 +1,183 @@
+"""Writes on approval steps: approve, reject, request changes; and the final approval."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from policies.approval_rules import Item, Plan, plan_approval
+from policies.choices import AuditEventType, Decision, RequestStatus, StepStatus
+from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
+from policies.models import ApprovalDecision, ApprovalRule, ApprovalStep, EgressRequest
+from policies.permissions import step_denial_reason
+from policies.services.audit import audit_event_record
+from policies.services.grants import grants_create_for_request
+from policies.services.notifications import notify_requester_decision, notify_step_pending
+
+
+def approval_plan_for(request: EgressRequest, identities) -> Plan:
+    rules = list(
+        ApprovalRule.objects.filter(enabled=True)
+        .select_related("domain_list")
+        .prefetch_related("steps")
+        .order_by("priority", "id")
+    )
+    environments = sorted({identity.namespace.cluster.environment for identity in identities})
+    items = [
+        Item(environment=environment, host=d.host, protocol=d.protocol, duration_days=request.duration_days)
+        for environment in environments
+        for d in request.destinations.all()
+    ]
+    return plan_approval(rules=rules, items=items, requesting_team_id=request.team_id)
+
+
+def _lock_for_decision(request: EgressRequest, user) -> tuple[EgressRequest, ApprovalStep]:
+    """Lock the request row, then re-check everything: the loser of a race sees the new state."""
+    request = EgressRequest.objects.select_for_update().select_related("team", "requester").get(pk=request.pk)
+    if request.status != RequestStatus.SUBMITTED:
+        raise TransitionNotAllowed(
+            f"Request #{request.pk} is {request.get_status_display().lower()}; it is not waiting for approval."
+        )
+    step = (
+        ApprovalStep.objects.select_for_update()
+        .select_related("team")
+        .filter(request=request, round=request.round, status=StepStatus.PENDING)
+        .order_by("position")
+        .first()
+    )
+    reason = step_denial_reason(user, request, step)
+    if reason:
+        raise PermissionDenied(reason)
+    return request, step
+
+
+def _record_decision(*, request, step, user, decision: str, comment: str) -> ApprovalDecision:
+    record = ApprovalDecision.objects.create(
+        request=request,
+        step=step,
+        round=request.round,
+        user=user,
+        user_repr=user.get_username(),
+        decision=decision,
+        comment=comment,
+    )
+    audit_event_record(
+        event_type=AuditEventType.STEP_DECISION,
+        actor=user,
+        subject=request,
+        egress_request=request,
+        after={"step": step.name, "position": step.position, "round": request.round, "decision": decision},
+        message=comment,
+    )
+    return record
+
+
+@transaction.atomic
+def egress_request_approve(*, request: EgressRequest, approver, comment: str = "") -> ApprovalDecision:
+    """Approve the current step. When the last step is satisfied the request is approved and its
+    grants are created, all in this transaction."""
+    request, step = _lock_for_decision(request, approver)
+    record = _record_decision(request=request, step=step, user=approver, decision=Decision.APPROVE, comment=comment)
+    approvals = step.decisions.filter(decision=Decision.APPROVE).count()
+    if approvals < step.required_approvals:
+        return record
+    now = timezone.now()
+    step.status, step.decided_at = StepStatus.APPROVED, now
+    step.save(update_fields=["status", "decided_at"])
+    audit_event_record(
+        event_type=AuditEventType.STEP_APPROVED,
+        actor=approver,
+        subject=request,
+        egress_request=request,
+        after={"step": step.name, "approvals": approvals, "required": step.required_approvals},
+    )
+    following = (
+        ApprovalStep.objects.filter(request=request, round=request.round, status=StepStatus.WAITING)
+        .select_related("team")
+        .order_by("position")
+        .first()
+    )
+    if following is not None:
+        following.status = StepStatus.PENDING
+        following.save(update_fields=["status"])
+        notify_step_pending(request=request, step=following)
+        return record
+    egress_request_finalize_approval(request=request, actor=approver, event_type=AuditEventType.REQUEST_APPROVED)
+    notify_requester_decision(request=request, decision="approved", actor_name=approver.get_username(), comment=comment)
+    return record
+
+
+def egress_request_finalize_approval(*, request: EgressRequest, actor, event_type, actor_repr: str | None = None):
+    """Mark a (locked) request approved and create its grants. Called inside a service transaction."""
+    before = request.status
+    request.status = RequestStatus.APPROVED
+    request.decided_at = timezone.now()
+    request.save(update_fields=["status", "decided_at", "updated_at"])
+    audit_event_record(
+        event_type=event_type,
+        actor=actor,
+        actor_repr=actor_repr,
+        subject=request,
+        egress_request=request,
+        before={"status": before},
+        after={"status": request.status},
+    )
+    return grants_create_for_request(request=request, actor=actor, actor_repr=actor_repr)
+
+
+def _close(request, *, user, step, decision: str, status: str, step_status: str, comment: str, event_type) -> None:
+    if not comment.strip():
+        raise ValidationFailed.on("comment", "Say why, so the requester knows what to change.")
+    _record_decision(request=request, step=step, user=user, decision=decision, comment=comment)
+    now = timezone.now()
+    before = request.status
+    request.status = status
+    request.decided_at = now
+    request.decision_reason = comment
+    request.save(update_fields=["status", "decided_at", "decision_reason", "updated_at"])
+    step.status, step.decided_at = step_status, now
+    step.save(update_fields=["status", "decided_at"])
+    ApprovalStep.objects.filter(request=request, round=request.round, status=StepStatus.WAITING).update(
+        status=StepStatus.CANCELLED, decided_at=now
+    )
+    audit_event_record(
+        event_type=event_type,
+        actor=user,
+        subject=request,
+        egress_request=request,
+        before={"status": before},
+        after={"status": status},
+        message=comment,
+    )
+    label = "rejected" if status == RequestStatus.REJECTED else "sent back for changes"
+    notify_requester_decision(request=request, decision=label, actor_name=user.get_username(), comment=comment)
+
+
+@transaction.atomic
+def egress_request_reject(*, request: EgressRequest, approver, comment: str) -> EgressRequest:
+    request, step = _lock_for_decision(request, approver)
+    _close(
+        request,
+        user=approver,
+        step=step,
+        decision=Decision.REJECT,
+        status=RequestStatus.REJECTED,
+        step_status=StepStatus.REJECTED,
+        comment=comment,
+        event_type=AuditEventType.REQUEST_REJECTED,
+    )
+    return request
+
+
+@transaction.atomic
+def egress_request_request_changes(*, request: EgressRequest, approver, comment: str) -> EgressRequest:
+    request, step = _lock_for_decision(request, approver)
+    _close(
+        request,
+        user=approver,
+        step=step,
+        decision=Decision.REQUEST_CHANGES,
+        status=RequestStatus.CHANGES_REQUESTED,
+        step_status=StepStatus.CHANGES_REQUESTED,
+        comment=comment,
+        event_type=AuditEventType.REQUEST_CHANGES_REQUESTED,
+    )
+    return request

@@ -1,0 +1,74 @@
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import models, transaction
+from django.utils import timezone
+
+from egressui.correlation import current_correlation_id
+from policies.audit_chain import compute_hash, json_safe
+from policies.choices import AuditEventType
+from policies.models import AuditChainHead, AuditEvent
+
+SYSTEM_ACTOR = "system"
+REDACTED = "[redacted]"
+SECRET_KEYS = frozenset({"token", "ca_cert", "kubeconfig", "webhook_secret", "password", "secret", "ingest_token"})
+
+
+def redact(value):
+    """Replace the values of secret-looking keys, at any depth, before they reach the audit log."""
+    if isinstance(value, dict):
+        return {
+            key: (REDACTED if key in SECRET_KEYS and item not in (None, "") else redact(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def _subject_fields(subject) -> tuple[str, str, str]:
+    if isinstance(subject, models.Model):
+        return subject._meta.model_name, str(subject.pk or ""), str(subject)[:300]
+    subject_type, subject_id, subject_repr = subject
+    return subject_type, str(subject_id or ""), str(subject_repr)[:300]
+
+
+@transaction.atomic
+def audit_event_record(
+    *,
+    event_type: AuditEventType,
+    subject,
+    actor: AbstractBaseUser | None = None,
+    actor_repr: str | None = None,
+    message: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+    egress_request=None,
+    cluster=None,
+) -> AuditEvent:
+    """Append one event to the chain. Call it inside the transaction of the change it records, so
+    the event exists if and only if the change committed. `subject` is a model instance or a
+    `(type, id, repr)` triple."""
+    head = AuditChainHead.objects.select_for_update().get(pk=1)
+    subject_type, subject_id, subject_repr = _subject_fields(subject)
+    if actor_repr is None:
+        actor_repr = actor.get_username() if actor is not None else SYSTEM_ACTOR
+    event = AuditEvent(
+        seq=head.last_seq + 1,
+        event_type=int(event_type),
+        occurred_at=timezone.now(),
+        actor=actor,
+        actor_repr=actor_repr[:150],
+        subject_type=subject_type,
+        subject_id=subject_id,
+        subject_repr=subject_repr,
+        egress_request=egress_request,
+        cluster=cluster,
+        correlation_id=current_correlation_id(),
+        before=json_safe(redact(before)),
+        after=json_safe(redact(after)),
+        message=message,
+        prev_hash=head.last_hash,
+    )
+    event.hash = compute_hash(event)
+    event.save(force_insert=True)
+    AuditChainHead.objects.filter(pk=1).update(last_seq=event.seq, last_hash=event.hash)
+    return event

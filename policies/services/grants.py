@@ -1,0 +1,235 @@
+"""Writes on grants: creation on approval, revocation, expiry, break-glass, expiry reminders."""
+
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from policies.choices import AuditEventType, GrantStatus, RequestStatus
+from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
+from policies.models import EgressRequest, Grant
+from policies.permissions import can_break_glass, can_revoke_grant
+from policies.services.audit import audit_event_record
+from policies.services.notifications import notify_grant_ended, notify_grant_expiring
+from policies.services.outbox import cluster_mark_for_reconcile
+
+
+def _grant_state(grant: Grant) -> dict:
+    return {
+        "status": grant.status,
+        "identity": str(grant.identity),
+        "destination": f"{grant.host}:{grant.port}/{grant.protocol}",
+        "expires_at": grant.expires_at,
+    }
+
+
+def grants_create_for_request(
+    *, request: EgressRequest, actor, actor_repr: str | None = None, lifetime: timedelta | None = None
+) -> list[Grant]:
+    """One grant per identity × destination of an approved (locked) request. An active grant for the
+    same identity and destination is superseded (it ends now) so there is never more than one."""
+    now = timezone.now()
+    expires_at = now + (lifetime or timedelta(days=request.duration_days))
+    identities = list(request.identities.select_related("namespace__cluster"))
+    destinations = list(request.destinations.all())
+    created: list[Grant] = []
+    for identity in identities:
+        for destination in destinations:
+            previous = (
+                Grant.objects.select_for_update()
+                .filter(
+                    identity=identity,
+                    host=destination.host,
+                    port=destination.port,
+                    protocol=destination.protocol,
+                    status=GrantStatus.ACTIVE,
+                )
+                .first()
+            )
+            if previous is not None:
+                previous.status, previous.ended_at = GrantStatus.EXPIRED, now
+                previous.end_reason = f"Superseded by request #{request.pk}."
+                previous.save(update_fields=["status", "ended_at", "end_reason"])
+                audit_event_record(
+                    event_type=AuditEventType.GRANT_SUPERSEDED,
+                    actor=actor,
+                    actor_repr=actor_repr,
+                    subject=previous,
+                    egress_request=request,
+                    cluster=identity.namespace.cluster,
+                    after={"status": previous.status, "superseded_by_request": request.pk},
+                )
+            grant = Grant.objects.create(
+                request=request,
+                destination=destination,
+                identity=identity,
+                cluster=identity.namespace.cluster,
+                team_id=request.team_id,
+                host=destination.host,
+                port=destination.port,
+                protocol=destination.protocol,
+                expanded_hosts=destination.expanded_hosts,
+                tcp_direct=destination.tcp_direct,
+                break_glass=request.break_glass,
+                valid_from=now,
+                expires_at=expires_at,
+            )
+            audit_event_record(
+                event_type=AuditEventType.GRANT_CREATED,
+                actor=actor,
+                actor_repr=actor_repr,
+                subject=grant,
+                egress_request=request,
+                cluster=grant.cluster,
+                after=_grant_state(grant),
+            )
+            created.append(grant)
+    cluster_mark_for_reconcile(
+        cluster_ids={grant.cluster_id for grant in created}, reason=f"request #{request.pk} approved"
+    )
+    return created
+
+
+def _end(grant: Grant, *, status: str, actor, reason: str, event_type) -> Grant:
+    before = _grant_state(grant)
+    grant.status = status
+    grant.ended_at = timezone.now()
+    grant.ended_by = actor
+    grant.end_reason = reason
+    grant.save(update_fields=["status", "ended_at", "ended_by", "end_reason"])
+    audit_event_record(
+        event_type=event_type,
+        actor=actor,
+        subject=grant,
+        egress_request=grant.request,
+        cluster=grant.cluster,
+        before=before,
+        after=_grant_state(grant),
+        message=reason,
+    )
+    cluster_mark_for_reconcile(cluster_ids=[grant.cluster_id], reason=f"grant #{grant.pk} {status}")
+    notify_grant_ended(grant=grant, reason=reason)
+    return grant
+
+
+@transaction.atomic
+def grant_revoke(*, grant: Grant, actor, reason: str) -> Grant:
+    """Take access away now; the cluster loses it on the next reconcile (queued on commit)."""
+    grant = Grant.objects.select_for_update().select_related("team", "cluster", "request", "identity").get(pk=grant.pk)
+    if not can_revoke_grant(actor, grant):
+        raise PermissionDenied(f"Only approvers of team {grant.team.slug} or platform admins can revoke this grant.")
+    if grant.status != GrantStatus.ACTIVE:
+        raise TransitionNotAllowed(f"Grant #{grant.pk} is already {grant.status}.")
+    if not reason.strip():
+        raise ValidationFailed.on("reason", "Give a reason for revoking the grant.")
+    return _end(
+        grant, status=GrantStatus.REVOKED, actor=actor, reason=reason.strip(), event_type=AuditEventType.GRANT_REVOKED
+    )
+
+
+def grants_expire_due(*, now=None, batch_size: int = 500) -> int:
+    """Expire every active grant whose time is up, in small transactions; returns how many."""
+    now = now or timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Grant.objects.select_for_update(skip_locked=True)
+                .select_related("team", "cluster", "request", "identity__namespace__cluster")
+                .filter(status=GrantStatus.ACTIVE, expires_at__lte=now)
+                .order_by("expires_at", "id")[:batch_size]
+            )
+            for grant in due:
+                _end(
+                    grant,
+                    status=GrantStatus.EXPIRED,
+                    actor=None,
+                    reason="Expired.",
+                    event_type=AuditEventType.GRANT_EXPIRED,
+                )
+        total += len(due)
+        if len(due) < batch_size:
+            return total
+
+
+@transaction.atomic
+def grant_break_glass(*, admin, data, reason: str, duration_hours: int) -> EgressRequest:
+    """Emergency access by a platform admin, without approval steps: short, flagged and audited.
+    `data` is a RequestInput; a request record is kept so the grant has the same history as others."""
+    from policies.services.requests import _validated, _write_items
+
+    if not can_break_glass(admin):
+        raise PermissionDenied("Only platform admins can grant break-glass access.")
+    if not (reason or "").strip():
+        raise ValidationFailed.on("reason", "Break-glass access needs a reason.")
+    try:
+        hours = int(duration_hours)
+    except (TypeError, ValueError):
+        raise ValidationFailed.on("duration_hours", "Enter the duration in whole hours.") from None
+    if not 1 <= hours <= settings.EGRESSUI_BREAK_GLASS_MAX_HOURS:
+        raise ValidationFailed.on(
+            "duration_hours", f"Break-glass access lasts 1–{settings.EGRESSUI_BREAK_GLASS_MAX_HOURS} hours."
+        )
+    data.duration_days = max(1, math.ceil(hours / 24))
+    data.justification = data.justification or reason
+    identities, destinations, duration = _validated(data, actor=admin)
+    now = timezone.now()
+    request = EgressRequest.objects.create(
+        team=data.team,
+        requester=admin,
+        justification=data.justification.strip(),
+        ticket_url=data.ticket_url,
+        duration_days=duration,
+        break_glass=True,
+        status=RequestStatus.APPROVED,
+        submitted_at=now,
+        decided_at=now,
+        decision_reason=reason.strip(),
+    )
+    _write_items(request, identities, destinations)
+    audit_event_record(
+        event_type=AuditEventType.GRANT_BREAK_GLASS,
+        actor=admin,
+        subject=request,
+        egress_request=request,
+        after={"status": request.status, "duration_hours": hours},
+        message=reason.strip(),
+    )
+    grants_create_for_request(request=request, actor=admin, lifetime=timedelta(hours=hours))
+    return request
+
+
+def grants_send_expiry_notices(*, now=None) -> int:
+    """Remind owning teams `EGRESSUI_EXPIRY_NOTICE_DAYS` before expiry, once per threshold."""
+    now = now or timezone.now()
+    thresholds = sorted(set(settings.EGRESSUI_EXPIRY_NOTICE_DAYS))
+    if not thresholds:
+        return 0
+    sent = 0
+    horizon = now + timedelta(days=max(thresholds))
+    candidates = Grant.objects.filter(status=GrantStatus.ACTIVE, expires_at__gt=now, expires_at__lte=horizon)
+    for grant_id in candidates.values_list("pk", flat=True):
+        with transaction.atomic():
+            grant = (
+                Grant.objects.select_for_update(skip_locked=True)
+                .select_related("team", "identity__namespace__cluster")
+                .filter(pk=grant_id, status=GrantStatus.ACTIVE)
+                .first()
+            )
+            if grant is None:
+                continue
+            remaining = grant.expires_at - now
+            due = [
+                days
+                for days in thresholds
+                if remaining <= timedelta(days=days) and days not in grant.expiry_notices_sent
+            ]
+            if not due:
+                continue
+            notify_grant_expiring(grant=grant, days=max(1, math.ceil(remaining.total_seconds() / 86400)))
+            grant.expiry_notices_sent = sorted({*grant.expiry_notices_sent, *due})
+            grant.save(update_fields=["expiry_notices_sent"])
+            sent += 1
+    return sent

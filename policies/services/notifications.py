@@ -1,0 +1,122 @@
+"""Notifications are sent after commit by Celery tasks, so a slow or failing mail server or webhook
+never blocks or rolls back the workflow. These functions only decide who hears about what."""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+
+from policies.choices import TeamRole
+
+logger = logging.getLogger(__name__)
+
+
+def _link(view_name: str, pk: int) -> str:
+    try:
+        return settings.EGRESSUI_BASE_URL + reverse(view_name, args=[pk])
+    except NoReverseMatch:
+        return settings.EGRESSUI_BASE_URL
+
+
+def _enqueue_email(subject: str, template: str, context: dict, recipients: list[str]) -> None:
+    recipients = sorted({address for address in recipients if address})
+    if not recipients:
+        return
+    body = render_to_string(template, context)
+
+    def send():
+        from policies.tasks import send_email_task
+
+        try:
+            send_email_task.delay(subject=subject, body=body, recipients=recipients)
+        except Exception as exc:
+            logger.warning("could not enqueue email %r: %s", subject, exc)
+
+    transaction.on_commit(send)
+
+
+def _enqueue_webhook(team, event: str, payload: dict) -> None:
+    if not team.webhook_url:
+        return
+    team_id = team.pk
+
+    def send():
+        from policies.tasks import send_webhook_task
+
+        try:
+            send_webhook_task.delay(team_id=team_id, event=event, payload=payload)
+        except Exception as exc:
+            logger.warning("could not enqueue webhook for team %s: %s", team_id, exc)
+
+    transaction.on_commit(send)
+
+
+def _approvers_of(team_id: int, *, exclude_user_id: int | None) -> list[str]:
+    users = get_user_model().objects.filter(
+        team_memberships__team_id=team_id, team_memberships__role=TeamRole.APPROVER, is_active=True
+    )
+    if exclude_user_id:
+        users = users.exclude(pk=exclude_user_id)
+    return list(users.values_list("email", flat=True))
+
+
+def _request_payload(request) -> dict:
+    return {
+        "request_id": request.pk,
+        "team": request.team.slug,
+        "status": request.status,
+        "requester": request.requester.get_username(),
+        "url": _link("request_detail", request.pk),
+    }
+
+
+def notify_step_pending(*, request, step) -> None:
+    context = {"request": request, "step": step, "url": _link("request_detail", request.pk)}
+    _enqueue_email(
+        f"[egressui] Request #{request.pk} waits for your approval ({step.name})",
+        "policies/email/step_pending.txt",
+        context,
+        _approvers_of(step.team_id, exclude_user_id=request.requester_id),
+    )
+    _enqueue_webhook(step.team, "approval.pending", {**_request_payload(request), "step": step.name})
+
+
+def notify_requester_decision(*, request, decision: str, actor_name: str, comment: str = "") -> None:
+    context = {
+        "request": request,
+        "decision": decision,
+        "actor_name": actor_name,
+        "comment": comment,
+        "url": _link("request_detail", request.pk),
+    }
+    _enqueue_email(
+        f"[egressui] Request #{request.pk}: {decision}",
+        "policies/email/decision.txt",
+        context,
+        [request.requester.email],
+    )
+    _enqueue_webhook(request.team, f"request.{request.status}", {**_request_payload(request), "comment": comment})
+
+
+def notify_grant_expiring(*, grant, days: int) -> None:
+    team = grant.team
+    context = {"grant": grant, "days": days, "url": _link("grant_detail", grant.pk)}
+    recipients = [team.email] if team.email else _approvers_of(team.pk, exclude_user_id=None)
+    _enqueue_email(
+        f"[egressui] Grant #{grant.pk} for {grant.host} expires in {days} day{'s' if days != 1 else ''}",
+        "policies/email/grant_expiring.txt",
+        context,
+        recipients,
+    )
+    _enqueue_webhook(
+        team,
+        "grant.expiring",
+        {"grant_id": grant.pk, "host": grant.host, "expires_at": grant.expires_at.isoformat(), "days": days},
+    )
+
+
+def notify_grant_ended(*, grant, reason: str) -> None:
+    _enqueue_webhook(grant.team, f"grant.{grant.status}", {"grant_id": grant.pk, "host": grant.host, "reason": reason})

@@ -1,0 +1,251 @@
+"""Pure validation of egress destinations: no database, no settings beyond what is passed in.
+
+Every function either returns the normalised value or raises `ValidationFailed` naming the field
+and the exact reason, so forms, serializers and services all say the same thing.
+"""
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import idna
+from publicsuffixlist import PublicSuffixList
+
+from policies.choices import Protocol
+from policies.constants import MAX_EXPANDED_HOSTS, MAX_HOST_LENGTH
+from policies.exceptions import ValidationFailed
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+# Widest CIDR accepted for a tcp destination: anything wider is "the internet", not a destination.
+MIN_PREFIX_V4 = 16
+MIN_PREFIX_V6 = 48
+
+DEFAULT_INTERNAL_SUFFIXES = ("cluster.local", "svc", "local", "internal", "localhost")
+
+
+@lru_cache(maxsize=1)
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A destination after validation: host normalised, flags derived."""
+
+    host: str
+    port: int
+    protocol: str
+    expanded_hosts: tuple[str, ...] = ()
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.host.startswith("*.")
+
+
+def _fail(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed.on(field, message)
+
+
+def is_ip_or_cidr(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def normalize_host(raw: str) -> str:
+    """Lower-case, strip the trailing dot and encode internationalised labels as punycode.
+
+    Raises ValidationFailed for anything that cannot be a host name; wildcards are kept as `*.`.
+    """
+    host = (raw or "").strip()
+    if not host:
+        raise _fail("host", "Enter a host name, such as api.example.com.")
+    if _SCHEME.match(host):
+        raise _fail("host", "Enter only the host name, without a scheme such as https://.")
+    if "/" in host and not is_ip_or_cidr(host):
+        raise _fail("host", "Enter only the host name, without a path.")
+    if any(ch.isspace() for ch in host):
+        raise _fail("host", "A host name cannot contain spaces.")
+    if host.endswith("."):
+        host = host[:-1]
+    if host.count(":") == 1 and not is_ip_or_cidr(host):
+        raise _fail("host", "Enter the port in the port field, not after the host name.")
+    if is_ip_or_cidr(host):
+        return str(ipaddress.ip_network(host, strict=False)) if "/" in host else str(ipaddress.ip_address(host))
+    wildcard = False
+    if host.startswith("*."):
+        wildcard, host = True, host[2:]
+    if host == "*" or (wildcard and not host):
+        raise _fail("host", "A bare * would allow every destination; name a domain, such as *.example.com.")
+    if "*" in host:
+        raise _fail("host", "A wildcard is only allowed as the whole first label, as in *.example.com.")
+    try:
+        encoded = idna.encode(host, uts46=True, std3_rules=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise _fail("host", f"{raw.strip()!r} is not a valid domain name ({exc}).") from None
+    except UnicodeError:
+        raise _fail("host", f"{raw.strip()!r} is not a valid domain name.") from None
+    encoded = encoded.lower()
+    _check_dns_name(encoded)
+    return f"*.{encoded}" if wildcard else encoded
+
+
+def _check_dns_name(name: str) -> None:
+    if len(name) > MAX_HOST_LENGTH - 2:  # room for a leading "*." on wildcards
+        raise _fail("host", f"A host name can be at most {MAX_HOST_LENGTH - 2} characters long.")
+    labels = name.split(".")
+    for label in labels:
+        if not label:
+            raise _fail("host", "A host name cannot contain empty labels (two dots in a row).")
+        if len(label) > 63:
+            raise _fail("host", f"The label {label[:20]}… is longer than 63 characters.")
+        if not _LABEL.match(label):
+            raise _fail("host", f"The label {label!r} may contain only letters, digits and hyphens, not at its ends.")
+    if len(labels) < 2:
+        raise _fail("host", "Enter a fully qualified domain name, such as api.example.com.")
+    if labels[-1].isdigit():
+        raise _fail("host", "The last label of a domain name cannot be numeric.")
+
+
+def _check_not_internal(host: str, internal_suffixes: tuple[str, ...]) -> None:
+    bare = host[2:] if host.startswith("*.") else host
+    for suffix in internal_suffixes:
+        suffix = suffix.strip(".").lower()
+        if suffix and (bare == suffix or bare.endswith("." + suffix)):
+            raise _fail("host", f"{host} is a cluster-internal name (.{suffix}); egress rules are for external hosts.")
+
+
+def _check_wildcard_scope(host: str) -> None:
+    base = host[2:]
+    if _psl().is_public(base):
+        raise _fail(
+            "host",
+            f"*.{base} would cover every domain registered under the public suffix {base}; "
+            "name a domain you control, such as *.example.com.",
+        )
+
+
+def _check_network(host: str) -> None:
+    network = ipaddress.ip_network(host, strict=False)
+    minimum = MIN_PREFIX_V4 if network.version == 4 else MIN_PREFIX_V6
+    if network.prefixlen < minimum:
+        raise _fail("host", f"{host} is too wide; the widest range allowed is /{minimum}.")
+    if "/" in host and network.network_address != ipaddress.ip_network(host, strict=True).network_address:
+        raise _fail("host", f"{host} has host bits set; did you mean {network}?")
+    address = network.network_address
+    if address.is_loopback or address.is_unspecified or address.is_multicast:
+        raise _fail("host", f"{host} is not a routable destination.")
+    if address.is_link_local:
+        raise _fail("host", f"{host} is link-local (for example the cloud metadata service) and never allowed.")
+
+
+def validate_egress_host(
+    raw: str, *, protocol: str = Protocol.TLS, internal_suffixes: tuple[str, ...] = DEFAULT_INTERNAL_SUFFIXES
+) -> str:
+    """Return the normalised host for a destination of the given protocol, or raise ValidationFailed."""
+    stripped = (raw or "").strip()
+    if is_ip_or_cidr(stripped):
+        if protocol != Protocol.TCP:
+            raise _fail("host", "IP addresses are only allowed with protocol tcp; use the DNS name for tls and http.")
+        try:
+            ipaddress.ip_network(stripped, strict=True)
+        except ValueError:
+            network = ipaddress.ip_network(stripped, strict=False)
+            raise _fail("host", f"{stripped} has host bits set; did you mean {network}?") from None
+        host = normalize_host(stripped)
+        _check_network(host)
+        return host
+    host = normalize_host(stripped)
+    if protocol == Protocol.TCP:
+        raise _fail("host", "A tcp destination must be an IP address or CIDR range; for a DNS name use tls.")
+    _check_not_internal(host, internal_suffixes)
+    if host.startswith("*."):
+        _check_wildcard_scope(host)
+    return host
+
+
+def validate_port(value) -> int:
+    if isinstance(value, bool):
+        raise _fail("port", "Enter a port number between 1 and 65535.")
+    try:
+        port = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise _fail("port", "Enter a port number between 1 and 65535.") from None
+    if not 1 <= port <= 65535:
+        raise _fail("port", f"Port {port} is outside 1–65535.")
+    return port
+
+
+def validate_protocol(value) -> str:
+    if value not in Protocol.values:
+        raise _fail("protocol", f"Choose one of: {', '.join(Protocol.values)}.")
+    return value
+
+
+def validate_protocol_port(protocol: str, port: int) -> None:
+    """Reject protocol/port pairs that cannot work through the gateway."""
+    if protocol == Protocol.TLS and port == 80:
+        raise _fail("port", "Port 80 carries plain HTTP; choose protocol http-originate or http for port 80.")
+    if protocol == Protocol.HTTP and port == 443:
+        raise _fail("port", "Port 443 carries TLS; choose protocol tls (or http-originate for TLS origination).")
+    if protocol == Protocol.HTTP_ORIGINATE and port == 80:
+        raise _fail(
+            "port",
+            "With http-originate the app talks HTTP on port 80 and the gateway connects to the server's TLS port; "
+            "enter that TLS port (usually 443).",
+        )
+
+
+def validate_expanded_hosts(
+    host: str, expanded: list[str] | tuple[str, ...], *, internal_suffixes=DEFAULT_INTERNAL_SUFFIXES
+) -> tuple[str, ...]:
+    """Concrete hosts a wildcard will be used for: each must sit under the wildcard, no wildcards."""
+    items = [item for item in (expanded or []) if str(item).strip()]
+    if not items:
+        return ()
+    if not host.startswith("*."):
+        raise _fail("expanded_hosts", "Concrete hosts can only be listed for a wildcard destination.")
+    if len(items) > MAX_EXPANDED_HOSTS:
+        raise _fail("expanded_hosts", f"List at most {MAX_EXPANDED_HOSTS} concrete hosts under one wildcard.")
+    suffix = host[1:]  # ".example.com"
+    result: list[str] = []
+    for item in items:
+        try:
+            name = validate_egress_host(str(item), internal_suffixes=internal_suffixes)
+        except ValidationFailed as exc:
+            raise _fail("expanded_hosts", f"{str(item).strip()}: {exc.message}") from None
+        if name.startswith("*."):
+            raise _fail("expanded_hosts", f"{name}: list concrete host names, not wildcards.")
+        if not name.endswith(suffix):
+            raise _fail("expanded_hosts", f"{name} is not under {host}.")
+        if name not in result:
+            result.append(name)
+    return tuple(sorted(result))
+
+
+def validate_destination(
+    *, host: str, port, protocol: str, expanded_hosts=(), internal_suffixes=DEFAULT_INTERNAL_SUFFIXES
+) -> Destination:
+    """Validate one destination as a whole; errors name the offending field."""
+    protocol = validate_protocol(protocol)
+    normalised = validate_egress_host(host, protocol=protocol, internal_suffixes=internal_suffixes)
+    number = validate_port(port)
+    validate_protocol_port(protocol, number)
+    expanded = validate_expanded_hosts(normalised, expanded_hosts, internal_suffixes=internal_suffixes)
+    return Destination(host=normalised, port=number, protocol=protocol, expanded_hosts=expanded)
+
+
+def destination_risk_flags(*, host: str, protocol: str) -> list[str]:
+    """Short labels approvers see next to a destination."""
+    flags = []
+    if host.startswith("*."):
+        flags.append("wildcard")
+    if protocol == Protocol.HTTP:
+        flags.append("clear-text")
+    if protocol == Protocol.TCP:
+        flags.append("tcp")
+    return flags

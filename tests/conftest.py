@@ -1,0 +1,53 @@
+import pytest
+from django.db import connection
+
+from policies.choices import TeamRole
+from policies.services.requests import DestinationInput, RequestInput
+from tests.factories import IdentityFactory, MembershipFactory, NamespaceFactory, TeamFactory, UserFactory
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "postgres" in item.keywords and connection.vendor != "postgresql":
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)"))
+
+
+class World:
+    """A small organisation: team payments (dev, lead) and team search, a security group, one cluster."""
+
+    def __init__(self):
+        self.payments = TeamFactory(slug="payments")
+        self.search = TeamFactory(slug="search")
+        self.security = TeamFactory(slug="security")
+        self.dev = UserFactory(username="payments-dev")
+        self.lead = UserFactory(username="payments-lead")
+        self.lead2 = UserFactory(username="payments-lead2")
+        self.secops = UserFactory(username="secops")
+        self.searcher = UserFactory(username="search-dev")
+        self.admin = UserFactory(username="admin", is_superuser=True, is_staff=True)
+        MembershipFactory(team=self.payments, user=self.dev)
+        MembershipFactory(team=self.payments, user=self.lead, role=TeamRole.APPROVER)
+        MembershipFactory(team=self.payments, user=self.lead2, role=TeamRole.APPROVER)
+        MembershipFactory(team=self.security, user=self.secops, role=TeamRole.APPROVER)
+        MembershipFactory(team=self.search, user=self.searcher)
+        self.ns = NamespaceFactory(name="payments", team=self.payments)
+        self.cluster = self.ns.cluster
+        self.checkout = IdentityFactory(namespace=self.ns, service_account="checkout")
+        self.refunds = IdentityFactory(namespace=self.ns, service_account="refunds")
+        self.search_ns = NamespaceFactory(name="search", team=self.search, cluster=self.cluster)
+        self.indexer = IdentityFactory(namespace=self.search_ns, service_account="indexer")
+
+    def request_input(self, *hosts: str, team=None, identities=None, **kwargs) -> RequestInput:
+        destinations = [DestinationInput(host=h, port=443) for h in (hosts or ("api.stripe.com",))]
+        return RequestInput(
+            team=team or self.payments,
+            identities=identities or [self.checkout],
+            destinations=kwargs.pop("destinations", destinations),
+            justification=kwargs.pop("justification", "Card payments."),
+            **kwargs,
+        )
+
+
+@pytest.fixture
+def world(db) -> World:
+    return World()

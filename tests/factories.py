@@ -1,0 +1,160 @@
+"""factory_boy factories for the domain. Relations are built the way the product builds them:
+identities live in namespaces that a team owns, on a cluster."""
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from policies.choices import ConnectionKind, Environment, GrantStatus, Protocol, RequestStatus, TeamRole
+from policies.models import (
+    ApprovalRule,
+    ApprovalRuleStep,
+    Cluster,
+    ClusterSyncState,
+    DomainList,
+    EgressRequest,
+    Grant,
+    Namespace,
+    RequestDestination,
+    Team,
+    TeamMembership,
+    WorkloadIdentity,
+)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "pw")
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"team{n}")
+    name = factory.LazyAttribute(lambda t: t.slug.title())
+    email = factory.LazyAttribute(lambda t: f"{t.slug}@example.com")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TeamMembership
+
+    team = factory.SubFactory(TeamFactory)
+    user = factory.SubFactory(UserFactory)
+    role = TeamRole.MEMBER
+
+
+class ClusterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cluster
+        django_get_or_create = ("name",)
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"cluster{n}")
+    environment = Environment.NON_PROD
+    connection_kind = ConnectionKind.DIRECTORY
+    directory_path = factory.LazyAttribute(lambda c: f"/tmp/egressui-tests/{c.name}")
+
+    @factory.post_generation
+    def sync(obj, create, extracted, **kwargs):
+        if create:
+            ClusterSyncState.objects.get_or_create(cluster=obj, defaults={"needs_reconcile": False})
+
+
+class NamespaceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Namespace
+        django_get_or_create = ("cluster", "name")
+
+    cluster = factory.SubFactory(ClusterFactory)
+    name = factory.Sequence(lambda n: f"ns{n}")
+    team = factory.SubFactory(TeamFactory)
+
+
+class IdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkloadIdentity
+        django_get_or_create = ("namespace", "service_account")
+
+    namespace = factory.SubFactory(NamespaceFactory)
+    service_account = factory.Sequence(lambda n: f"sa{n}")
+
+
+class RequestFactory(factory.django.DjangoModelFactory):
+    """A request written directly (no services): for read-side tests and fixtures."""
+
+    class Meta:
+        model = EgressRequest
+        skip_postgeneration_save = True
+
+    team = factory.SubFactory(TeamFactory)
+    requester = factory.SubFactory(UserFactory)
+    status = RequestStatus.DRAFT
+    justification = "Needed for the payment flow."
+    duration_days = 30
+
+
+class DestinationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RequestDestination
+
+    request = factory.SubFactory(RequestFactory)
+    host = factory.Sequence(lambda n: f"api{n}.example.com")
+    port = 443
+    protocol = Protocol.TLS
+
+
+class GrantFactory(factory.django.DjangoModelFactory):
+    """An active grant written directly; its request, destination and identity agree."""
+
+    class Meta:
+        model = Grant
+
+    identity = factory.SubFactory(IdentityFactory)
+    team = factory.LazyAttribute(lambda g: g.identity.namespace.team)
+    cluster = factory.LazyAttribute(lambda g: g.identity.namespace.cluster)
+    request = factory.LazyAttribute(
+        lambda g: RequestFactory(team=g.team, status=RequestStatus.APPROVED, requester=UserFactory())
+    )
+    destination = factory.LazyAttribute(
+        lambda g: DestinationFactory(request=g.request, host=g.host, port=g.port, protocol=g.protocol)
+    )
+    host = factory.Sequence(lambda n: f"grant{n}.example.com")
+    port = 443
+    protocol = Protocol.TLS
+    status = GrantStatus.ACTIVE
+    valid_from = factory.LazyFunction(timezone.now)
+    expires_at = factory.LazyAttribute(lambda g: g.valid_from + timezone.timedelta(days=30))
+
+
+class DomainListFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DomainList
+
+    name = factory.Sequence(lambda n: f"list{n}")
+    entries = ""
+
+
+class ApprovalRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApprovalRule
+
+    name = factory.Sequence(lambda n: f"rule{n}")
+    priority = factory.Sequence(lambda n: n * 10)
+
+
+class ApprovalRuleStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApprovalRuleStep
+
+    rule = factory.SubFactory(ApprovalRuleFactory)
+    name = "Security review"
+    required_approvals = 1
