@@ -1,0 +1,170 @@
+"""Writes on clusters, namespaces and workload identities (platform configuration)."""
+
+from django.db import transaction
+
+from policies.choices import AuditEventType
+from policies.exceptions import PermissionDenied, ValidationFailed
+from policies.models import Cluster, ClusterSyncState, Namespace, Team, WorkloadIdentity
+from policies.permissions import can_manage_clusters
+from policies.services.audit import audit_event_record
+from policies.services.outbox import cluster_mark_for_reconcile
+
+# Fields an admin may set on a cluster; secrets are write-only and redacted in the audit log.
+CLUSTER_FIELDS = (
+    "description",
+    "environment",
+    "enforcement_mode",
+    "connection_kind",
+    "kubeconfig_path",
+    "kube_context",
+    "kubeconfig",
+    "api_url",
+    "ca_cert",
+    "token",
+    "directory_path",
+    "egress_namespace",
+    "gateway_selector",
+    "gateway_service_host",
+    "gateway_https_port",
+    "gateway_http_port",
+    "gateway_pod_https_port",
+    "gateway_pod_http_port",
+    "istiod_namespace",
+    "istiod_selector",
+    "dns_namespace",
+    "dns_selector",
+    "trust_domain",
+    "manage_sidecars",
+    "access_log_provider",
+    "wildcard_serving_hosts",
+)
+
+
+def cluster_snapshot(cluster: Cluster) -> dict:
+    return {"name": cluster.name, **{field: getattr(cluster, field) for field in CLUSTER_FIELDS}}
+
+
+def _full_clean(instance) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        fields = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+        first = next(iter(fields))
+        raise ValidationFailed(f"{first}: {fields[first][0]}", fields=fields) from None
+
+
+def _require_admin(actor) -> None:
+    if actor is not None and not can_manage_clusters(actor):
+        raise PermissionDenied("Only platform admins can change clusters.")
+
+
+@transaction.atomic
+def cluster_create(*, actor, name: str, **fields) -> Cluster:
+    """Register a cluster. `actor=None` is allowed for automation run by an operator (commands)."""
+    _require_admin(actor)
+    unknown = set(fields) - set(CLUSTER_FIELDS)
+    if unknown:
+        raise ValidationFailed.on(sorted(unknown)[0], "Unknown cluster setting.")
+    cluster = Cluster(name=name, **fields)
+    _full_clean(cluster)
+    cluster.save()
+    ClusterSyncState.objects.create(cluster=cluster, needs_reconcile=True)
+    audit_event_record(
+        event_type=AuditEventType.CLUSTER_CREATED,
+        actor=actor,
+        actor_repr=None if actor else "operator",
+        subject=cluster,
+        cluster=cluster,
+        after=cluster_snapshot(cluster),
+    )
+    cluster_mark_for_reconcile(cluster_ids=[cluster.pk], reason="cluster created")
+    return cluster
+
+
+@transaction.atomic
+def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
+    """Change settings; a change to anything the renderer reads triggers a reconcile. Secret fields
+    left empty keep their stored value (they are write-only: an empty form field means unchanged)."""
+    _require_admin(actor)
+    unknown = set(fields) - set(CLUSTER_FIELDS)
+    if unknown:
+        raise ValidationFailed.on(sorted(unknown)[0], "Unknown cluster setting.")
+    cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+    before = cluster_snapshot(cluster)
+    for field, value in fields.items():
+        if field in Cluster.SECRET_FIELDS and value in (None, ""):
+            continue
+        setattr(cluster, field, value)
+    _full_clean(cluster)
+    after = cluster_snapshot(cluster)
+    changed = {field for field in after if after[field] != before[field]}
+    if not changed:
+        return cluster
+    cluster.save()
+    audit_event_record(
+        event_type=AuditEventType.CLUSTER_UPDATED,
+        actor=actor,
+        actor_repr=None if actor else "operator",
+        subject=cluster,
+        cluster=cluster,
+        before={field: before[field] for field in sorted(changed)},
+        after={field: after[field] for field in sorted(changed)},
+    )
+    cluster_mark_for_reconcile(cluster_ids=[cluster.pk], reason="cluster settings changed")
+    return cluster
+
+
+@transaction.atomic
+def namespace_assign(*, actor, cluster: Cluster, name: str, team: Team) -> Namespace:
+    """Record that `team` owns namespace `name` in `cluster` (create or move ownership)."""
+    _require_admin(actor)
+    namespace = Namespace.objects.select_for_update().filter(cluster=cluster, name=name).first()
+    if namespace is not None and namespace.team_id == team.pk:
+        return namespace
+    before = {"team": namespace.team.slug} if namespace else None
+    if namespace is None:
+        namespace = Namespace(cluster=cluster, name=name, team=team)
+    else:
+        namespace.team = team
+    _full_clean(namespace)
+    namespace.save()
+    audit_event_record(
+        event_type=AuditEventType.CONFIG_UPDATED if before else AuditEventType.CONFIG_CREATED,
+        actor=actor,
+        actor_repr=None if actor else "operator",
+        subject=namespace,
+        cluster=cluster,
+        before=before,
+        after={"cluster": cluster.name, "namespace": name, "team": team.slug},
+    )
+    return namespace
+
+
+@transaction.atomic
+def workload_identity_ensure(*, actor, namespace: Namespace, service_account: str, discovered: bool = False):
+    """Create the identity if missing. Team members may type in identities for their own namespaces;
+    discovery (actor None) records what the cluster reports."""
+    from policies.permissions import member_team_ids
+
+    if actor is not None and not (can_manage_clusters(actor) or namespace.team_id in member_team_ids(actor)):
+        raise PermissionDenied(f"Namespace {namespace} belongs to team {namespace.team.slug}.")
+    identity = WorkloadIdentity.objects.filter(namespace=namespace, service_account=service_account).first()
+    if identity is not None:
+        if discovered and not identity.discovered:
+            identity.discovered = True
+            identity.save(update_fields=["discovered"])
+        return identity
+    identity = WorkloadIdentity(namespace=namespace, service_account=service_account, discovered=discovered)
+    _full_clean(identity)
+    identity.save()
+    audit_event_record(
+        event_type=AuditEventType.CONFIG_CREATED,
+        actor=actor,
+        actor_repr=None if actor else ("discovery" if discovered else "operator"),
+        subject=identity,
+        cluster=namespace.cluster,
+        after={"identity": str(identity), "discovered": discovered},
+    )
+    return identity
