@@ -116,6 +116,8 @@ if REDIS_URL:
 else:
     # Embedded default: kombu's filesystem transport needs no server, only a shared directory.
     _queue_dir = VAR_DIR / "celery"
+    for _folder in ("queue", "processed"):
+        (_queue_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "queue"),

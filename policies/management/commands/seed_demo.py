@@ -1,0 +1,201 @@
+"""Demo data for a first look and for the browser tests; safe to run again (it only adds what is missing)."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from policies.choices import ConnectionKind, Environment, Protocol, RuleOutcome, TeamRole
+from policies.models import (
+    ApprovalRule,
+    ApprovalRuleStep,
+    Cluster,
+    DomainList,
+    EgressRequest,
+    Team,
+    TeamMembership,
+)
+from policies.services.approvals import egress_request_approve, egress_request_request_changes
+from policies.services.clusters import cluster_create, namespace_assign, workload_identity_ensure
+from policies.services.grants import grant_revoke
+from policies.services.requests import DestinationInput, RequestInput, egress_request_cancel, egress_request_create
+
+DEFAULT_PASSWORD = "egressui-demo"
+USERS = [
+    # username, display name, superuser
+    ("admin", "Platform Admin", True),
+    ("payments-dev", "Pat Developer", False),
+    ("payments-lead", "Lee Lead", False),
+    ("secops", "Sam Security", False),
+    ("search-dev", "Sid Search", False),
+]
+TEAMS = {
+    "payments": ("Payments", [("payments-dev", TeamRole.MEMBER), ("payments-lead", TeamRole.APPROVER)]),
+    "search": ("Search", [("search-dev", TeamRole.MEMBER)]),
+    "security": ("Security", [("secops", TeamRole.APPROVER)]),
+}
+BLOCKED = ["pastebin.com", "*.pastebin.com", "transfer.sh", "*.ngrok.io", "*.ngrok-free.app"]
+PRE_APPROVED = ["pypi.org", "files.pythonhosted.org", "registry.npmjs.org", "api.github.com"]
+
+
+class Command(BaseCommand):
+    help = "Create demo users, teams, a cluster, approval rules and requests in every state (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", default=DEFAULT_PASSWORD, help="Password for every demo user.")
+        parser.add_argument("--kubeconfig", help="Use this kubeconfig for the demo cluster instead of a directory.")
+        parser.add_argument("--context", default="", help="Kubeconfig context (with --kubeconfig).")
+        parser.add_argument("--force", action="store_true", help="Run even when DJANGO_DEBUG is off.")
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError("seed_demo creates users with a known password; refusing without DJANGO_DEBUG or --force.")
+        with transaction.atomic():
+            users = self._users(options["password"])
+            teams = self._teams(users)
+            cluster = self._cluster(options["kubeconfig"], options["context"])
+            identities = self._identities(cluster, teams)
+            self._rules(teams)
+        if not EgressRequest.objects.filter(team__slug__in=["payments", "search"]).exists():
+            self._requests(users, teams, identities)
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/ as:"))
+        for username, display, superuser in USERS:
+            role = "platform admin" if superuser else ", ".join(
+                f"{m.role} of {m.team.slug}" for m in TeamMembership.objects.filter(user__username=username)
+            )
+            self.stdout.write(f"  {username:<14} password {options['password']!r:<18} {display} ({role})")
+
+    def _users(self, password):
+        User = get_user_model()
+        admins, _ = Group.objects.get_or_create(name=settings.EGRESSUI_ADMIN_GROUP)
+        users = {}
+        for username, display, superuser in USERS:
+            first, last = display.split(" ", 1)
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={"email": f"{username}@example.com", "first_name": first, "last_name": last},
+            )
+            if created:
+                user.set_password(password)
+                user.is_superuser = user.is_staff = superuser
+                user.save()
+                if superuser:
+                    user.groups.add(admins)
+            users[username] = user
+        return users
+
+    def _teams(self, users):
+        teams = {}
+        for slug, (name, members) in TEAMS.items():
+            team, _ = Team.objects.get_or_create(slug=slug, defaults={"name": name, "email": f"{slug}@example.com"})
+            for username, role in members:
+                TeamMembership.objects.get_or_create(team=team, user=users[username], defaults={"role": role})
+            teams[slug] = team
+        return teams
+
+    def _cluster(self, kubeconfig, context):
+        cluster = Cluster.objects.filter(name="demo").first()
+        if cluster is not None:
+            return cluster
+        if kubeconfig:
+            connection = {
+                "connection_kind": ConnectionKind.KUBECONFIG,
+                "kubeconfig_path": str(Path(kubeconfig).resolve()),
+                "kube_context": context,
+            }
+        else:
+            directory = Path(settings.VAR_DIR) / "gitops" / "demo"
+            connection = {"connection_kind": ConnectionKind.DIRECTORY, "directory_path": str(directory)}
+        return cluster_create(
+            actor=None,
+            name="demo",
+            description="Demo cluster created by seed_demo.",
+            environment=Environment.PROD,
+            **connection,
+        )
+
+    def _identities(self, cluster, teams):
+        payments = namespace_assign(actor=None, cluster=cluster, name="payments", team=teams["payments"])
+        search = namespace_assign(actor=None, cluster=cluster, name="search", team=teams["search"])
+        return {
+            "checkout": workload_identity_ensure(actor=None, namespace=payments, service_account="checkout"),
+            "refunds": workload_identity_ensure(actor=None, namespace=payments, service_account="refunds"),
+            "indexer": workload_identity_ensure(actor=None, namespace=search, service_account="indexer"),
+        }
+
+    def _rules(self, teams):
+        blocked, _ = DomainList.objects.get_or_create(
+            name="Blocked destinations",
+            defaults={"description": "File sharing and tunnels.", "entries": "\n".join(BLOCKED)},
+        )
+        pre_approved, _ = DomainList.objects.get_or_create(
+            name="Pre-approved destinations",
+            defaults={"description": "Package registries everyone may use.", "entries": "\n".join(PRE_APPROVED)},
+        )
+        specs = [
+            ("Blocked destinations", 10, {"domain_list": blocked, "outcome": RuleOutcome.DENY,
+             "deny_reason": "File sharing and tunnelling services are blocked by the security policy."}),
+            ("Pre-approved over TLS", 20, {"domain_list": pre_approved, "protocols": [Protocol.TLS],
+             "outcome": RuleOutcome.AUTO_APPROVE}),
+            ("Production needs security review", 30, {"environments": [Environment.PROD],
+             "outcome": RuleOutcome.REQUIRE_STEPS}),
+            ("Wildcards need security review", 40, {"wildcard": True, "outcome": RuleOutcome.REQUIRE_STEPS}),
+            ("Clear text and raw TCP need security review", 50, {"protocols": [Protocol.HTTP, Protocol.TCP],
+             "outcome": RuleOutcome.REQUIRE_STEPS}),
+        ]
+        for name, priority, fields in specs:
+            rule, created = ApprovalRule.objects.get_or_create(name=name, defaults={"priority": priority, **fields})
+            if created and rule.outcome == RuleOutcome.REQUIRE_STEPS:
+                ApprovalRuleStep.objects.create(rule=rule, position=1, name="Approver of the requesting team")
+                ApprovalRuleStep.objects.create(rule=rule, position=2, name="Security review", team=teams["security"])
+
+    def _requests(self, users, teams, ids):
+        dev, lead, secops, searcher = users["payments-dev"], users["payments-lead"], users["secops"], users["search-dev"]
+
+        def ask(user, team, identities, destinations, justification, submit=True, days=90):
+            data = RequestInput(
+                team=teams[team],
+                identities=[ids[name] for name in identities],
+                destinations=[DestinationInput(**d) for d in destinations],
+                justification=justification,
+                ticket_url="https://tickets.example.com/browse/PAY-101",
+                duration_days=days,
+            )
+            return egress_request_create(requester=user, data=data, submit=submit)
+
+        # Approved through both steps: active grants for checkout and refunds.
+        stripe = ask(dev, "payments", ["checkout", "refunds"], [{"host": "api.stripe.com", "port": 443}],
+                     "Card payments and refunds go through Stripe.")
+        egress_request_approve(request=stripe, approver=lead, comment="Needed for launch.")
+        egress_request_approve(request=stripe, approver=secops)
+        # Auto-approved by the pre-approved list.
+        ask(searcher, "search", ["indexer"], [{"host": "pypi.org", "port": 443}], "Install Python packages at build.")
+        # Waiting for the team approver.
+        ask(dev, "payments", ["refunds"], [{"host": "hooks.slack.com", "port": 443}], "Post refund alerts to Slack.")
+        # Team approved, waiting for security; clear-text origination.
+        paypal = ask(dev, "payments", ["checkout"],
+                     [{"host": "api.paypal.com", "port": 443, "protocol": Protocol.HTTP_ORIGINATE}],
+                     "Legacy client speaks HTTP; the gateway upgrades to TLS.")
+        egress_request_approve(request=paypal, approver=lead)
+        # Sent back for changes.
+        twilio = ask(dev, "payments", ["checkout"],
+                     [{"host": "*.twilio.com", "port": 443, "expanded_hosts": ["api.twilio.com"]}],
+                     "SMS receipts.")
+        egress_request_request_changes(request=twilio, approver=lead, comment="List the exact hosts instead of a wildcard.")
+        # Denied by the blocked list.
+        ask(searcher, "search", ["indexer"], [{"host": "pastebin.com", "port": 443}], "Share debug dumps.")
+        # A draft and a cancelled request.
+        ask(dev, "payments", ["checkout"], [{"host": "api.adyen.com", "port": 443}], "Evaluate a second acquirer.",
+            submit=False)
+        cancelled = ask(searcher, "search", ["indexer"], [{"host": "api.openai.com", "port": 443}],
+                        "Summaries for search results.", submit=False)
+        egress_request_cancel(request=cancelled, actor=searcher, reason="Postponed to next quarter.")
+        # A grant revoked after approval.
+        old = ask(dev, "payments", ["checkout"], [{"host": "api.braintreegateway.com", "port": 443}],
+                  "Old payment provider.", days=30)
+        egress_request_approve(request=old, approver=lead)
+        egress_request_approve(request=old, approver=secops)
+        grant_revoke(grant=old.grants.get(), actor=lead, reason="Provider contract ended.")
