@@ -52,7 +52,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not settings.DEBUG and not options["force"]:
-            raise CommandError("seed_demo creates users with a known password; refusing without DJANGO_DEBUG or --force.")
+            raise CommandError(
+                "seed_demo creates users with a known password; refusing without DJANGO_DEBUG or --force."
+            )
         with transaction.atomic():
             users = self._users(options["password"])
             teams = self._teams(users)
@@ -63,8 +65,12 @@ class Command(BaseCommand):
             self._requests(users, teams, identities)
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/ as:"))
         for username, display, superuser in USERS:
-            role = "platform admin" if superuser else ", ".join(
-                f"{m.role} of {m.team.slug}" for m in TeamMembership.objects.filter(user__username=username)
+            role = (
+                "platform admin"
+                if superuser
+                else ", ".join(
+                    f"{m.role} of {m.team.slug}" for m in TeamMembership.objects.filter(user__username=username)
+                )
             )
             self.stdout.write(f"  {username:<14} password {options['password']!r:<18} {display} ({role})")
 
@@ -136,15 +142,31 @@ class Command(BaseCommand):
             defaults={"description": "Package registries everyone may use.", "entries": "\n".join(PRE_APPROVED)},
         )
         specs = [
-            ("Blocked destinations", 10, {"domain_list": blocked, "outcome": RuleOutcome.DENY,
-             "deny_reason": "File sharing and tunnelling services are blocked by the security policy."}),
-            ("Pre-approved over TLS", 20, {"domain_list": pre_approved, "protocols": [Protocol.TLS],
-             "outcome": RuleOutcome.AUTO_APPROVE}),
-            ("Production needs security review", 30, {"environments": [Environment.PROD],
-             "outcome": RuleOutcome.REQUIRE_STEPS}),
+            (
+                "Blocked destinations",
+                10,
+                {
+                    "domain_list": blocked,
+                    "outcome": RuleOutcome.DENY,
+                    "deny_reason": "File sharing and tunnelling services are blocked by the security policy.",
+                },
+            ),
+            (
+                "Pre-approved over TLS",
+                20,
+                {"domain_list": pre_approved, "protocols": [Protocol.TLS], "outcome": RuleOutcome.AUTO_APPROVE},
+            ),
+            (
+                "Production needs security review",
+                30,
+                {"environments": [Environment.PROD], "outcome": RuleOutcome.REQUIRE_STEPS},
+            ),
             ("Wildcards need security review", 40, {"wildcard": True, "outcome": RuleOutcome.REQUIRE_STEPS}),
-            ("Clear text and raw TCP need security review", 50, {"protocols": [Protocol.HTTP, Protocol.TCP],
-             "outcome": RuleOutcome.REQUIRE_STEPS}),
+            (
+                "Clear text and raw TCP need security review",
+                50,
+                {"protocols": [Protocol.HTTP, Protocol.TCP], "outcome": RuleOutcome.REQUIRE_STEPS},
+            ),
         ]
         for name, priority, fields in specs:
             rule, created = ApprovalRule.objects.get_or_create(name=name, defaults={"priority": priority, **fields})
@@ -153,7 +175,12 @@ class Command(BaseCommand):
                 ApprovalRuleStep.objects.create(rule=rule, position=2, name="Security review", team=teams["security"])
 
     def _requests(self, users, teams, ids):
-        dev, lead, secops, searcher = users["payments-dev"], users["payments-lead"], users["secops"], users["search-dev"]
+        dev, lead, secops, searcher = (
+            users["payments-dev"],
+            users["payments-lead"],
+            users["secops"],
+            users["search-dev"],
+        )
 
         def ask(user, team, identities, destinations, justification, submit=True, days=90):
             data = RequestInput(
@@ -167,8 +194,13 @@ class Command(BaseCommand):
             return egress_request_create(requester=user, data=data, submit=submit)
 
         # Approved through both steps: active grants for checkout and refunds.
-        stripe = ask(dev, "payments", ["checkout", "refunds"], [{"host": "api.stripe.com", "port": 443}],
-                     "Card payments and refunds go through Stripe.")
+        stripe = ask(
+            dev,
+            "payments",
+            ["checkout", "refunds"],
+            [{"host": "api.stripe.com", "port": 443}],
+            "Card payments and refunds go through Stripe.",
+        )
         egress_request_approve(request=stripe, approver=lead, comment="Needed for launch.")
         egress_request_approve(request=stripe, approver=secops)
         # Auto-approved by the pre-approved list.
@@ -176,26 +208,54 @@ class Command(BaseCommand):
         # Waiting for the team approver.
         ask(dev, "payments", ["refunds"], [{"host": "hooks.slack.com", "port": 443}], "Post refund alerts to Slack.")
         # Team approved, waiting for security; clear-text origination.
-        paypal = ask(dev, "payments", ["checkout"],
-                     [{"host": "api.paypal.com", "port": 443, "protocol": Protocol.HTTP_ORIGINATE}],
-                     "Legacy client speaks HTTP; the gateway upgrades to TLS.")
+        paypal = ask(
+            dev,
+            "payments",
+            ["checkout"],
+            [{"host": "api.paypal.com", "port": 443, "protocol": Protocol.HTTP_ORIGINATE}],
+            "Legacy client speaks HTTP; the gateway upgrades to TLS.",
+        )
         egress_request_approve(request=paypal, approver=lead)
         # Sent back for changes.
-        twilio = ask(dev, "payments", ["checkout"],
-                     [{"host": "*.twilio.com", "port": 443, "expanded_hosts": ["api.twilio.com"]}],
-                     "SMS receipts.")
-        egress_request_request_changes(request=twilio, approver=lead, comment="List the exact hosts instead of a wildcard.")
+        twilio = ask(
+            dev,
+            "payments",
+            ["checkout"],
+            [{"host": "*.twilio.com", "port": 443, "expanded_hosts": ["api.twilio.com"]}],
+            "SMS receipts.",
+        )
+        egress_request_request_changes(
+            request=twilio, approver=lead, comment="List the exact hosts instead of a wildcard."
+        )
         # Denied by the blocked list.
         ask(searcher, "search", ["indexer"], [{"host": "pastebin.com", "port": 443}], "Share debug dumps.")
         # A draft and a cancelled request.
-        ask(dev, "payments", ["checkout"], [{"host": "api.adyen.com", "port": 443}], "Evaluate a second acquirer.",
-            submit=False)
-        cancelled = ask(searcher, "search", ["indexer"], [{"host": "api.openai.com", "port": 443}],
-                        "Summaries for search results.", submit=False)
+        ask(
+            dev,
+            "payments",
+            ["checkout"],
+            [{"host": "api.adyen.com", "port": 443}],
+            "Evaluate a second acquirer.",
+            submit=False,
+        )
+        cancelled = ask(
+            searcher,
+            "search",
+            ["indexer"],
+            [{"host": "api.openai.com", "port": 443}],
+            "Summaries for search results.",
+            submit=False,
+        )
         egress_request_cancel(request=cancelled, actor=searcher, reason="Postponed to next quarter.")
         # A grant revoked after approval.
-        old = ask(dev, "payments", ["checkout"], [{"host": "api.braintreegateway.com", "port": 443}],
-                  "Old payment provider.", days=30)
+        old = ask(
+            dev,
+            "payments",
+            ["checkout"],
+            [{"host": "api.braintreegateway.com", "port": 443}],
+            "Old payment provider.",
+            days=30,
+        )
         egress_request_approve(request=old, approver=lead)
         egress_request_approve(request=old, approver=secops)
         grant_revoke(grant=old.grants.get(), actor=lead, reason="Provider contract ended.")
