@@ -2,11 +2,14 @@ from policies.models.approvals import ApprovalDecision, ApprovalRule, ApprovalRu
 from policies.models.audit import AppendOnlyError, AuditChainHead, AuditEvent
 from policies.models.clusters import Cluster, ClusterSyncState, Namespace, WorkloadIdentity
 from policies.models.grants import Grant
+from policies.models.idempotency import IdempotencyRecord
 from policies.models.reconcile import ReconcileObjectResult, ReconcileRun
 from policies.models.requests import EgressRequest, RequestDestination
 from policies.models.teams import Team, TeamMembership
+from policies.models.tokens import ApiToken
 
 __all__ = [
+    "ApiToken",
     "AppendOnlyError",
     "ApprovalDecision",
     "ApprovalRule",
@@ -19,6 +22,7 @@ __all__ = [
     "DomainList",
     "EgressRequest",
     "Grant",
+    "IdempotencyRecord",
     "Namespace",
     "ReconcileObjectResult",
     "ReconcileRun",
