@@ -1,3 +1,6 @@
+import logging
+import time
+
 from egressui.correlation import correlation_scope
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -15,3 +18,35 @@ class CorrelationIdMiddleware:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = correlation_id
             return response
+
+
+class RequestLogMiddleware:
+    """One structured log line per request (method, path, status, duration, user); errors are
+    also logged, with their traceback, by Django's own `django.request` logger. Placed after
+    CorrelationIdMiddleware so the line carries the request's correlation id. The query string is
+    left out: it may carry tokens. Successful health probes log at DEBUG, not to flood the logs."""
+
+    QUIET_PATHS = frozenset({"/healthz", "/readyz"})
+    logger = logging.getLogger("egressui.request")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        status = response.status_code
+        user = getattr(request, "user", None)
+        quiet = status < 400 and request.path in self.QUIET_PATHS
+        self.logger.log(
+            logging.DEBUG if quiet else logging.INFO,
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "user_id": user.pk if user is not None and user.is_authenticated else None,
+            },
+        )
+        return response

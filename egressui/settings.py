@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "csp",
     "policies",
 ]
 
@@ -57,6 +58,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "egressui.middleware.CorrelationIdMiddleware",
+    "egressui.middleware.RequestLogMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -158,7 +162,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- Email ----------------------------------------------------------------------------------------
@@ -194,13 +198,77 @@ EGRESSUI_EXPIRY_NOTICE_DAYS = [int(d) for d in env_list("EGRESSUI_EXPIRY_NOTICE_
 EGRESSUI_ISTIO_CRDS = env_str("EGRESSUI_ISTIO_CRDS", str(BASE_DIR.parent / "shared" / "istio" / "crd-all.gen.yaml"))
 EGRESSUI_WEBHOOK_TIMEOUT = env_int("EGRESSUI_WEBHOOK_TIMEOUT", 5, minimum=1)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+SESSION_COOKIE_AGE = int(timedelta(hours=env_int("EGRESSUI_SESSION_HOURS", 12, minimum=1)).total_seconds())
+
+# === Production hardening: logging, HTTPS, security headers (docs/deploy.md) ======================
+from csp.constants import NONE, SELF  # noqa: E402
+
+from egressui.logging import FORMATS as _LOG_FORMATS  # noqa: E402
+from egressui.logging import configure_structlog, logging_config  # noqa: E402
+
+# JSON lines with the correlation id by default; "console" is easier to read in a terminal.
+EGRESSUI_LOG_FORMAT = env_str("EGRESSUI_LOG_FORMAT", "console" if DEBUG else "json")
+if EGRESSUI_LOG_FORMAT not in _LOG_FORMATS:
+    raise ImproperlyConfigured(
+        f"The environment variable EGRESSUI_LOG_FORMAT must be one of {', '.join(_LOG_FORMATS)}, "
+        f"got {EGRESSUI_LOG_FORMAT!r}."
+    )
+LOGGING = logging_config(level=env_str("DJANGO_LOG_LEVEL", "INFO").upper(), log_format=EGRESSUI_LOG_FORMAT)
+configure_structlog()
+# Celery would otherwise replace the root handler with its own plain-text one.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "The environment variable DJANGO_ALLOWED_HOSTS is required but not set: list the host names this "
+        "installation is reached by, comma-separated."
+    )
+
+# The site is served over HTTPS (TLS normally ends at the ingress or proxy in front). On by default
+# outside debug mode so a forgotten variable fails safe; switch off only for a plain-HTTP trial.
+EGRESSUI_HTTPS = env_bool("EGRESSUI_HTTPS", not DEBUG)
+# Trust X-Forwarded-Proto only behind a proxy that always sets it; otherwise clients could claim HTTPS.
+if env_bool("EGRESSUI_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = env_bool("DJANGO_USE_X_FORWARDED_HOST", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", EGRESSUI_HTTPS)
+# Probes and metrics scrapers reach the pod directly over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = EGRESSUI_HTTPS
+CSRF_COOKIE_SECURE = EGRESSUI_HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0) if EGRESSUI_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Only adds the `preload` directive; getting onto browsers' preload list is a separate, manual step.
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Only our own files: htmx is served from static/ by {% htmx_script %}, no inline script or style,
+# no eval (so no hx-on attributes and no `js:` values in templates).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in ("camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "hid")
 }
 
-SESSION_COOKIE_AGE = int(timedelta(hours=env_int("EGRESSUI_SESSION_HOURS", 12, minimum=1)).total_seconds())
+# Hashed, compressed file names (collectstatic at image build), served by WhiteNoise with far-future caching.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# === End of production hardening =================================================================
