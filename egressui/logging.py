@@ -55,9 +55,10 @@ def logging_config(*, level: str = "INFO", log_format: str = "json") -> dict:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
-            # gunicorn attaches its own handlers; send its records to ours instead.
+            # gunicorn attaches its own handlers; send its records to ours instead. Its access lines
+            # are dropped: RequestLogMiddleware writes a richer one, with the correlation id.
             "gunicorn.error": {"handlers": [], "propagate": True},
-            "gunicorn.access": {"handlers": [], "propagate": True},
+            "gunicorn.access": {"handlers": [], "propagate": False},
         },
     }
 
