@@ -83,6 +83,10 @@ def normalize_host(raw: str) -> str:
         raise _fail("host", "A bare * would allow every destination; name a domain, such as *.example.com.")
     if "*" in host:
         raise _fail("host", "A wildcard is only allowed as the whole first label, as in *.example.com.")
+    if "" in host.split("."):
+        raise _fail("host", "A host name cannot contain empty labels (two dots in a row).")
+    if len(host) > MAX_HOST_LENGTH - 2:  # room for a leading "*." on wildcards
+        raise _fail("host", f"A host name can be at most {MAX_HOST_LENGTH - 2} characters long.")
     try:
         encoded = idna.encode(host, uts46=True, std3_rules=True).decode("ascii")
     except idna.IDNAError as exc:
@@ -105,8 +109,6 @@ def _check_dns_name(name: str) -> None:
             raise _fail("host", f"The label {label[:20]}… is longer than 63 characters.")
         if not _LABEL.match(label):
             raise _fail("host", f"The label {label!r} may contain only letters, digits and hyphens, not at its ends.")
-    if len(labels) < 2:
-        raise _fail("host", "Enter a fully qualified domain name, such as api.example.com.")
     if labels[-1].isdigit():
         raise _fail("host", "The last label of a domain name cannot be numeric.")
 
@@ -165,6 +167,8 @@ def validate_egress_host(
     _check_not_internal(host, internal_suffixes)
     if host.startswith("*."):
         _check_wildcard_scope(host)
+    if "." not in host:
+        raise _fail("host", "Enter a fully qualified domain name, such as api.example.com.")
     return host
 
 

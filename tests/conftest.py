@@ -5,6 +5,19 @@ from policies.choices import TeamRole
 from policies.services.requests import DestinationInput, RequestInput
 from tests.factories import IdentityFactory, MembershipFactory, NamespaceFactory, TeamFactory, UserFactory
 
+AUDIT_TRIGGERS_OFF = "ALTER TABLE policies_auditevent DISABLE TRIGGER USER"
+AUDIT_TRIGGERS_ON = "ALTER TABLE policies_auditevent ENABLE TRIGGER USER"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The append-only triggers would stop Django from flushing the test database between
+    transactional tests, so they are off in the test database; the tests that prove them switch
+    them on inside their own transaction (DDL is transactional on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(AUDIT_TRIGGERS_OFF)
+
 
 def pytest_collection_modifyitems(config, items):
     for item in items:

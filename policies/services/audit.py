@@ -3,7 +3,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from egressui.correlation import current_correlation_id
-from policies.audit_chain import compute_hash, json_safe
+from policies.audit_chain import GENESIS_HASH, compute_hash, json_safe
 from policies.choices import AuditEventType
 from policies.models import AuditChainHead, AuditEvent
 
@@ -31,6 +31,17 @@ def _subject_fields(subject) -> tuple[str, str, str]:
     return subject_type, str(subject_id or ""), str(subject_repr)[:300]
 
 
+def _locked_head() -> AuditChainHead:
+    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is not None:
+        return head
+    if AuditEvent.objects.exists():
+        # Never start a second chain next to existing events: that would hide whatever removed the head.
+        raise RuntimeError("The audit chain head is missing while audit events exist; run verify_audit_chain.")
+    AuditChainHead.objects.get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
+    return AuditChainHead.objects.select_for_update().get(pk=1)
+
+
 @transaction.atomic
 def audit_event_record(
     *,
@@ -47,7 +58,7 @@ def audit_event_record(
     """Append one event to the chain. Call it inside the transaction of the change it records, so
     the event exists if and only if the change committed. `subject` is a model instance or a
     `(type, id, repr)` triple."""
-    head = AuditChainHead.objects.select_for_update().get(pk=1)
+    head = _locked_head()
     subject_type, subject_id, subject_repr = _subject_fields(subject)
     if actor_repr is None:
         actor_repr = actor.get_username() if actor is not None else SYSTEM_ACTOR
