@@ -3,7 +3,7 @@ from policies.models.audit import AppendOnlyError, AuditChainHead, AuditEvent
 from policies.models.clusters import Cluster, ClusterSyncState, Namespace, WorkloadIdentity
 from policies.models.grants import Grant
 from policies.models.idempotency import IdempotencyRecord
-from policies.models.reconcile import ReconcileObjectResult, ReconcileRun
+from policies.models.reconcile import ManagedObject, ReconcileLease, ReconcileObjectResult, ReconcileRun
 from policies.models.requests import EgressRequest, RequestDestination
 from policies.models.teams import Team, TeamMembership
 from policies.models.tokens import ApiToken
@@ -23,7 +23,9 @@ __all__ = [
     "EgressRequest",
     "Grant",
     "IdempotencyRecord",
+    "ManagedObject",
     "Namespace",
+    "ReconcileLease",
     "ReconcileObjectResult",
     "ReconcileRun",
     "RequestDestination",
