@@ -272,3 +272,56 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 # === End of production hardening =================================================================
+
+# === REST API (/api/v1/, policies/api/, docs/api.md) ==============================================
+REST_FRAMEWORK = {
+    # Bearer first: its WWW-Authenticate challenge makes unauthenticated calls 401, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "policies.api.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "policies.api.auth.TokenScopePermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "policies.api.throttling.TokenRateThrottle",
+        "policies.api.throttling.AnonymousRateThrottle",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "policies.api.pagination.PagePagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "policies.api.errors.api_exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# Requests per token (or session user) and per anonymous address, as N/second|minute|hour|day.
+EGRESSUI_API_THROTTLE_RATE = env_str("EGRESSUI_API_THROTTLE_RATE", "1200/min")
+EGRESSUI_API_ANON_THROTTLE_RATE = env_str("EGRESSUI_API_ANON_THROTTLE_RATE", "120/min")
+# How long a POST's Idempotency-Key is remembered (a retry within it replays the first response).
+EGRESSUI_IDEMPOTENCY_HOURS = env_int("EGRESSUI_IDEMPOTENCY_HOURS", 24, minimum=1)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "egressui API",
+    "DESCRIPTION": "Request, approve and audit egress access for Kubernetes workloads. Guide: docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "policies.choices.RequestStatus",
+        "GrantStatusEnum": "policies.choices.GrantStatus",
+        "StepStatusEnum": "policies.choices.StepStatus",
+        "ClusterStatusEnum": "policies.choices.ClusterStatus",
+        "ReconcileOutcomeEnum": "policies.models.reconcile.ReconcileRun.Outcome",
+        "ReconcileActionEnum": "policies.models.reconcile.ReconcileObjectResult.Action",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "policies.api.schema.add_error_responses",
+    ],
+}
+# === End of REST API ==============================================================================

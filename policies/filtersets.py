@@ -7,8 +7,16 @@ import django_filters as filters
 from django.db.models import Q
 from django.utils import timezone
 
-from policies.choices import AuditEventType, GrantStatus, Protocol, RequestStatus
-from policies.models import AuditEvent, EgressRequest, Grant, ReconcileRun, RequestDestination
+from policies.choices import AuditEventType, Environment, GrantStatus, Protocol, RequestStatus
+from policies.models import (
+    AuditEvent,
+    Cluster,
+    EgressRequest,
+    Grant,
+    ReconcileRun,
+    RequestDestination,
+    WorkloadIdentity,
+)
 from policies.selectors.requests import RISK_FLAGS, risk_filter_q
 
 _EVENT_NAMES = [(member.label, member.label) for member in AuditEventType]
@@ -106,3 +114,26 @@ class ReconcileRunFilterSet(filters.FilterSet):
     class Meta:
         model = ReconcileRun
         fields = ["cluster", "outcome", "trigger"]
+
+
+class ClusterFilterSet(filters.FilterSet):
+    name = filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+    environment = filters.ChoiceFilter(choices=Environment.choices)
+
+    class Meta:
+        model = Cluster
+        fields = ["name", "environment"]
+
+
+class WorkloadIdentityFilterSet(filters.FilterSet):
+    cluster = filters.CharFilter(field_name="namespace__cluster__name", label="Cluster")
+    namespace = filters.CharFilter(field_name="namespace__name", label="Namespace")
+    team = filters.CharFilter(field_name="namespace__team__slug", label="Team")
+    service_account = filters.CharFilter(
+        field_name="service_account", lookup_expr="icontains", label="Service account contains"
+    )
+    discovered = filters.BooleanFilter()
+
+    class Meta:
+        model = WorkloadIdentity
+        fields = ["cluster", "namespace", "team", "service_account", "discovered"]

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from policies.choices import Decision, RequestStatus, StepStatus, TeamRole
-from policies.models import ApprovalStep, AuditEvent, EgressRequest, Grant, TeamMembership
+from policies.models import ApprovalStep, AuditEvent, EgressRequest, Grant, TeamMembership, WorkloadIdentity
 
 
 def is_platform_admin(user) -> bool:
@@ -49,6 +49,13 @@ def can_request_for_team(user, team) -> bool:
 
 def can_request_for_identity(user, identity) -> bool:
     return is_platform_admin(user) or identity.namespace.team_id in member_team_ids(user)
+
+
+def visible_identities(user) -> QuerySet[WorkloadIdentity]:
+    """Identities a user may request for: those in their teams' namespaces (admins: all)."""
+    if is_platform_admin(user):
+        return WorkloadIdentity.objects.all()
+    return WorkloadIdentity.objects.filter(namespace__team_id__in=member_team_ids(user))
 
 
 def visible_requests(user) -> QuerySet[EgressRequest]:
@@ -144,6 +151,10 @@ def can_renew_grant(user, grant: Grant) -> bool:
 
 
 def can_manage_clusters(user) -> bool:
+    return is_platform_admin(user)
+
+
+def can_manage_teams(user) -> bool:
     return is_platform_admin(user)
 
 

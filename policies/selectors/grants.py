@@ -11,7 +11,7 @@ from policies.permissions import visible_grants
 def grant_list(*, user) -> QuerySet[Grant]:
     return (
         visible_grants(user)
-        .select_related("team", "cluster", "identity__namespace__cluster", "request")
+        .select_related("team", "cluster", "identity__namespace__cluster", "request", "ended_by")
         .order_by("-created_at", "-id")
     )
 

@@ -1,0 +1,89 @@
+"""`Idempotency-Key` for POSTs: a client that lost a response (timeout, dropped connection) retries
+with the same key and gets the first response back, and nothing is done twice.
+
+The record is inserted before the write and in the same transaction, so two concurrent requests
+with one key serialise on the unique (user, key) index: the second waits, then replays the first's
+response. A failed request (any non-2xx) rolls its record back with its changes, so it can simply
+be retried. Only 2xx responses are remembered, for EGRESSUI_IDEMPOTENCY_HOURS.
+"""
+
+import functools
+import hashlib
+import json
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.response import Response
+
+from policies.api.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
+from policies.exceptions import Conflict
+from policies.models import IdempotencyRecord
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+_KEY = re.compile(r"^[!-~]{1,255}$")  # printable ASCII, no spaces
+
+
+def _fingerprint(request) -> str:
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+    material = f"{request.method}\n{request.get_full_path()}\n{body}"
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused("This Idempotency-Key was used for a different request; use a new key.")
+    if record.status_code == 0:  # only visible to a database without row locks on insert
+        raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
+    return Response(record.response_body, status=record.status_code, headers={REPLAY_HEADER: "true"})
+
+
+def _expiry_cutoff():
+    return timezone.now() - timedelta(hours=settings.EGRESSUI_IDEMPOTENCY_HOURS)
+
+
+def idempotent(handler):
+    """Decorate an APIView's `post`. The response body stored for replay is `response.data`, or
+    `response.replay_data` when the view sets it (to keep a one-time secret out of storage)."""
+
+    @functools.wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        if not _KEY.match(key):
+            message = "Use 1–255 printable ASCII characters without spaces, such as a UUID."
+            raise IdempotencyKeyInvalid(message, fields={IDEMPOTENCY_HEADER: [message]})
+        fingerprint = _fingerprint(request)
+        records = IdempotencyRecord.objects.filter(user_id=request.user.pk, key=key)
+        records.filter(created_at__lt=_expiry_cutoff()).delete()
+        existing = records.first()
+        if existing is not None:
+            return _replay(existing, fingerprint)
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(user_id=request.user.pk, key=key, fingerprint=fingerprint)
+            except IntegrityError:  # a concurrent request with this key committed first
+                return _replay(records.get(), fingerprint)
+            response = handler(view, request, *args, **kwargs)
+            if not 200 <= response.status_code < 300:
+                transaction.set_rollback(True)
+                return response
+            body = getattr(response, "replay_data", response.data)
+            record.status_code = response.status_code
+            record.response_body = json.loads(json.dumps(body, default=str))
+            record.save(update_fields=["status_code", "response_body"])
+            return response
+
+    return wrapper
+
+
+def idempotency_records_purge(*, now=None) -> int:
+    """Forget keys older than EGRESSUI_IDEMPOTENCY_HOURS (run periodically)."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.EGRESSUI_IDEMPOTENCY_HOURS)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

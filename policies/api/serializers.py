@@ -1,0 +1,477 @@
+"""Input and output shapes of the API. Output serializers read only what the list selectors load
+(no query per row) and never include secrets; input serializers check types and sizes, and leave
+the domain rules to the services so the UI and the API report them identically."""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from policies.choices import Protocol
+from policies.constants import MAX_DESTINATIONS_PER_REQUEST, MAX_EXPANDED_HOSTS, MAX_IDENTITIES_PER_REQUEST
+from policies.models import (
+    ApiToken,
+    ApprovalDecision,
+    ApprovalStep,
+    AuditEvent,
+    Cluster,
+    EgressRequest,
+    Grant,
+    ReconcileObjectResult,
+    ReconcileRun,
+    RequestDestination,
+    Team,
+    WorkloadIdentity,
+)
+from policies.selectors.requests import pending_step, request_clusters, request_risk_flags
+from policies.services.clusters import CLUSTER_FIELDS
+from policies.services.teams import TEAM_FIELDS
+from policies.services.tokens import MAX_TOKEN_DAYS
+
+# --- errors (documentation only: policies.api.errors builds the bodies) ------------------------------
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable: validation_error, not_found, …")
+    message = serializers.CharField(help_text="Human-readable summary.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='Field path → messages, e.g. {"destinations.0.host": ["…"]}.',
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+# --- teams ------------------------------------------------------------------------------------------
+
+
+class MemberSerializer(serializers.Serializer):
+    username = serializers.CharField(source="user.username")
+    role = serializers.CharField()
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = MemberSerializer(source="memberships", many=True, read_only=True)
+    webhook_host = serializers.SerializerMethodField(help_text="Host of the webhook URL (the URL may hold a secret).")
+
+    class Meta:
+        model = Team
+        fields = ["id", "slug", "name", "description", "email", "oidc_group", "webhook_host", "members", "created_at"]
+
+    def get_webhook_host(self, team) -> str:
+        return urlsplit(team.webhook_url).hostname or ""
+
+
+class TeamWriteSerializer(serializers.ModelSerializer):
+    webhook_secret = serializers.CharField(
+        required=False, allow_blank=True, write_only=True, help_text="Write-only; empty keeps the stored value."
+    )
+
+    class Meta:
+        model = Team
+        fields = ["slug", *TEAM_FIELDS]
+
+
+class TeamUpdateSerializer(TeamWriteSerializer):
+    class Meta(TeamWriteSerializer.Meta):
+        fields = list(TEAM_FIELDS)
+
+
+# --- clusters, identities ---------------------------------------------------------------------------
+
+
+class SyncStateSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    status_message = serializers.CharField()
+    needs_reconcile = serializers.BooleanField()
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+
+
+_CLUSTER_PUBLIC_FIELDS = [field for field in CLUSTER_FIELDS if field not in Cluster.SECRET_FIELDS]
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    """Connection secrets are never output; `has_*` says whether one is stored."""
+
+    has_kubeconfig = serializers.BooleanField(read_only=True)
+    has_ca_cert = serializers.BooleanField(read_only=True)
+    has_token = serializers.BooleanField(read_only=True)
+    sync = SyncStateSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "id",
+            "name",
+            *_CLUSTER_PUBLIC_FIELDS,
+            "has_kubeconfig",
+            "has_ca_cert",
+            "has_token",
+            "sync",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ClusterWriteSerializer(serializers.ModelSerializer):
+    kubeconfig = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    ca_cert = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    token = serializers.CharField(required=False, allow_blank=True, write_only=True)
+
+    class Meta:
+        model = Cluster
+        fields = ["name", *CLUSTER_FIELDS]
+
+
+class ClusterUpdateSerializer(ClusterWriteSerializer):
+    """The name is fixed: it is in every object's labels, renaming would orphan them."""
+
+    class Meta(ClusterWriteSerializer.Meta):
+        fields = list(CLUSTER_FIELDS)
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="__str__", read_only=True, help_text="cluster/namespace/service-account")
+    cluster = serializers.CharField(source="namespace.cluster.name", read_only=True)
+    namespace = serializers.CharField(source="namespace.name", read_only=True)
+    team = serializers.CharField(source="namespace.team.slug", read_only=True)
+    principal = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = WorkloadIdentity
+        fields = ["id", "name", "cluster", "namespace", "team", "service_account", "principal", "discovered"]
+
+
+class IdentityRefSerializer(IdentitySerializer):
+    class Meta(IdentitySerializer.Meta):
+        fields = ["id", "name", "cluster", "namespace", "service_account"]
+
+
+class IdentityCreateSerializer(serializers.Serializer):
+    cluster = serializers.CharField(max_length=63)
+    namespace = serializers.CharField(max_length=63)
+    service_account = serializers.CharField(max_length=253)
+
+
+# --- requests ---------------------------------------------------------------------------------------
+
+
+class DestinationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RequestDestination
+        fields = ["host", "port", "protocol", "expanded_hosts", "tcp_direct"]
+
+
+class StepSerializer(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.slug")
+
+    class Meta:
+        model = ApprovalStep
+        fields = ["round", "position", "name", "team", "required_approvals", "status", "decided_at"]
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user_repr")
+    step = serializers.CharField(source="step.name")
+
+    class Meta:
+        model = ApprovalDecision
+        fields = ["round", "step", "user", "decision", "comment", "created_at"]
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.slug")
+    requester = serializers.CharField(source="requester.username")
+    identities = IdentityRefSerializer(many=True)
+    destinations = DestinationSerializer(many=True)
+    steps = serializers.SerializerMethodField(help_text="Approval steps of the current submission round.")
+    current_step = serializers.SerializerMethodField(help_text="The step waiting for a decision, if any.")
+    clusters = serializers.SerializerMethodField()
+    risk_flags = serializers.SerializerMethodField()
+    renewal_of = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Grant this request renews.")
+
+    class Meta:
+        model = EgressRequest
+        fields = [
+            "id",
+            "team",
+            "requester",
+            "status",
+            "justification",
+            "ticket_url",
+            "duration_days",
+            "identities",
+            "destinations",
+            "clusters",
+            "risk_flags",
+            "round",
+            "steps",
+            "current_step",
+            "decision_reason",
+            "break_glass",
+            "renewal_of",
+            "submitted_at",
+            "decided_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(StepSerializer(many=True))
+    def get_steps(self, request) -> list[dict]:
+        steps = [step for step in request.steps.all() if step.round == request.round]
+        return StepSerializer(steps, many=True).data
+
+    @extend_schema_field(StepSerializer(allow_null=True))
+    def get_current_step(self, request) -> dict | None:
+        step = pending_step(request)
+        return StepSerializer(step).data if step else None
+
+    def get_clusters(self, request) -> list[str]:
+        return [cluster.name for cluster in request_clusters(request)]
+
+    def get_risk_flags(self, request) -> list[str]:
+        return request_risk_flags(request)
+
+
+class AllowedActionsSerializer(serializers.Serializer):
+    edit = serializers.BooleanField()
+    submit = serializers.BooleanField()
+    cancel = serializers.BooleanField()
+    approve = serializers.BooleanField()
+    reject = serializers.BooleanField()
+    request_changes = serializers.BooleanField()
+
+
+class RequestDetailSerializer(RequestSerializer):
+    decisions = DecisionSerializer(many=True)
+    grants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    allowed_actions = serializers.SerializerMethodField(help_text="What the calling user may do now.")
+
+    class Meta(RequestSerializer.Meta):
+        fields = [*RequestSerializer.Meta.fields, "decisions", "grants", "allowed_actions"]
+
+    @extend_schema_field(AllowedActionsSerializer)
+    def get_allowed_actions(self, request) -> dict:
+        return self.context["allowed_actions"]
+
+
+class DestinationInputSerializer(serializers.Serializer):
+    host = serializers.CharField(max_length=300, help_text="api.example.com, *.example.com, or an IP/CIDR for tcp.")
+    port = serializers.IntegerField(min_value=1, max_value=65535)
+    protocol = serializers.ChoiceField(choices=Protocol.choices, default=Protocol.TLS)
+    expanded_hosts = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        max_length=MAX_EXPANDED_HOSTS,
+        default=list,
+        help_text="Wildcards only: the concrete hosts it will be used for.",
+    )
+    tcp_direct = serializers.BooleanField(default=False, help_text="tcp only: bypass the gateway (exception).")
+
+
+class RequestInputSerializer(serializers.Serializer):
+    team = serializers.CharField(max_length=63, help_text="Team slug.")
+    identities = serializers.ListField(
+        child=serializers.CharField(max_length=400),
+        max_length=MAX_IDENTITIES_PER_REQUEST,
+        help_text='Workload identities as "cluster/namespace/service-account".',
+    )
+    destinations = DestinationInputSerializer(many=True, max_length=MAX_DESTINATIONS_PER_REQUEST)
+    justification = serializers.CharField(max_length=5000, allow_blank=True)
+    ticket_url = serializers.CharField(max_length=500, allow_blank=True, default="")
+    duration_days = serializers.IntegerField(
+        min_value=1, max_value=settings.EGRESSUI_MAX_GRANT_DAYS, required=False, allow_null=True
+    )
+
+
+class RequestCreateSerializer(RequestInputSerializer):
+    submit = serializers.BooleanField(default=False, help_text="Submit for approval at once.")
+
+
+class RequestUpdateSerializer(RequestInputSerializer):
+    team = serializers.CharField(max_length=63, required=False, help_text="Cannot change; optional.")
+
+
+class CommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+
+
+class RequiredCommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=5000, allow_blank=True, help_text="Why; shown to the requester.")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+
+
+class RequiredReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, allow_blank=True)
+
+
+# --- grants -----------------------------------------------------------------------------------------
+
+
+class GrantSerializer(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.slug")
+    cluster = serializers.CharField(source="cluster.name")
+    identity = IdentityRefSerializer()
+    ended_by = serializers.CharField(source="ended_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = Grant
+        fields = [
+            "id",
+            "request",
+            "team",
+            "cluster",
+            "identity",
+            "host",
+            "port",
+            "protocol",
+            "expanded_hosts",
+            "tcp_direct",
+            "break_glass",
+            "status",
+            "valid_from",
+            "expires_at",
+            "ended_at",
+            "ended_by",
+            "end_reason",
+            "applied_state",
+            "applied_at",
+            "applied_message",
+            "created_at",
+        ]
+
+
+# --- reconcile --------------------------------------------------------------------------------------
+
+
+class ReconcileRunSerializer(serializers.ModelSerializer):
+    cluster = serializers.CharField(source="cluster.name")
+    summary = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ReconcileRun
+        fields = [
+            "id",
+            "cluster",
+            "trigger",
+            "dry_run",
+            "outcome",
+            "started_at",
+            "finished_at",
+            "desired_hash",
+            "created",
+            "updated",
+            "deleted",
+            "unchanged",
+            "failed",
+            "summary",
+            "error",
+            "correlation_id",
+        ]
+
+
+class ReconcileObjectResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReconcileObjectResult
+        fields = ["api_version", "kind", "namespace", "name", "action", "drift", "message"]
+
+
+class ReconcileRunDetailSerializer(ReconcileRunSerializer):
+    results = ReconcileObjectResultSerializer(many=True)
+
+    class Meta(ReconcileRunSerializer.Meta):
+        fields = [*ReconcileRunSerializer.Meta.fields, "results"]
+
+
+class ReconcileQueuedSerializer(serializers.Serializer):
+    run_id = serializers.IntegerField()
+    run = ReconcileRunSerializer()
+
+
+# --- audit ------------------------------------------------------------------------------------------
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    event_type = serializers.CharField(source="event_name", help_text="e.g. request.approved")
+    actor = serializers.CharField(source="actor_repr")
+    subject = serializers.CharField(source="subject_repr")
+    request = serializers.IntegerField(source="egress_request_id", allow_null=True)
+    cluster = serializers.IntegerField(source="cluster_id", allow_null=True)
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "seq",
+            "event_type",
+            "occurred_at",
+            "actor",
+            "subject_type",
+            "subject_id",
+            "subject",
+            "request",
+            "cluster",
+            "correlation_id",
+            "before",
+            "after",
+            "message",
+            "prev_hash",
+            "hash",
+        ]
+
+
+class ChainReportSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    count = serializers.IntegerField(help_text="Events verified.")
+    head_hash = serializers.CharField()
+    first_broken_seq = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+# --- tokens -----------------------------------------------------------------------------------------
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "read_only",
+            "expires_at",
+            "last_used_at",
+            "created_at",
+            "revoked_at",
+            "active",
+        ]
+
+    def get_active(self, token) -> bool:
+        return token.is_usable()
+
+
+class TokenCreatedSerializer(TokenSerializer):
+    token = serializers.CharField(
+        allow_null=True, help_text="The secret, shown only in this response (null when an idempotent retry replays it)."
+    )
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    read_only = serializers.BooleanField(default=False)
+    expires_in_days = serializers.IntegerField(
+        min_value=1, max_value=MAX_TOKEN_DAYS, required=False, allow_null=True, help_text="Default: never expires."
+    )

@@ -1,0 +1,58 @@
+"""Personal API tokens: list mine, create (the secret is in that response only), revoke."""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from policies.api import serializers as s
+from policies.api.idempotency import idempotent
+from policies.selectors.tokens import api_token_list
+from policies.services.tokens import api_token_create, api_token_revoke
+
+TAG = "tokens"
+
+
+class TokenListCreateApi(generics.ListAPIView):
+    serializer_class = s.TokenSerializer
+
+    def get_queryset(self):
+        return api_token_list(user=self.request.user)
+
+    @extend_schema(tags=[TAG], summary="List my tokens (secrets are never shown again)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Create a token; the secret is in this response only",
+        request=s.TokenCreateSerializer,
+        responses={201: s.TokenCreatedSerializer},
+        examples=[
+            OpenApiExample(
+                "CI pipeline, read-only, 90 days",
+                request_only=True,
+                value={"name": "ci-readonly", "read_only": True, "expires_in_days": 90},
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request):
+        serializer = s.TokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, secret = api_token_create(user=request.user, actor=request.user, **serializer.validated_data)
+        response = Response({**s.TokenSerializer(token).data, "token": secret}, status=status.HTTP_201_CREATED)
+        # Only the hash is stored, so an idempotent replay cannot show the secret again.
+        response.replay_data = {**s.TokenSerializer(token).data, "token": None}
+        return response
+
+
+class TokenRevokeApi(APIView):
+    @extend_schema(tags=[TAG], summary="Revoke one of my tokens", request=None, responses={200: s.TokenSerializer})
+    @idempotent
+    def post(self, request, pk: int):
+        token = api_token_list(user=request.user).filter(pk=pk).first()
+        if token is None:
+            raise Http404
+        return Response(s.TokenSerializer(api_token_revoke(token=token, actor=request.user)).data)

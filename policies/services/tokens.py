@@ -1,0 +1,105 @@
+"""Writes on personal API tokens: create (the secret is returned once, only its hash is kept),
+revoke, and the last-used bookkeeping."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from policies import crypto
+from policies.choices import AuditEventType
+from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
+from policies.models import ApiToken
+from policies.permissions import is_platform_admin
+from policies.services.audit import audit_event_record
+
+TOKEN_PREFIX = "egr"
+MAX_TOKEN_DAYS = 3650
+# last_used_at is bookkeeping, not an audit fact: refresh it at most this often so that a busy
+# automation client does not turn every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _token_state(token: ApiToken) -> dict:
+    return {
+        "name": token.name,
+        "prefix": token.prefix,
+        "read_only": token.read_only,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+@transaction.atomic
+def api_token_create(
+    *, user, actor, name: str, read_only: bool = False, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token for `user` and return it with its secret, which is never stored or shown again.
+
+    `actor` is the person creating it: only the owner may (a token acts with all of its owner's
+    rights); `actor=None` is the operator bootstrapping automation from the command line."""
+    if actor is not None and actor.pk != user.pk:
+        raise PermissionDenied("You can only create tokens for yourself.")
+    if not user.is_active:
+        raise ValidationFailed.on("user", f"User {user.get_username()} is inactive.")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed.on("name", "Give the token a name, such as the pipeline that will use it.")
+    if len(name) > 100:
+        raise ValidationFailed.on("name", "Keep the name under 100 characters.")
+    if ApiToken.objects.select_for_update().filter(user=user, name=name, revoked_at__isnull=True).exists():
+        raise ValidationFailed.on("name", f"You already have a token named {name!r}; revoke it or choose another.")
+    expires_at = None
+    if expires_in_days is not None:
+        if isinstance(expires_in_days, bool) or not 1 <= int(expires_in_days) <= MAX_TOKEN_DAYS:
+            raise ValidationFailed.on("expires_in_days", f"A token can last 1–{MAX_TOKEN_DAYS} days.")
+        expires_at = timezone.now() + timedelta(days=int(expires_in_days))
+    secret = crypto.new_secret(TOKEN_PREFIX)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        token_hash=crypto.hash_secret(secret),
+        prefix=secret[:12],
+        read_only=bool(read_only),
+        expires_at=expires_at,
+    )
+    audit_event_record(
+        event_type=AuditEventType.TOKEN_CREATED,
+        actor=actor,
+        actor_repr=None if actor else "operator",
+        subject=token,
+        after={**_token_state(token), "user": user.get_username()},
+    )
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor) -> ApiToken:
+    """Stop a token from working at once. Owners revoke their own; platform admins any (incidents)."""
+    token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+    if actor is not None and actor.pk != token.user_id and not is_platform_admin(actor):
+        raise PermissionDenied("You can only revoke your own tokens.")
+    if token.revoked_at is not None:
+        raise TransitionNotAllowed(f"Token {token.name!r} is already revoked.")
+    before = _token_state(token)
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit_event_record(
+        event_type=AuditEventType.TOKEN_REVOKED,
+        actor=actor,
+        actor_repr=None if actor else "operator",
+        subject=token,
+        before=before,
+        after={**_token_state(token), "user": token.user.get_username()},
+    )
+    return token
+
+
+def api_token_touch(*, token: ApiToken, now=None) -> None:
+    """Record that the token was used, at most once per LAST_USED_RESOLUTION (one UPDATE, no audit:
+    usage is not a state change, and the access itself is in the web server's log)."""
+    now = now or timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
