@@ -125,6 +125,7 @@ class AuditEventType(models.IntegerChoices):
     REQUEST_CHANGES_REQUESTED = 106, "request.changes_requested"
     REQUEST_AUTO_APPROVED = 107, "request.auto_approved"
     REQUEST_DENIED_BY_RULE = 108, "request.denied_by_rule"
+    REQUEST_COMMENTED = 109, "request.commented"
     # 200–299 approval steps
     STEP_DECISION = 200, "approval.decision"
     STEP_APPROVED = 201, "approval.step_approved"

@@ -77,6 +77,11 @@ def can_view_request(user, request: EgressRequest) -> bool:
     return bool(approver_teams) and request.steps.filter(team_id__in=approver_teams).exists()
 
 
+def can_comment_request(user, request: EgressRequest) -> bool:
+    """Everyone who may see a request may discuss it: its team, the approvers asked, admins."""
+    return can_view_request(user, request)
+
+
 def can_edit_request(user, request: EgressRequest) -> bool:
     from policies.choices import EDITABLE_REQUEST_STATES
 

@@ -197,8 +197,9 @@ def egress_request_create(
 
 
 @transaction.atomic
-def egress_request_update(*, request: EgressRequest, actor, data: RequestInput) -> EgressRequest:
-    """Edit a draft, or a request sent back with changes requested. The team cannot change."""
+def egress_request_update(*, request: EgressRequest, actor, data: RequestInput, submit: bool = False) -> EgressRequest:
+    """Edit a draft, or a request sent back with changes requested. The team cannot change.
+    With `submit`, the edited request is also submitted, in the same transaction (all or nothing)."""
     request = _lock(request)
     if request.requester_id != actor.pk:
         raise PermissionDenied("Only the requester can edit a request.")
@@ -224,6 +225,8 @@ def egress_request_update(*, request: EgressRequest, actor, data: RequestInput) 
         before=before,
         after=_snapshot(request),
     )
+    if submit:
+        return egress_request_submit(request=request, actor=actor)
     return request
 
 
