@@ -1,0 +1,33 @@
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from policies.choices import GrantStatus, RequestStatus
+from policies.models import AuditEvent, EgressRequest, Grant
+from policies.selectors.audit import audit_chain_verify
+
+pytestmark = pytest.mark.django_db
+
+
+class SeedDemoTests:
+    def test_creates_every_state_and_is_idempotent(self, settings, tmp_path, capsys):
+        settings.DEBUG = True
+        settings.VAR_DIR = tmp_path
+        call_command("seed_demo", "--password", "pw-123")
+        statuses = set(EgressRequest.objects.values_list("status", flat=True))
+        assert statuses == set(RequestStatus.values)
+        assert Grant.objects.filter(status=GrantStatus.ACTIVE).exists()
+        assert Grant.objects.filter(status=GrantStatus.REVOKED).exists()
+        counts = (EgressRequest.objects.count(), Grant.objects.count(), AuditEvent.objects.count())
+        call_command("seed_demo", "--password", "other")
+        assert (EgressRequest.objects.count(), Grant.objects.count(), AuditEvent.objects.count()) == counts
+        assert User.objects.get(username="payments-dev").check_password("pw-123")
+        assert audit_chain_verify().ok
+        assert "payments-lead" in capsys.readouterr().out
+
+    def test_refuses_without_debug(self, settings):
+        settings.DEBUG = False
+        with pytest.raises(CommandError, match="refusing"):
+            call_command("seed_demo")
+        assert not User.objects.exists()
