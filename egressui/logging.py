@@ -20,12 +20,22 @@ def add_correlation_id(_logger, _method_name: str, event_dict: dict) -> dict:
     return event_dict
 
 
+def summarize_request(_logger, _method_name: str, event_dict: dict) -> dict:
+    """Django attaches the HttpRequest to its own records; its repr holds the query string, which
+    may carry tokens, so keep only the method and path."""
+    request = event_dict.get("request")
+    if request is not None and hasattr(request, "method") and hasattr(request, "path"):
+        event_dict["request"] = f"{request.method} {request.path}"
+    return event_dict
+
+
 def _shared_processors() -> list:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        summarize_request,
         add_correlation_id,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
