@@ -1,0 +1,31 @@
+"""What a builder returns: an object's identity and spec, before labels, annotations and hash."""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from policies.manifests.kinds import KindInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    kind: KindInfo
+    namespace: str
+    name: str
+    spec: dict
+    grants: tuple[str, ...] = ()  # labels of the grants served, oldest first
+
+
+def grant_labels(grants: dict[int, str]) -> tuple[str, ...]:
+    """Labels in grant-id order, each once (a preview's grants share one label). The planner adds
+    grants oldest first, so insertion order already is id order."""
+    return tuple(dict.fromkeys(grants.values()))
+
+
+@lru_cache(maxsize=64)
+def _sorted_labels(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(pairs))
+
+
+def labels_dict(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """A fresh label dict (never shared between objects, so callers may mutate what they get)."""
+    return dict(_sorted_labels(pairs))

@@ -1,0 +1,45 @@
+"""The kinds the renderer emits, in make-before-break apply order (reference §1.3).
+
+The reconciler lists and applies by this table and deletes in reverse order; the deploy RBAC
+(ClusterRole) is derived from it, so a new kind is added here and nowhere else.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    kind: str
+    group: str  # "" for the core group
+    version: str
+    plural: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+SERVICE_ENTRY = KindInfo("ServiceEntry", "networking.istio.io", "v1", "serviceentries")
+DESTINATION_RULE = KindInfo("DestinationRule", "networking.istio.io", "v1", "destinationrules")
+GATEWAY = KindInfo("Gateway", "networking.istio.io", "v1", "gateways")
+AUTHORIZATION_POLICY = KindInfo("AuthorizationPolicy", "security.istio.io", "v1", "authorizationpolicies")
+VIRTUAL_SERVICE = KindInfo("VirtualService", "networking.istio.io", "v1", "virtualservices")
+SIDECAR = KindInfo("Sidecar", "networking.istio.io", "v1", "sidecars")
+NETWORK_POLICY = KindInfo("NetworkPolicy", "networking.k8s.io", "v1", "networkpolicies")
+TELEMETRY = KindInfo("Telemetry", "telemetry.istio.io", "v1", "telemetries")
+
+# Apply order: what a route points at exists before the route; the VirtualService that switches
+# traffic to the gateway comes after its Gateway, subsets and policy. Delete in reverse.
+KINDS: tuple[KindInfo, ...] = (
+    SERVICE_ENTRY,
+    DESTINATION_RULE,
+    GATEWAY,
+    AUTHORIZATION_POLICY,
+    VIRTUAL_SERVICE,
+    SIDECAR,
+    NETWORK_POLICY,
+    TELEMETRY,
+)
+KIND_BY_NAME: dict[str, KindInfo] = {info.kind: info for info in KINDS}
+APPLY_ORDER: dict[str, int] = {info.kind: index for index, info in enumerate(KINDS)}

@@ -1,0 +1,84 @@
+"""Kubernetes NetworkPolicies that keep pods from bypassing the egress gateway (reference §6.2).
+
+Istio cannot force traffic through the gateway by itself: a pod can drop its sidecar's redirection.
+Each app namespace with grants may therefore reach only DNS, istiod and the gateway pods (plus the
+exact CIDR and port of any direct TCP exception); the gateway admits only namespaces with grants.
+NetworkPolicies add up, so a team can still allow its in-cluster dependencies with its own policy.
+"""
+
+from policies.manifests.draft import Draft, grant_labels, labels_dict
+from policies.manifests.inputs import ClusterSettings
+from policies.manifests.kinds import NETWORK_POLICY
+from policies.manifests.plan import NamespacePlan, Plan
+
+APP_POLICY_NAME = "egressui-egress"
+GATEWAY_POLICY_NAME = "egressui-gateway-ingress"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
+ISTIOD_XDS_PORT = 15012
+GATEWAY_STATUS_PORT = 15021  # readiness probes of the gateway pods
+
+
+def _namespace(name: str) -> dict:
+    return {"matchLabels": {NAMESPACE_NAME_LABEL: name}}
+
+
+def _tcp(port: int) -> dict:
+    return {"protocol": "TCP", "port": port}
+
+
+def _gateway_pod_ports(cluster: ClusterSettings) -> list[dict]:
+    return [_tcp(port) for port in sorted({cluster.gateway_pod_https_port, cluster.gateway_pod_http_port})]
+
+
+def app_network_policy(cluster: ClusterSettings, namespace: NamespacePlan) -> Draft:
+    egress = [
+        {
+            "to": [
+                {
+                    "namespaceSelector": _namespace(cluster.dns_namespace),
+                    "podSelector": {"matchLabels": labels_dict(cluster.dns_selector)},
+                }
+            ],
+            "ports": [{"protocol": "UDP", "port": 53}, _tcp(53)],
+        },
+        {
+            "to": [
+                {
+                    "namespaceSelector": _namespace(cluster.istiod_namespace),
+                    "podSelector": {"matchLabels": labels_dict(cluster.istiod_selector)},
+                }
+            ],
+            "ports": [_tcp(ISTIOD_XDS_PORT)],
+        },
+        {
+            # Pod ports, not Service ports: NetworkPolicy sees the pod (8443/8080 on the legacy chart).
+            "to": [
+                {
+                    "namespaceSelector": _namespace(cluster.egress_namespace),
+                    "podSelector": {"matchLabels": labels_dict(cluster.gateway_selector)},
+                }
+            ],
+            "ports": _gateway_pod_ports(cluster),
+        },
+    ]
+    for cidr, port in sorted(namespace.direct):
+        egress.append({"to": [{"ipBlock": {"cidr": cidr}}], "ports": [_tcp(port)]})
+    spec = {"podSelector": {}, "policyTypes": ["Egress"], "egress": egress}
+    return Draft(NETWORK_POLICY, namespace.name, APP_POLICY_NAME, spec, grant_labels(namespace.grants))
+
+
+def gateway_network_policy(plan: Plan) -> Draft:
+    """Gateway pods accept traffic only from namespaces that route through them, plus probes."""
+    cluster = plan.cluster
+    sources = sorted(name for name, namespace in plan.namespaces.items() if namespace.uses_gateway)
+    ingress = []
+    if sources:
+        selector = {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sources}]}
+        ingress.append({"from": [{"namespaceSelector": selector}], "ports": _gateway_pod_ports(cluster)})
+    ingress.append({"ports": [_tcp(GATEWAY_STATUS_PORT)]})
+    spec = {
+        "podSelector": {"matchLabels": labels_dict(cluster.gateway_selector)},
+        "policyTypes": ["Ingress"],
+        "ingress": ingress,
+    }
+    return Draft(NETWORK_POLICY, cluster.egress_namespace, GATEWAY_POLICY_NAME, spec)
