@@ -1,6 +1,7 @@
 """`manage.py check --deploy` with the production environment the deploy files ship, in a clean process."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -71,3 +72,15 @@ class CheckDeployTests:
         result = manage({**kubernetes_environment(), **change, "EGRESSUI_VAR_DIR": str(tmp_path)}, "check")
         assert result.returncode != 0
         assert "ImproperlyConfigured" in result.stderr and variable in result.stderr
+
+
+class DocumentationTests:
+    def test_every_variable_the_deploy_files_set_is_in_the_readme_table(self):
+        readme = (ROOT / "README.md").read_text()
+        documented = set()
+        for line in readme.splitlines():
+            if line.startswith("| `"):
+                documented.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
+        compose_only = {"POSTGRES_PASSWORD", "EGRESSUI_PORT", "EGRESSUI_IMAGE"}  # explained in .env.example
+        shipped = set(kubernetes_environment()) | set(compose_environment()) - compose_only
+        assert shipped - documented == set()
