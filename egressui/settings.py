@@ -83,6 +83,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "policies.context_processors.ui",
             ],
         },
     },
@@ -156,6 +157,26 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# OpenID Connect sign-in (mozilla-django-oidc), on when EGRESSUI_OIDC_CLIENT_ID is set; local accounts
+# keep signing in with their password. Members of a team's `oidc_group` (groups claim) join the team.
+EGRESSUI_OIDC_ENABLED = bool(env_str("EGRESSUI_OIDC_CLIENT_ID"))
+EGRESSUI_OIDC_PROVIDER_NAME = env_str("EGRESSUI_OIDC_PROVIDER_NAME", "single sign-on")
+EGRESSUI_OIDC_USERNAME_CLAIM = env_str("EGRESSUI_OIDC_USERNAME_CLAIM", "preferred_username")
+EGRESSUI_OIDC_GROUPS_CLAIM = env_str("EGRESSUI_OIDC_GROUPS_CLAIM", "groups")
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if EGRESSUI_OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("policies.oidc.OIDCBackend")
+    OIDC_RP_CLIENT_ID = env_str("EGRESSUI_OIDC_CLIENT_ID")
+    OIDC_RP_CLIENT_SECRET = env_str("EGRESSUI_OIDC_CLIENT_SECRET", required=True)
+    OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("EGRESSUI_OIDC_AUTHORIZATION_ENDPOINT", required=True)
+    OIDC_OP_TOKEN_ENDPOINT = env_str("EGRESSUI_OIDC_TOKEN_ENDPOINT", required=True)
+    OIDC_OP_USER_ENDPOINT = env_str("EGRESSUI_OIDC_USER_ENDPOINT", required=True)
+    OIDC_RP_SIGN_ALGO = env_str("EGRESSUI_OIDC_SIGN_ALGO", "RS256")
+    # RS/ES-signed ID tokens are checked against the provider's published keys.
+    OIDC_OP_JWKS_ENDPOINT = env_str("EGRESSUI_OIDC_JWKS_ENDPOINT", required=not OIDC_RP_SIGN_ALGO.startswith("HS"))
+    OIDC_RP_SCOPES = env_str("EGRESSUI_OIDC_SCOPES", "openid email profile")
+    LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
 
 # --- i18n, static ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

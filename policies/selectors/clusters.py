@@ -1,6 +1,6 @@
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 
-from policies.models import Cluster, ReconcileRun
+from policies.models import Cluster, ReconcileObjectResult, ReconcileRun
 
 
 def cluster_list() -> QuerySet[Cluster]:
@@ -15,3 +15,17 @@ def cluster_list() -> QuerySet[Cluster]:
 
 def reconcile_run_list() -> QuerySet[ReconcileRun]:
     return ReconcileRun.objects.select_related("cluster").order_by("-started_at", "-id")
+
+
+def cluster_overview_list() -> QuerySet[Cluster]:
+    """`cluster_list` plus the outcome and start of each cluster's latest run, still one query."""
+    latest = ReconcileRun.objects.filter(cluster=OuterRef("pk")).order_by("-started_at", "-id")
+    return cluster_list().annotate(
+        last_run_id=Subquery(latest.values("pk")[:1]),
+        last_run_outcome=Subquery(latest.values("outcome")[:1]),
+        last_run_started_at=Subquery(latest.values("started_at")[:1]),
+    )
+
+
+def reconcile_run_results(run: ReconcileRun) -> QuerySet[ReconcileObjectResult]:
+    return run.results.order_by("id")

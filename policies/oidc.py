@@ -1,0 +1,60 @@
+"""OpenID Connect sign-in (mozilla-django-oidc), switched on by EGRESSUI_OIDC_CLIENT_ID.
+
+Accounts are matched on the username claim (`preferred_username` by default, else the e-mail). An
+account with a local password is never signed into through the provider, so a provider identity that
+happens to be called "admin" cannot take over the local admin. Team memberships follow the groups
+claim at every sign-in (`Team.oidc_group`)."""
+
+import logging
+
+from django.conf import settings
+from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+
+from policies.services.memberships import team_memberships_sync_from_groups
+
+logger = logging.getLogger(__name__)
+
+
+def claim_groups(claims: dict) -> list[str]:
+    """The groups claim as a list, whether the provider sends a list or a comma/space separated string."""
+    value = claims.get(settings.EGRESSUI_OIDC_GROUPS_CLAIM) or []
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    return [str(group) for group in value]
+
+
+class OIDCBackend(OIDCAuthenticationBackend):
+    def username_from(self, claims: dict) -> str:
+        value = claims.get(settings.EGRESSUI_OIDC_USERNAME_CLAIM) or claims.get("email") or ""
+        return str(value).strip()[:150]
+
+    def verify_claims(self, claims: dict) -> bool:
+        return bool(self.username_from(claims))
+
+    def describe_user_by_claims(self, claims: dict) -> str:
+        return f"username {self.username_from(claims)}"
+
+    def filter_users_by_claims(self, claims: dict):
+        username = self.username_from(claims)
+        if not username:
+            return self.UserModel.objects.none()
+        return self.UserModel.objects.filter(username__iexact=username)
+
+    def create_user(self, claims: dict):
+        user = self.UserModel.objects.create_user(self.username_from(claims), email=claims.get("email") or "")
+        return self.update_user(user, claims)
+
+    def update_user(self, user, claims: dict):
+        if user.has_usable_password():
+            logger.warning("OIDC sign-in refused for %s: the account is a local one", user.get_username())
+            return None
+        changed = False
+        for field, claim in (("email", "email"), ("first_name", "given_name"), ("last_name", "family_name")):
+            value = str(claims.get(claim) or "")[:150]
+            if value and getattr(user, field) != value:
+                setattr(user, field, value)
+                changed = True
+        if changed:
+            user.save(update_fields=["email", "first_name", "last_name"])
+        team_memberships_sync_from_groups(user=user, groups=claim_groups(claims))
+        return user

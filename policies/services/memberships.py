@@ -1,0 +1,62 @@
+"""Team memberships that follow an identity provider's groups (OpenID Connect sign-in)."""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from policies.choices import AuditEventType, TeamRole
+from policies.models import Team, TeamMembership
+from policies.services.audit import audit_event_record
+
+OIDC_ACTOR = "oidc"
+
+
+def _membership_subject(membership: TeamMembership) -> tuple[str, int, str]:
+    return ("teammembership", membership.pk, f"{membership.user.get_username()} in {membership.team.slug}")
+
+
+@transaction.atomic
+def team_memberships_sync_from_groups(*, user, groups: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Make the user's memberships of teams mapped to a group (`Team.oidc_group`) match the groups the
+    identity provider vouches for at sign-in: join the teams whose group is listed, leave those whose
+    group is not. Teams without a group are managed by hand and left alone; an existing role (an
+    approver is promoted by an admin) is kept. Returns the team slugs joined and left."""
+    wanted = {str(group).strip() for group in groups if str(group).strip()}
+    mapped = list(Team.objects.exclude(oidc_group="").order_by("slug"))
+    current = {
+        membership.team_id: membership
+        for membership in TeamMembership.objects.select_for_update()
+        .filter(user=user, team__in=mapped)
+        .select_related("team", "user")
+    }
+    joined, left = [], []
+    for team in mapped:
+        membership = current.get(team.pk)
+        if team.oidc_group in wanted and membership is None:
+            membership = TeamMembership.objects.create(team=team, user=user, role=TeamRole.MEMBER)
+            audit_event_record(
+                event_type=AuditEventType.CONFIG_CREATED,
+                actor=None,
+                actor_repr=OIDC_ACTOR,
+                subject=_membership_subject(membership),
+                after={
+                    "team": team.slug,
+                    "user": user.get_username(),
+                    "role": membership.role,
+                    "group": team.oidc_group,
+                },
+            )
+            joined.append(team.slug)
+        elif team.oidc_group not in wanted and membership is not None:
+            subject = _membership_subject(membership)
+            membership.delete()
+            audit_event_record(
+                event_type=AuditEventType.CONFIG_DELETED,
+                actor=None,
+                actor_repr=OIDC_ACTOR,
+                subject=subject,
+                before={"team": team.slug, "user": user.get_username(), "role": membership.role},
+                message=f"No longer in group {team.oidc_group}.",
+            )
+            left.append(team.slug)
+    return joined, left

@@ -1,0 +1,56 @@
+"""Small presentation helpers for the UI templates: relative times, status and risk badges."""
+
+from django import template
+from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from policies.choices import PROTOCOL_HELP
+
+register = template.Library()
+
+RISK_HELP = {
+    "wildcard": "Covers every subdomain of the domain, including ones that do not exist yet.",
+    "clear-text": "Plain HTTP: headers and payload leave the cluster unencrypted.",
+    "tcp": "Raw TCP to an IP range: the gateway cannot check host names.",
+    "prod": "At least one workload runs in a production cluster.",
+    "long-duration": "Requested for longer than {days} days.",
+    "break-glass": "Emergency access granted by a platform admin without approval.",
+}
+
+
+@register.simple_tag
+def when(value, empty="—"):
+    """A relative time ("3 hours ago") with the exact UTC time on hover and in `datetime`."""
+    if not value:
+        return empty
+    exact = timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, naturaltime(value))
+
+
+@register.simple_tag
+def status_badge(value, label=None):
+    """A coloured badge for any status value; the CSS knows the values (`badge-<value>`)."""
+    return format_html('<span class="badge badge-{}">{}</span>', value, label or str(value).replace("_", " "))
+
+
+@register.simple_tag
+def risk_badges(flags):
+    """Warning badges for risk flags, each with a one-line explanation as its title."""
+    days = settings.EGRESSUI_LONG_GRANT_DAYS
+    return format_html_join(
+        " ",
+        '<span class="badge badge-risk" title="{}">{}</span>',
+        ((RISK_HELP.get(flag, flag).format(days=days), flag) for flag in flags),
+    )
+
+
+@register.filter
+def protocol_help(value):
+    return PROTOCOL_HELP.get(value, "")
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None

@@ -1,0 +1,1 @@
+"""The browser UI: full pages in `pages/`, POST endpoints in `actions.py`, helpers in `common.py`."""

@@ -1,0 +1,125 @@
+"""Helpers shared by the UI views: page-or-fragment rendering, pagination, permission guards and the
+translation of service errors into form errors and flash messages."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.middleware import HtmxDetails
+
+from policies.exceptions import ApplicationError
+from policies.permissions import is_platform_admin
+
+PAGE_SIZES = (25, 50, 100)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def render_page(
+    request: HtmxHttpRequest, template: str, context: dict, *, partial: str | None = None, status: int = 200
+) -> HttpResponse:
+    """The whole page, or only its `partial` for htmx requests: one template, two shapes (STYLE 18).
+    Responses vary on HX-Request so a cache never serves a fragment as a page or the reverse."""
+    name = f"{template}#{partial}" if partial and request.htmx and not request.htmx.boosted else template
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def paginate(request: HttpRequest, queryset, *, default: int = PAGE_SIZES[0]) -> Page:
+    """One COUNT and one slice, whatever the page size; bad page numbers land on the nearest page."""
+    try:
+        per_page = int(request.GET.get("per_page", default))
+    except ValueError:
+        per_page = default
+    if per_page not in PAGE_SIZES:
+        per_page = default
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def require_admin(user) -> None:
+    if not is_platform_admin(user):
+        raise PermissionDenied("This page is for platform admins only.")
+
+
+def deny(message: str):
+    """Raise Django's PermissionDenied, rendered by the 403 page with the reason."""
+    raise PermissionDenied(message)
+
+
+def form_errors_from(form, exc: ApplicationError) -> None:
+    """Attach a service error to a form: per field where the form has that field, else form-wide."""
+    if not exc.fields:
+        form.add_error(None, exc.message)
+        return
+    for field, field_messages in exc.fields.items():
+        target = field if field in form.fields else None
+        for message in field_messages:
+            form.add_error(target, message)
+
+
+def apply_service_errors(form, formset, exc: ApplicationError) -> list[str]:
+    """Put each service error next to its field: `destinations.2.port` on row 2's port, and so on.
+    Returns the errors that belong to no field (shown at the top of the form)."""
+    loose: list[str] = []
+    if not exc.fields:
+        return [exc.message]
+    for key, field_messages in exc.fields.items():
+        parts = key.split(".")
+        for message in field_messages:
+            if parts[0] == "destinations" and len(parts) == 3 and parts[1].isdigit():
+                index = int(parts[1])
+                if index < len(formset.forms) and parts[2] in formset.forms[index].fields:
+                    formset.forms[index].add_error(parts[2], message)
+                    continue
+            if parts[0] in form.fields:
+                form.add_error(parts[0], message)
+            else:
+                loose.append(message)
+    return loose
+
+
+def flash_error(request: HttpRequest, exc: ApplicationError) -> None:
+    details = [m for field_messages in exc.fields.values() for m in field_messages if m != exc.message]
+    messages.error(request, " ".join([exc.message, *details]))
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    """Where to go after an action: a same-site `next` value, or the fallback."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+def messages_oob(request: HttpRequest) -> str:
+    """Pending flash messages as an out-of-band fragment, for htmx responses that stay on the page."""
+    return render_to_string("policies/partials/messages.html", {"oob": True}, request=request)
+
+
+def login_required(view):
+    """Django's login_required, except that an htmx request with an expired session gets a client
+    redirect to the sign-in page instead of the sign-in page swapped into part of the screen."""
+    from functools import wraps
+
+    from django.conf import settings
+    from django.contrib.auth.views import redirect_to_login
+    from django.shortcuts import resolve_url
+    from django_htmx.http import HttpResponseClientRedirect
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if getattr(request, "htmx", False):
+            current = request.htmx.current_url_abs_path or request.get_full_path()
+            return HttpResponseClientRedirect(redirect_to_login(current, resolve_url(settings.LOGIN_URL)).url)
+        return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
+
+    return wrapper

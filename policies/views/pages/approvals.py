@@ -1,0 +1,63 @@
+"""The approvals inbox: what waits for the viewer's decision, with filters and bulk approval."""
+
+from dataclasses import dataclass
+
+from django.views.decorators.http import require_GET
+
+from policies.filtersets import RequestFilterSet
+from policies.models import ApprovalStep, Cluster, EgressRequest
+from policies.permissions import approver_team_ids, is_platform_admin
+from policies.selectors.approvals import approval_inbox
+from policies.selectors.requests import RISK_FLAGS, pending_step, request_clusters, request_risk_flags
+from policies.views.common import deny, login_required, paginate, render_page
+from policies.views.pages.requests import team_filter_choices
+
+# The inbox filters: a subset of RequestFilterSet, so they mean the same as in the API.
+INBOX_FILTERS = ("team", "cluster", "risk", "older_than_days")
+AGE_CHOICES = (("1", "more than 1 day"), ("3", "more than 3 days"), ("7", "more than a week"))
+
+
+@dataclass
+class InboxRow:
+    req: EgressRequest
+    step: ApprovalStep | None
+    flags: list[str]
+    clusters: list[Cluster]
+
+    @property
+    def approvals_so_far(self) -> int:
+        """Approvals already given on the current step (it may need more than one)."""
+        if self.step is None:
+            return 0
+        return sum(1 for decision in self.req.decisions.all() if decision.step_id == self.step.pk)
+
+
+def inbox_rows(requests) -> list[InboxRow]:
+    """Rows from requests loaded by `request_list` (prefetched): no query per row."""
+    return [InboxRow(item, pending_step(item), request_risk_flags(item), request_clusters(item)) for item in requests]
+
+
+@login_required
+@require_GET
+def approval_inbox_page(request):
+    if not (is_platform_admin(request.user) or approver_team_ids(request.user)):
+        deny("The approvals inbox is for approvers and platform admins.")
+    base = approval_inbox(user=request.user).prefetch_related("decisions")
+    data = {key: request.GET.getlist(key) if key == "risk" else request.GET.get(key) for key in INBOX_FILTERS}
+    data = {key: value for key, value in data.items() if value}
+    filterset = RequestFilterSet(data, queryset=base)
+    queryset = filterset.qs if filterset.is_valid() else base
+    page = paginate(request, queryset)
+    context = {
+        "page_obj": page,
+        "rows": inbox_rows(page.object_list),
+        "filterset": filterset,
+        "filtered": bool(data),
+        "teams": team_filter_choices(),
+        "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
+        "risk_flags": RISK_FLAGS,
+        "age_choices": AGE_CHOICES,
+        "selected_risks": request.GET.getlist("risk"),
+        "inbox_url": request.get_full_path(),
+    }
+    return render_page(request, "policies/approval_inbox.html", context, partial="results")

@@ -1,0 +1,167 @@
+"""The audit log: filter, export (CSV, JSON) and the hash-chain verification result."""
+
+import csv
+import json
+
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from policies.choices import AuditEventType
+from policies.filtersets import AuditEventFilterSet
+from policies.permissions import is_platform_admin
+from policies.selectors.audit import audit_chain_verify, audit_event_list
+from policies.views.common import login_required, paginate, render_page, require_admin
+
+CHAIN_RESULT_KEY = "egressui:audit-chain-verification"
+EXPORT_FIELDS = (
+    "seq",
+    "occurred_at",
+    "event_type",
+    "actor",
+    "subject_type",
+    "subject_id",
+    "subject",
+    "request_id",
+    "cluster_id",
+    "correlation_id",
+    "message",
+    "before",
+    "after",
+    "prev_hash",
+    "hash",
+)
+
+
+def _filtered(request):
+    base = audit_event_list(user=request.user)
+    data = {key: request.GET.getlist(key) if key == "event_type" else request.GET.get(key) for key in request.GET}
+    data = {key: value for key, value in data.items() if value and key not in ("page", "per_page", "format")}
+    filterset = AuditEventFilterSet(data, queryset=base)
+    return (filterset.qs if filterset.is_valid() else base.none()), filterset, data
+
+
+@login_required
+@require_GET
+def audit_log(request):
+    queryset, filterset, data = _filtered(request)
+    page = paginate(request, queryset)
+    context = {
+        "page_obj": page,
+        "filterset": filterset,
+        "filter_errors": filterset.errors,
+        "filtered": bool(data),
+        "event_types": [member.label for member in AuditEventType],
+        "selected_types": request.GET.getlist("event_type"),
+        "chain": cache.get(CHAIN_RESULT_KEY),
+        "can_verify": is_platform_admin(request.user),
+        "export_query": request.GET.urlencode(),
+        "request_filter": _request_filter(data),
+    }
+    return render_page(request, "policies/audit_log.html", context, partial="results")
+
+
+def _request_filter(data: dict) -> int | None:
+    value = str(data.get("request", ""))
+    return int(value) if value.isdigit() else None
+
+
+def _row(event) -> dict:
+    return {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at,
+        "event_type": event.event_name,
+        "actor": event.actor_repr,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "subject": event.subject_repr,
+        "request_id": event.egress_request_id,
+        "cluster_id": event.cluster_id,
+        "correlation_id": event.correlation_id,
+        "message": event.message,
+        "before": event.before,
+        "after": event.after,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+class _Echo:
+    """A file-like object whose write() returns the line, so csv.writer can feed a streaming response."""
+
+    def write(self, value):
+        return value
+
+
+def _csv_lines(events):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_FIELDS)
+    for event in events:
+        row = _row(event)
+        for key in ("before", "after"):
+            row[key] = json.dumps(row[key], cls=DjangoJSONEncoder, sort_keys=True) if row[key] is not None else ""
+        row["occurred_at"] = row["occurred_at"].isoformat()
+        yield writer.writerow([row[field] for field in EXPORT_FIELDS])
+
+
+def _json_chunks(events):
+    """A JSON array written one event at a time: the whole log never sits in memory."""
+    yield "[\n"
+    first = True
+    for event in events:
+        yield ("" if first else ",\n") + json.dumps(_row(event), cls=DjangoJSONEncoder, sort_keys=True)
+        first = False
+    yield "\n]\n"
+
+
+@login_required
+@require_GET
+def audit_export(request, fmt: str):
+    """The filtered events the viewer may see, oldest first, streamed as CSV or JSON."""
+    queryset, _, _ = _filtered(request)
+    events = queryset.order_by("seq").iterator(chunk_size=2000)
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    if fmt == "csv":
+        response = StreamingHttpResponse(_csv_lines(events), content_type="text/csv; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(_json_chunks(events), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="egressui-audit-{stamp}.{fmt}"'
+    return response
+
+
+@login_required
+@require_GET
+def audit_verify(request):
+    """Re-compute the whole hash chain (admins only: it reads every event) and keep the result for
+    everyone to see on the audit page."""
+    require_admin(request.user)
+    report = audit_chain_verify()
+    result = {
+        "ok": report.ok,
+        "count": report.count,
+        "head_hash": report.head_hash,
+        "first_broken_seq": report.first_broken_seq,
+        "reason": report.reason,
+        "checked_at": timezone.now(),
+        "checked_by": request.user.get_username(),
+    }
+    cache.set(CHAIN_RESULT_KEY, result, timeout=None)
+    context = {"chain": result, "can_verify": True}
+    return render_page(request, "policies/audit_log.html", context | _page_context(request), partial="chain")
+
+
+def _page_context(request) -> dict:
+    """For the non-htmx answer of audit_verify: the audit page itself, showing the fresh result."""
+    if request.htmx:
+        return {}
+    queryset, filterset, data = _filtered(request)
+    return {
+        "page_obj": paginate(request, queryset),
+        "filterset": filterset,
+        "filtered": bool(data),
+        "event_types": [member.label for member in AuditEventType],
+        "selected_types": [],
+        "export_query": "",
+    }

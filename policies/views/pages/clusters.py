@@ -1,0 +1,84 @@
+"""Cluster pages (platform admins): status, reconcile runs with per-object results, desired manifests."""
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from policies.filtersets import ReconcileRunFilterSet
+from policies.manifests import dump_yaml
+from policies.models import Cluster, ReconcileObjectResult, ReconcileRun
+from policies.selectors.clusters import cluster_list, cluster_overview_list, reconcile_run_list, reconcile_run_results
+from policies.views.common import login_required, paginate, render_page, require_admin
+
+
+def _cluster_or_404(pk: int) -> Cluster:
+    cluster = cluster_list().filter(pk=pk).first()
+    if cluster is None:
+        raise Http404(f"There is no cluster #{pk}.")
+    return cluster
+
+
+@login_required
+@require_GET
+def cluster_list_page(request):
+    require_admin(request.user)
+    page = paginate(request, cluster_overview_list())
+    return render_page(request, "policies/cluster_list.html", {"page_obj": page}, partial="results")
+
+
+@login_required
+@require_GET
+def cluster_detail(request, pk: int, *, connection_report=None):
+    require_admin(request.user)
+    cluster = _cluster_or_404(pk)
+    runs = reconcile_run_list().filter(cluster=cluster)
+    data = {"outcome": request.GET.getlist("outcome")} if request.GET.getlist("outcome") else {}
+    filterset = ReconcileRunFilterSet(data, queryset=runs)
+    page = paginate(request, filterset.qs if filterset.is_valid() else runs)
+    context = {
+        "cluster": cluster,
+        "sync": getattr(cluster, "sync", None),
+        "page_obj": page,
+        "outcomes": ReconcileRun.Outcome.choices,
+        "selected_outcomes": request.GET.getlist("outcome"),
+        "connection_report": connection_report,
+        "managed_count": cluster.managed_objects.count(),
+    }
+    return render_page(request, "policies/cluster_detail.html", context, partial="runs")
+
+
+@login_required
+@require_GET
+def cluster_run_detail(request, pk: int, run_pk: int):
+    require_admin(request.user)
+    run = get_object_or_404(ReconcileRun.objects.select_related("cluster", "requested_by"), pk=run_pk, cluster_id=pk)
+    results = reconcile_run_results(run)
+    action = request.GET.get("action")
+    if action in ReconcileObjectResult.Action.values:
+        results = results.filter(action=action)
+    context = {
+        "run": run,
+        "cluster": run.cluster,
+        "page_obj": paginate(request, results, default=50),
+        "actions": ReconcileObjectResult.Action.choices,
+        "selected_action": action,
+    }
+    return render_page(request, "policies/cluster_run.html", context, partial="results")
+
+
+@login_required
+@require_GET
+def cluster_manifests(request, pk: int):
+    """The desired objects of a cluster, as the renderer produces them from the active grants now."""
+    from policies.selectors.manifests import desired_objects_for_cluster  # TODO(ui): top-level once it lands
+
+    require_admin(request.user)
+    cluster = _cluster_or_404(pk)
+    objects = desired_objects_for_cluster(cluster)
+    if request.GET.get("format") == "yaml":
+        response = HttpResponse(dump_yaml(objects), content_type="application/yaml; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="egressui-{cluster.name}.yaml"'
+        return response
+    page = paginate(request, objects, default=50)
+    context = {"cluster": cluster, "page_obj": page, "objects": [(obj, dump_yaml([obj])) for obj in page.object_list]}
+    return render_page(request, "policies/cluster_manifests.html", context)

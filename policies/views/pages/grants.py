@@ -1,0 +1,116 @@
+"""Grant pages: the filtered list, the detail page with its history, and break-glass access."""
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from policies.choices import AppliedState, GrantStatus
+from policies.exceptions import ApplicationError
+from policies.filtersets import GrantFilterSet
+from policies.forms import DESTINATION_PREFIX, BreakGlassForm, DestinationFormSet
+from policies.models import AuditEvent, Cluster
+from policies.permissions import can_break_glass, can_renew_grant, can_revoke_grant
+from policies.selectors.grants import grant_list
+from policies.services.grants import grant_break_glass
+from policies.validators import destination_risk_flags
+from policies.views.common import apply_service_errors, deny, login_required, paginate, render_page
+from policies.views.lookups import visible_grant_or_403
+from policies.views.pages.requests import team_filter_choices
+
+EXPIRY_CHOICES = (("7", "within 7 days"), ("14", "within 14 days"), ("30", "within 30 days"))
+
+
+@login_required
+@require_GET
+def grant_list_page(request):
+    user = request.user
+    base = grant_list(user=user)
+    data = {key: request.GET.getlist(key) if key == "status" else request.GET.get(key) for key in request.GET}
+    data = {key: value for key, value in data.items() if value and key not in ("page", "per_page")}
+    filterset = GrantFilterSet(data, queryset=base)
+    queryset = filterset.qs if filterset.is_valid() else base
+    page = paginate(request, queryset)
+    rows = [
+        {
+            "grant": grant,
+            "flags": destination_risk_flags(host=grant.host, protocol=grant.protocol),
+            "can_revoke": grant.status == GrantStatus.ACTIVE and can_revoke_grant(user, grant),
+            "can_renew": can_renew_grant(user, grant),
+        }
+        for grant in page.object_list
+    ]
+    context = {
+        "page_obj": page,
+        "rows": rows,
+        "filtered": bool(data),
+        "filter_errors": filterset.errors if not filterset.is_valid() else {},
+        "teams": team_filter_choices(),
+        "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
+        "statuses": GrantStatus.choices,
+        "selected_statuses": request.GET.getlist("status"),
+        "expiry_choices": EXPIRY_CHOICES,
+        "can_break_glass": can_break_glass(user),
+    }
+    return render_page(request, "policies/grant_list.html", context, partial="results")
+
+
+@login_required
+@require_GET
+def grant_detail(request, pk: int):
+    user = request.user
+    grant = visible_grant_or_403(user, pk)
+    history = AuditEvent.objects.filter(subject_type="grant", subject_id=str(grant.pk)).order_by("seq")
+    context = {
+        "grant": grant,
+        "flags": destination_risk_flags(host=grant.host, protocol=grant.protocol),
+        "history": list(history),
+        "renewals": list(grant.renewals.order_by("-created_at")),
+        "can_revoke": grant.status == GrantStatus.ACTIVE and can_revoke_grant(user, grant),
+        "can_renew": can_renew_grant(user, grant),
+        "applied_states": AppliedState,
+    }
+    return render_page(request, "policies/grant_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def break_glass(request):
+    """Emergency access for platform admins: no approval steps, a mandatory reason, hours not days."""
+    if not can_break_glass(request.user):
+        deny("Break-glass access is for platform admins only.")
+    loose_errors: list[str] = []
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        form = BreakGlassForm(request.POST, user=request.user)
+        formset = DestinationFormSet(request.POST, prefix=DESTINATION_PREFIX)
+        if action == "refresh":
+            form.silence_errors()
+        else:
+            valid = form.is_valid()
+            if formset.is_valid() and valid:
+                try:
+                    created = grant_break_glass(
+                        admin=request.user,
+                        data=form.to_input(formset.inputs()),
+                        reason=form.cleaned_data["reason"],
+                        duration_hours=form.cleaned_data["duration_hours"],
+                    )
+                except ApplicationError as exc:
+                    loose_errors = apply_service_errors(form, formset, exc)
+                else:
+                    messages.warning(
+                        request,
+                        f"Break-glass access granted as request #{created.pk} for "
+                        f"{form.cleaned_data['duration_hours']} h. It is flagged and audited.",
+                    )
+                    return redirect("request_detail", pk=created.pk)
+    else:
+        form = BreakGlassForm(user=request.user)
+        formset = DestinationFormSet(prefix=DESTINATION_PREFIX, initial=[{"port": "443", "protocol": "tls"}])
+    context = {
+        "form": form,
+        "formset": formset,
+        "loose_errors": loose_errors,
+        "show_errors": request.method == "POST" and request.POST.get("action") != "refresh",
+    }
+    return render_page(request, "policies/break_glass.html", context, status=400 if loose_errors else 200)
