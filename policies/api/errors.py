@@ -42,7 +42,10 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == NON_FIELD and prefix:
+                path = prefix  # a nested serializer's own errors belong to the field holding it
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             for field, messages in flatten_errors(value, path).items():
                 flat.setdefault(field, []).extend(messages)
     elif isinstance(detail, list | tuple):

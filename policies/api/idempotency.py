@@ -5,6 +5,11 @@ The record is inserted before the write and in the same transaction, so two conc
 with one key serialise on the unique (user, key) index: the second waits, then replays the first's
 response. A failed request (any non-2xx) rolls its record back with its changes, so it can simply
 be retried. Only 2xx responses are remembered, for EGRESSUI_IDEMPOTENCY_HOURS.
+
+Services that must commit on their own (`transaction.atomic(durable=True)`) cannot run inside that
+transaction; their views use `idempotent(atomic=False)`: the record is committed first as "in
+progress", filled in after the service commits, and removed if it fails. A concurrent retry then
+gets a 409 instead of waiting.
 """
 
 import functools
@@ -36,7 +41,7 @@ def _fingerprint(request) -> str:
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused("This Idempotency-Key was used for a different request; use a new key.")
-    if record.status_code == 0:  # only visible to a database without row locks on insert
+    if record.status_code == 0:  # an idempotent(atomic=False) request that has not finished
         raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
     return Response(record.response_body, status=record.status_code, headers={REPLAY_HEADER: "true"})
 
@@ -45,9 +50,16 @@ def _expiry_cutoff():
     return timezone.now() - timedelta(hours=settings.EGRESSUI_IDEMPOTENCY_HOURS)
 
 
-def idempotent(handler):
+def _stored(response) -> dict:
+    body = getattr(response, "replay_data", response.data)
+    return json.loads(json.dumps(body, default=str))
+
+
+def idempotent(handler=None, *, atomic: bool = True):
     """Decorate an APIView's `post`. The response body stored for replay is `response.data`, or
     `response.replay_data` when the view sets it (to keep a one-time secret out of storage)."""
+    if handler is None:
+        return functools.partial(idempotent, atomic=atomic)
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
@@ -63,23 +75,45 @@ def idempotent(handler):
         existing = records.first()
         if existing is not None:
             return _replay(existing, fingerprint)
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(user_id=request.user.pk, key=key, fingerprint=fingerprint)
-            except IntegrityError:  # a concurrent request with this key committed first
-                return _replay(records.get(), fingerprint)
-            response = handler(view, request, *args, **kwargs)
-            if not 200 <= response.status_code < 300:
-                transaction.set_rollback(True)
-                return response
-            body = getattr(response, "replay_data", response.data)
-            record.status_code = response.status_code
-            record.response_body = json.loads(json.dumps(body, default=str))
-            record.save(update_fields=["status_code", "response_body"])
-            return response
+        run = _run_atomic if atomic else _run_committed
+        return run(records, fingerprint, lambda: handler(view, request, *args, **kwargs), request.user.pk, key)
 
     return wrapper
+
+
+def _run_atomic(records, fingerprint, call, user_id, key):
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(user_id=user_id, key=key, fingerprint=fingerprint)
+        except IntegrityError:  # a concurrent request with this key committed first
+            return _replay(records.get(), fingerprint)
+        response = call()
+        if not 200 <= response.status_code < 300:
+            transaction.set_rollback(True)
+            return response
+        record.status_code, record.response_body = response.status_code, _stored(response)
+        record.save(update_fields=["status_code", "response_body"])
+        return response
+
+
+def _run_committed(records, fingerprint, call, user_id, key):
+    try:
+        with transaction.atomic():  # commits at once (a savepoint when already in a transaction)
+            record = IdempotencyRecord.objects.create(user_id=user_id, key=key, fingerprint=fingerprint)
+    except IntegrityError:
+        return _replay(records.get(), fingerprint)
+    try:
+        response = call()
+    except BaseException:
+        record.delete()
+        raise
+    if not 200 <= response.status_code < 300:
+        record.delete()
+        return response
+    record.status_code, record.response_body = response.status_code, _stored(response)
+    record.save(update_fields=["status_code", "response_body"])
+    return response
 
 
 def idempotency_records_purge(*, now=None) -> int:

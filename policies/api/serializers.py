@@ -312,6 +312,40 @@ class RequiredReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=5000, allow_blank=True)
 
 
+class ObjectChangeSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["add", "change", "remove"])
+    kind = serializers.CharField()
+    namespace = serializers.CharField()
+    name = serializers.CharField()
+    before = serializers.JSONField(allow_null=True, help_text="The object now (null when added).")
+    after = serializers.JSONField(allow_null=True, help_text="The object after approval (null when removed).")
+    diff = serializers.CharField(help_text="Unified diff of the two YAML texts.")
+
+
+class UnrenderableSerializer(serializers.Serializer):
+    namespace = serializers.CharField()
+    service_account = serializers.CharField()
+    host = serializers.CharField()
+    port = serializers.IntegerField()
+    protocol = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ClusterPreviewSerializer(serializers.Serializer):
+    cluster_id = serializers.IntegerField()
+    cluster = serializers.CharField(source="cluster_name")
+    added = ObjectChangeSerializer(many=True)
+    changed = ObjectChangeSerializer(many=True)
+    removed = ObjectChangeSerializer(many=True)
+    unchanged = serializers.IntegerField(help_text="Objects the request leaves as they are.")
+    unrenderable = UnrenderableSerializer(many=True, help_text="The request's grants that would produce nothing.")
+
+
+class RequestPreviewSerializer(serializers.Serializer):
+    request = serializers.IntegerField()
+    clusters = ClusterPreviewSerializer(many=True)
+
+
 # --- grants -----------------------------------------------------------------------------------------
 
 
@@ -388,6 +422,14 @@ class ReconcileRunDetailSerializer(ReconcileRunSerializer):
 
     class Meta(ReconcileRunSerializer.Meta):
         fields = [*ReconcileRunSerializer.Meta.fields, "results"]
+
+
+class ManifestListSerializer(serializers.Serializer):
+    """A Kubernetes `List`, so the JSON can be fed to `kubectl apply -f -` as it is."""
+
+    apiVersion = serializers.CharField(default="v1")  # noqa: N815 (Kubernetes field name)
+    kind = serializers.CharField(default="List")
+    items = serializers.ListField(child=serializers.JSONField(), help_text="Desired objects, in apply order.")
 
 
 class ReconcileQueuedSerializer(serializers.Serializer):

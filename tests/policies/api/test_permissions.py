@@ -1,0 +1,96 @@
+"""The shared permission matrix, through the API: each cell is checked against the permission
+functions and against the endpoint, with a fresh scenario per cell (every action changes state)."""
+
+import pytest
+
+from policies.choices import GrantStatus, RequestStatus
+from policies.models import Grant
+from tests.policies.api.conftest import API
+from tests.policies.permission_matrix import (
+    ADMIN_ACTIONS,
+    ADMIN_MATRIX,
+    GRANT_ACTIONS,
+    GRANT_MATRIX,
+    PERSONAS,
+    REQUEST_ACTIONS,
+    REQUEST_MATRIX,
+    admin_permission,
+    grant_permission,
+    matrix_world,
+    request_permission,
+)
+
+pytestmark = pytest.mark.django_db
+REFUSED = {403, 404, 409}
+
+
+def _request_call(client, request_id: int, action: str):
+    url = f"{API}/requests/{request_id}/"
+    if action == "view":
+        return client.get(url)
+    if action == "edit":
+        return client.patch(url, {"justification": "Changed."}, format="json")
+    body = {"comment": "Reason."} if action in {"reject", "request_changes"} else {}
+    return client.post(f"{url}{action.replace('_', '-')}/", body, format="json")
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("action", REQUEST_ACTIONS)
+def test_request_matrix(world, clients, persona, action):
+    request, _ = matrix_world(world)
+    user = getattr(world, persona)
+    expected = REQUEST_MATRIX[persona][action]
+    assert request_permission(user, request, action) is expected
+    response = _request_call(getattr(clients, persona), request.pk, action)
+    if expected:
+        assert response.status_code == 200, response.content
+    else:
+        assert response.status_code in REFUSED, response.content
+        request.refresh_from_db()
+        assert request.status == RequestStatus.SUBMITTED and request.justification == "Card payments."
+        if not request_permission(user, request, "view"):
+            assert response.status_code == 404  # invisible objects are not acknowledged
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("action", GRANT_ACTIONS)
+def test_grant_matrix(world, clients, persona, action):
+    _, grant = matrix_world(world)
+    user = getattr(world, persona)
+    expected = GRANT_MATRIX[persona][action]
+    assert grant_permission(user, grant, action) is expected
+    client = getattr(clients, persona)
+    if action == "view":
+        response = client.get(f"{API}/grants/{grant.pk}/")
+    else:
+        response = client.post(f"{API}/grants/{grant.pk}/{action}/", {"reason": "Rotating."}, format="json")
+    if expected:
+        assert response.status_code in (200, 201), response.content
+    else:
+        assert response.status_code in REFUSED, response.content
+        assert Grant.objects.get(pk=grant.pk).status == GrantStatus.ACTIVE
+        assert not grant.renewals.exists()
+
+
+def _admin_call(client, world, action: str):
+    if action == "manage_clusters":
+        return client.patch(f"{API}/clusters/{world.cluster.pk}/", {"description": "Changed."}, format="json")
+    if action == "manage_teams":
+        return client.patch(f"{API}/teams/{world.search.pk}/", {"description": "Changed."}, format="json")
+    if action == "view_reconcile_runs":
+        return client.get(f"{API}/reconcile-runs/")
+    return client.get(f"{API}/audit-events/verify/")
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("action", ADMIN_ACTIONS)
+def test_admin_matrix(world, clients, persona, action):
+    user = getattr(world, persona)
+    expected = ADMIN_MATRIX[persona][action]
+    assert admin_permission(user, action) is expected
+    response = _admin_call(getattr(clients, persona), world, action)
+    assert response.status_code == (200 if expected else 403), response.content
+    world.cluster.refresh_from_db()
+    world.search.refresh_from_db()
+    changed = world.cluster.description == "Changed." or world.search.description == "Changed."
+    assert changed is (expected and action in {"manage_clusters", "manage_teams"})

@@ -1,0 +1,76 @@
+"""Who may do what, as one table shared by the UI and API tests. Each front end's test asserts
+(a) that `policies/permissions.py` gives these answers and (b) that its own endpoints allow exactly
+these, so the UI and the API cannot drift apart from each other or from the permission functions.
+
+The scenario (`matrix_world`): payments-dev asked for api.stripe.com for payments/checkout; a rule
+requires step 1 "approver of payments" then step 2 "approver of security"; the request waits on
+step 1. Separately, payments/checkout holds an active grant.
+"""
+
+from policies import permissions as perms
+from policies.choices import RuleOutcome
+from policies.services.requests import egress_request_create
+from tests.factories import ApprovalRuleFactory, ApprovalRuleStepFactory, GrantFactory
+
+PERSONAS = ("dev", "lead", "secops", "searcher", "admin")
+
+REQUEST_ACTIONS = ("view", "edit", "cancel", "approve", "reject", "request_changes")
+REQUEST_MATRIX = {
+    #             view   edit   cancel approve reject request_changes
+    "dev": dict(zip(REQUEST_ACTIONS, (True, False, True, False, False, False), strict=True)),
+    "lead": dict(zip(REQUEST_ACTIONS, (True, False, False, True, True, True), strict=True)),
+    "secops": dict(zip(REQUEST_ACTIONS, (True, False, False, False, False, False), strict=True)),
+    "searcher": dict(zip(REQUEST_ACTIONS, (False, False, False, False, False, False), strict=True)),
+    "admin": dict(zip(REQUEST_ACTIONS, (True, False, True, True, True, True), strict=True)),
+}
+
+GRANT_ACTIONS = ("view", "revoke", "renew")
+GRANT_MATRIX = {
+    "dev": dict(zip(GRANT_ACTIONS, (True, False, True), strict=True)),
+    "lead": dict(zip(GRANT_ACTIONS, (True, True, True), strict=True)),
+    "secops": dict(zip(GRANT_ACTIONS, (False, False, False), strict=True)),
+    "searcher": dict(zip(GRANT_ACTIONS, (False, False, False), strict=True)),
+    "admin": dict(zip(GRANT_ACTIONS, (True, True, True), strict=True)),
+}
+
+# Platform configuration and cluster internals.
+ADMIN_ACTIONS = ("manage_clusters", "manage_teams", "view_reconcile_runs", "verify_audit_chain")
+ADMIN_MATRIX = {persona: dict.fromkeys(ADMIN_ACTIONS, persona == "admin") for persona in PERSONAS}
+
+
+def matrix_world(world):
+    """Add the matrix scenario to the `world` fixture; returns (request, grant)."""
+    rule = ApprovalRuleFactory(name="payments-then-security", outcome=RuleOutcome.REQUIRE_STEPS, priority=1)
+    ApprovalRuleStepFactory(rule=rule, position=1, name="Payments approver", team=world.payments)
+    ApprovalRuleStepFactory(rule=rule, position=2, name="Security review", team=world.security)
+    request = egress_request_create(requester=world.dev, data=world.request_input("api.stripe.com"), submit=True)
+    grant = GrantFactory(identity=world.checkout, host="api.adyen.com")
+    return request, grant
+
+
+def request_permission(user, request, action: str) -> bool:
+    """The permission functions' answer for one request action."""
+    if action == "view":
+        return perms.can_view_request(user, request)
+    if action == "edit":
+        return perms.can_edit_request(user, request)
+    if action == "cancel":
+        return perms.can_cancel_request(user, request)
+    return perms.can_approve(user, request)  # approve, reject and request changes decide the same step
+
+
+def grant_permission(user, grant, action: str) -> bool:
+    return {
+        "view": perms.can_view_grant,
+        "revoke": perms.can_revoke_grant,
+        "renew": perms.can_renew_grant,
+    }[action](user, grant)
+
+
+def admin_permission(user, action: str) -> bool:
+    return {
+        "manage_clusters": perms.can_manage_clusters,
+        "manage_teams": perms.can_manage_teams,
+        "view_reconcile_runs": perms.can_manage_clusters,
+        "verify_audit_chain": perms.is_platform_admin,
+    }[action](user)
