@@ -147,6 +147,18 @@ from policies.schedule import beat_schedule  # noqa: E402  (plain data, no model
 
 CELERY_BEAT_SCHEDULE = beat_schedule(resync_seconds=EGRESSUI_RESYNC_INTERVAL)
 
+# --- Reconciler (calls to the Kubernetes API) -----------------------------------------------------
+# Read timeout per API call, in seconds, and how many times a transient failure (429, 5xx,
+# timeout, refused connection) is retried, with exponential backoff from this base and jitter.
+EGRESSUI_KUBE_TIMEOUT = env_int("EGRESSUI_KUBE_TIMEOUT", 20, minimum=1)
+EGRESSUI_KUBE_RETRIES = env_int("EGRESSUI_KUBE_RETRIES", 4, minimum=0)
+EGRESSUI_KUBE_BACKOFF_MS = env_int("EGRESSUI_KUBE_BACKOFF_MS", 250, minimum=1)
+# Concurrent writes per kind during one reconcile (apply order between kinds is kept).
+EGRESSUI_RECONCILE_PARALLELISM = env_int("EGRESSUI_RECONCILE_PARALLELISM", 4, minimum=1)
+# The per-cluster lock is a lease renewed while a reconcile runs; a dead worker's lease expires
+# after this many seconds, so the next run can proceed.
+EGRESSUI_RECONCILE_LOCK_TTL = env_int("EGRESSUI_RECONCILE_LOCK_TTL", 60, minimum=1)
+
 # --- Auth -----------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -5,40 +5,44 @@ import logging
 import smtplib
 
 from celery import shared_task
+from django.db import DatabaseError
+
+from policies.reconciler.errors import ReconcileRetry
 
 logger = logging.getLogger(__name__)
 
 _RETRY = {"retry_backoff": True, "retry_backoff_max": 600, "retry_jitter": True, "max_retries": 8}
 
 
-@shared_task(acks_late=True)
-def reconcile_cluster_task(cluster_id: int, trigger: str = "change") -> None:
-    from policies.reconciler.loop import reconcile_cluster
+# A reconcile that failed in a way worth repeating unchanged (429, 5xx, unreachable cluster) is retried
+# with exponential backoff and jitter; the 30-s sweep stays the safety net after the last retry.
+_RECONCILE_RETRY = {"retry_backoff": 5, "retry_backoff_max": 300, "retry_jitter": True, "max_retries": 6}
+# Periodic jobs only touch the database; a transient database error is retried a few times.
+_DB_RETRY = {"retry_backoff": 2, "retry_backoff_max": 30, "retry_jitter": True, "max_retries": 3}
 
-    reconcile_cluster(cluster_id, trigger=trigger)
+
+@shared_task(acks_late=True, autoretry_for=(ReconcileRetry,), **_RECONCILE_RETRY)
+def reconcile_cluster_task(cluster_id: int, trigger: str = "change", run_id: int | None = None) -> str:
+    from policies.reconciler.loop import reconcile_cluster_for_task
+
+    return reconcile_cluster_for_task(cluster_id, trigger=trigger, run_id=run_id)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=60, autoretry_for=(DatabaseError,), **_DB_RETRY)
 def sweep_marked_clusters_task() -> int:
-    from policies.models import ClusterSyncState
-    from policies.services.outbox import enqueue_reconcile
+    from policies.services.reconcile import reconcile_sweep_marked
 
-    cluster_ids = list(ClusterSyncState.objects.filter(needs_reconcile=True).values_list("cluster_id", flat=True))
-    enqueue_reconcile(cluster_ids, trigger="sweep")
-    return len(cluster_ids)
+    return reconcile_sweep_marked()
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=60, autoretry_for=(DatabaseError,), **_DB_RETRY)
 def resync_all_clusters_task() -> int:
-    from policies.models import Cluster
-    from policies.services.outbox import enqueue_reconcile
+    from policies.services.reconcile import reconcile_resync_all
 
-    cluster_ids = list(Cluster.objects.values_list("pk", flat=True))
-    enqueue_reconcile(cluster_ids, trigger="resync")
-    return len(cluster_ids)
+    return reconcile_resync_all()
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, autoretry_for=(DatabaseError,), **_DB_RETRY)
 def expire_grants_task() -> int:
     from policies.services.grants import grants_expire_due
 
@@ -73,3 +77,17 @@ def send_webhook_task(self, *, team_id: int, event: str, payload: dict) -> int |
     except WebhookDeliveryError as exc:
         logger.warning("webhook for team %s failed (%s), attempt %s", team.slug, exc, self.request.retries + 1)
         raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from None
+
+
+@shared_task(acks_late=True)
+def prune_access_records_task() -> int:
+    from policies.services.access_logs import access_records_prune
+
+    return access_records_prune()
+
+
+@shared_task(acks_late=True)
+def notify_unused_grants_task() -> int:
+    from policies.services.usage_notices import unused_grants_notify
+
+    return unused_grants_notify()

@@ -1,0 +1,313 @@
+"""The Kubernetes API target: list by our labels, server-side apply, guarded delete, with retries.
+
+Every call goes through the official `kubernetes` client. Transient failures (429, 5xx, 409 from a
+concurrent writer, timeouts, refused connections) are retried here with exponential backoff and
+jitter; what is left is turned into `ObjectFailed` (one object) or `TargetUnavailable` (the cluster),
+each carrying the API server's own message.
+"""
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import urllib3
+import yaml
+from django.conf import settings
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import ConfigException, load_incluster_config, load_kube_config, load_kube_config_from_dict
+
+from policies.choices import ConnectionKind
+from policies.constants import FIELD_MANAGER
+from policies.manifests.kinds import KindInfo
+from policies.reconciler.errors import ObjectFailed, TargetUnavailable
+from policies.reconciler.resources import ObjectKey, is_ours, key_of, kind_info, label_selector
+
+logger = logging.getLogger(__name__)
+
+APPLY_PATCH = "application/apply-patch+yaml"
+RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+
+
+class KindNotServed(TargetUnavailable):
+    """The API server does not serve a rendered kind (CRD not installed, or another version)."""
+
+
+def api_client_for(cluster) -> client.ApiClient:
+    """A client configured from the cluster's connection settings; secrets stay in memory."""
+    configuration = client.Configuration()
+    kind = cluster.connection_kind
+    try:
+        if kind == ConnectionKind.KUBECONFIG:
+            context = cluster.kube_context or None
+            if cluster.kubeconfig:
+                load_kube_config_from_dict(
+                    yaml.safe_load(cluster.kubeconfig),
+                    context=context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
+            else:
+                load_kube_config(
+                    config_file=cluster.kubeconfig_path,
+                    context=context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
+        elif kind == ConnectionKind.IN_CLUSTER:
+            load_incluster_config(client_configuration=configuration)
+        elif kind == ConnectionKind.TOKEN:
+            configuration.host = cluster.api_url.rstrip("/")
+            configuration.api_key = {"authorization": f"Bearer {cluster.token}"}
+            if cluster.ca_cert:
+                configuration.ca_cert_data = cluster.ca_cert
+        else:
+            raise TargetUnavailable(f"Cluster {cluster.name} is a {kind} target, not a Kubernetes API.")
+    except (ConfigException, OSError, yaml.YAMLError, TypeError, ValueError) as exc:
+        raise TargetUnavailable(f"Cannot load the {kind} connection settings of {cluster.name}: {exc}") from None
+    # Retries are ours (with backoff, jitter and a budget), not urllib3's silent ones.
+    configuration.retries = False
+    configuration.connection_pool_maxsize = max(4, settings.EGRESSUI_RECONCILE_PARALLELISM)
+    return client.ApiClient(configuration)
+
+
+def server_message(exc: ApiException) -> str:
+    """The API server's explanation (Status.message), else the HTTP reason."""
+    try:
+        body = json.loads(exc.body or "")
+    except (TypeError, ValueError):
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return f"HTTP {exc.status} {exc.reason or ''}".strip()
+
+
+def _status_details(exc: ApiException) -> dict:
+    try:
+        body = json.loads(exc.body or "")
+    except (TypeError, ValueError):
+        return {}
+    return body.get("details") or {} if isinstance(body, dict) else {}
+
+
+class KubernetesTarget:
+    """One cluster's API server, as the reconcile loop needs it."""
+
+    def __init__(self, cluster, *, api_client: client.ApiClient | None = None, sleep: Callable = time.sleep):
+        self.cluster_name = cluster.name
+        self.api_client = api_client or api_client_for(cluster)
+        self.description = self.api_client.configuration.host
+        self.objects = client.CustomObjectsApi(self.api_client)
+        self.parallelism = settings.EGRESSUI_RECONCILE_PARALLELISM
+        self.retries = settings.EGRESSUI_KUBE_RETRIES
+        self.backoff = settings.EGRESSUI_KUBE_BACKOFF_MS / 1000
+        self.timeout = (min(10, settings.EGRESSUI_KUBE_TIMEOUT), settings.EGRESSUI_KUBE_TIMEOUT)
+        self.calls: Counter = Counter()
+        self._calls_lock = threading.Lock()
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    # --- the calls ----------------------------------------------------------------------------------
+    def list_managed(self, info: KindInfo) -> dict[ObjectKey, dict]:
+        """Our objects of one kind in every namespace: one list call, filtered by our labels."""
+        try:
+            body = self._call(
+                "list",
+                lambda: self.objects.list_cluster_custom_object(
+                    info.group,
+                    info.version,
+                    info.plural,
+                    label_selector=label_selector(self.cluster_name),
+                    _request_timeout=self.timeout,
+                ),
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise KindNotServed(f"{info.kind} ({info.api_version}) is not served", status=404) from None
+            raise self._target_error(exc, f"listing {info.plural}") from None
+        items = {}
+        for item in body.get("items") or []:
+            item.setdefault("apiVersion", info.api_version)
+            item.setdefault("kind", info.kind)
+            if is_ours(item, self.cluster_name):  # the selector did this already; never trust blindly
+                items[key_of(item)] = item
+        return items
+
+    def apply(self, obj: dict, *, dry_run: bool = False, create: bool = False) -> None:
+        """Server-side apply as field manager `egressui`, strict field validation, forcing only the
+        fields in `obj` (ours). For a `create`, refuse to adopt an existing object we do not manage."""
+        key = key_of(obj)
+        info = kind_info(key.kind)
+        if create:
+            existing = self.get(key)
+            if existing is not None and not is_ours(existing, self.cluster_name):
+                raise ObjectFailed(
+                    f"{key} already exists without egressui's labels for cluster {self.cluster_name}; "
+                    "egressui leaves it alone. Delete or rename it to let egressui manage this name."
+                )
+        try:
+            self._call(
+                "apply",
+                lambda: self.objects.patch_namespaced_custom_object(
+                    info.group,
+                    info.version,
+                    key.namespace,
+                    info.plural,
+                    key.name,
+                    obj,
+                    field_manager=FIELD_MANAGER,
+                    field_validation="Strict",
+                    force=True,
+                    dry_run="All" if dry_run else None,
+                    _content_type=APPLY_PATCH,
+                    _request_timeout=self.timeout,
+                ),
+            )
+        except ApiException as exc:
+            raise self._object_error(exc, key) from None
+
+    def get(self, key: ObjectKey) -> dict | None:
+        info = kind_info(key.kind)
+        try:
+            return self._call(
+                "get",
+                lambda: self.objects.get_namespaced_custom_object(
+                    info.group, info.version, key.namespace, info.plural, key.name, _request_timeout=self.timeout
+                ),
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise self._object_error(exc, key) from None
+
+    def delete(self, key: ObjectKey, live: dict, *, dry_run: bool = False) -> bool:
+        """Delete an object we listed, only if it is still the version we saw (precondition); if it
+        changed meanwhile, look again and delete only if it still carries our labels. False: it was
+        already gone or is no longer ours, so nothing was deleted."""
+        info = kind_info(key.kind)
+        for _ in range(3):
+            version = (live.get("metadata") or {}).get("resourceVersion")
+            options = client.V1DeleteOptions(
+                preconditions=client.V1Preconditions(resource_version=version) if version else None,
+                propagation_policy="Background",
+            )
+            try:
+                self._call(
+                    "delete",
+                    lambda options=options: self.objects.delete_namespaced_custom_object(
+                        info.group,
+                        info.version,
+                        key.namespace,
+                        info.plural,
+                        key.name,
+                        body=options,
+                        dry_run="All" if dry_run else None,
+                        _request_timeout=self.timeout,
+                    ),
+                    retry_conflicts=False,
+                )
+                return True
+            except ApiException as exc:
+                if exc.status == 404:
+                    return False
+                if exc.status != 409:
+                    raise self._object_error(exc, key) from None
+            current = self.get(key)
+            if current is None or not is_ours(current, self.cluster_name):
+                return False
+            live = current
+        raise ObjectFailed(f"{key} kept changing while egressui tried to delete it", transient=True, status=409)
+
+    def service_accounts(self) -> dict[str, set[str]]:
+        """Service accounts per namespace, for workload identity discovery (one list call)."""
+        core = client.CoreV1Api(self.api_client)
+        try:
+            body = self._call(
+                "list",
+                lambda: core.list_service_account_for_all_namespaces(
+                    _request_timeout=self.timeout, _preload_content=False
+                ),
+            )
+        except ApiException as exc:
+            raise self._target_error(exc, "listing service accounts") from None
+        accounts: dict[str, set[str]] = {}
+        for item in json.loads(body.data).get("items") or []:
+            meta = item.get("metadata") or {}
+            accounts.setdefault(meta.get("namespace", ""), set()).add(meta.get("name", ""))
+        return accounts
+
+    # --- retries and error mapping --------------------------------------------------------------------
+    def _call(self, verb: str, call: Callable, *, retry_conflicts: bool = True):
+        attempt = 0
+        while True:
+            with self._calls_lock:
+                self.calls[verb] += 1
+            try:
+                return call()
+            except ApiException as exc:
+                retryable = exc.status in RETRYABLE_STATUS and (retry_conflicts or exc.status != 409)
+                if not retryable or attempt >= self.retries:
+                    raise
+                delay = self._delay(attempt, exc)
+                logger.info("%s: HTTP %s from %s, retry in %.2fs", verb, exc.status, self.description, delay)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if attempt >= self.retries:
+                    raise TargetUnavailable(
+                        f"Cannot reach the API server at {self.description}: {_reason(exc)}", transient=True
+                    ) from None
+                delay = self._delay(attempt, None)
+                logger.info("%s: %s from %s, retry in %.2fs", verb, _reason(exc), self.description, delay)
+            attempt += 1
+            self._sleep(delay)
+
+    def _delay(self, attempt: int, exc: ApiException | None) -> float:
+        """Exponential backoff with equal jitter, capped; the server's Retry-After wins when given."""
+        retry_after = (exc.headers or {}).get("Retry-After") if exc is not None else None
+        if retry_after and retry_after.isdigit():
+            return min(float(retry_after), 30.0)
+        ceiling = min(self.backoff * 2**attempt, 30 * self.backoff)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _object_error(self, exc: ApiException, key: ObjectKey) -> Exception:
+        message = server_message(exc)
+        if exc.status == 0:  # TLS failures come back as status 0
+            return TargetUnavailable(f"Cannot talk to {self.description}: {exc.reason}", status=0)
+        if exc.status == 401:
+            return TargetUnavailable(f"The API server rejected egressui's credentials: {message}", status=401)
+        if exc.status == 404:
+            details = _status_details(exc)
+            if details.get("kind") == "namespaces":
+                return ObjectFailed(f"Namespace {key.namespace} does not exist in the cluster.", status=404)
+            info = kind_info(key.kind)
+            return ObjectFailed(f"{info.kind} ({info.api_version}) is not served: {message}", status=404)
+        if exc.status == 403:
+            return ObjectFailed(f"Forbidden: {message}", status=403)
+        transient = exc.status in RETRYABLE_STATUS
+        return ObjectFailed(message, status=exc.status, transient=transient)
+
+    def _target_error(self, exc: ApiException, doing: str) -> TargetUnavailable:
+        message = server_message(exc)
+        if exc.status == 401:
+            return TargetUnavailable(f"The API server rejected egressui's credentials: {message}", status=401)
+        if exc.status == 403:
+            return TargetUnavailable(f"Forbidden while {doing}: {message}", status=403)
+        if exc.status == 0:  # TLS failures come back as status 0
+            return TargetUnavailable(f"Cannot talk to {self.description}: {exc.reason}", status=0)
+        transient = exc.status in RETRYABLE_STATUS
+        return TargetUnavailable(f"{message} (while {doing})", status=exc.status, transient=transient)
+
+
+def _reason(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None) or exc
+    text = str(reason)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "timed out" in text.lower():
+        return "timed out"
+    return text

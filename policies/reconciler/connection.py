@@ -1,0 +1,211 @@
+"""The connection test: can egressui reconcile this cluster, and if not, exactly why not.
+
+For a Kubernetes API: the server version; for every rendered kind, whether its API group is served,
+in which versions, and whether the version egressui emits serves the resource; and for every
+(group, resource, verb) the reconciler uses (`API_PERMISSIONS`), a SelfSubjectAccessReview, so a
+missing permission is named one by one. For a directory target: the directory and its git work tree.
+The UI renders `ConnectionReport.as_dict()`; `manage.py test_cluster` prints `as_text()`.
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from policies.choices import ConnectionKind
+from policies.manifests.kinds import KINDS
+from policies.reconciler.cluster import api_client_for, server_message
+from policies.reconciler.errors import TargetUnavailable
+from policies.reconciler.resources import API_PERMISSIONS, ApiPermission
+
+_TIMEOUT = (5, 15)
+
+
+@dataclass
+class KindCheck:
+    kind: str
+    api_version: str
+    served: bool
+    group_versions: list[str] = field(default_factory=list)  # versions of the API group the server offers
+    detail: str = ""
+
+
+@dataclass
+class PermissionCheck:
+    group: str
+    resource: str
+    verb: str
+    allowed: bool
+    reason: str = ""
+
+    @property
+    def name(self) -> str:
+        return str(ApiPermission(self.group, self.resource, self.verb))
+
+
+@dataclass
+class ConnectionReport:
+    cluster: str
+    target: str
+    target_kind: str  # "kubernetes" or "directory"
+    reachable: bool = False
+    server_version: str = ""
+    error: str = ""
+    kinds: list[KindCheck] = field(default_factory=list)
+    permissions: list[PermissionCheck] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def missing_kinds(self) -> list[KindCheck]:
+        return [check for check in self.kinds if not check.served]
+
+    @property
+    def missing_permissions(self) -> list[PermissionCheck]:
+        return [check for check in self.permissions if not check.allowed]
+
+    @property
+    def ok(self) -> bool:
+        return self.reachable and not self.error and not self.missing_kinds and not self.missing_permissions
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["missing_permissions"] = [check.name for check in self.missing_permissions]
+        return data
+
+    def as_text(self) -> str:
+        lines = [f"Cluster {self.cluster} ({self.target_kind}: {self.target})"]
+        if self.server_version:
+            lines.append(f"  server version: {self.server_version}")
+        if self.error:
+            lines.append(f"  ERROR: {self.error}")
+        for note in self.notes:
+            lines.append(f"  {note}")
+        if self.kinds:
+            lines.append("  kinds:")
+            for check in self.kinds:
+                mark = "ok     " if check.served else "MISSING"
+                versions = ", ".join(check.group_versions) or "none"
+                lines.append(f"    {mark} {check.kind} ({check.api_version}); group serves: {versions}{_tail(check)}")
+        if self.permissions:
+            lines.append("  permissions:")
+            for check in self.permissions:
+                mark = "ok     " if check.allowed else "MISSING"
+                lines.append(f"    {mark} {check.name}{' — ' + check.reason if check.reason else ''}")
+        verdict = "ready to reconcile" if self.ok else "NOT ready to reconcile"
+        missing = len(self.missing_kinds) + len(self.missing_permissions)
+        lines.append(f"  result: {verdict}" + (f" ({missing} problem(s) above)" if missing else ""))
+        return "\n".join(lines)
+
+
+def _tail(check: KindCheck) -> str:
+    return f" — {check.detail}" if check.detail else ""
+
+
+def connection_test(cluster) -> ConnectionReport:
+    if cluster.connection_kind == ConnectionKind.DIRECTORY:
+        return _directory_test(cluster)
+    report = ConnectionReport(
+        cluster=cluster.name, target=cluster.api_url or cluster.connection_kind, target_kind="kubernetes"
+    )
+    try:
+        api = api_client_for(cluster)
+    except TargetUnavailable as exc:
+        report.error = exc.message
+        return report
+    report.target = api.configuration.host
+    try:
+        version = client.VersionApi(api).get_code(_request_timeout=_TIMEOUT)
+        report.reachable, report.server_version = True, version.git_version
+        report.kinds = _kind_checks(api)
+        report.permissions = _permission_checks(api)
+    except ApiException as exc:
+        if exc.status == 401:
+            report.error = f"The API server rejected the credentials: {server_message(exc)}"
+        else:
+            report.error = f"The API server answered HTTP {exc.status}: {server_message(exc)}"
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        report.error = f"Cannot reach the API server at {report.target}: {getattr(exc, 'reason', None) or exc}"
+    finally:
+        api.close()
+    return report
+
+
+def _kind_checks(api: client.ApiClient) -> list[KindCheck]:
+    groups = {
+        group.name: [version.version for version in group.versions]
+        for group in client.ApisApi(api).get_api_versions(_request_timeout=_TIMEOUT).groups
+    }
+    resources: dict[str, set[str]] = {}
+    for group_version in sorted({info.api_version for info in KINDS}):
+        group, version = group_version.split("/")
+        if version not in groups.get(group, []):
+            continue
+        response = client.CustomObjectsApi(api).get_api_resources(
+            group, version, _request_timeout=_TIMEOUT, _preload_content=False
+        )
+        resources[group_version] = {item["name"] for item in json.loads(response.data).get("resources") or []}
+    checks = []
+    for info in KINDS:
+        served_versions = groups.get(info.group, [])
+        served = info.plural in resources.get(info.api_version, set())
+        if not served_versions:
+            detail = f"API group {info.group} is not served: install its CRDs"
+        elif info.version not in served_versions:
+            detail = f"version {info.version} is not served: upgrade the CRDs"
+        elif not served:
+            detail = f"{info.plural} is not among the resources of {info.api_version}"
+        else:
+            detail = ""
+        checks.append(KindCheck(info.kind, info.api_version, served, served_versions, detail))
+    return checks
+
+
+def _permission_checks(api: client.ApiClient) -> list[PermissionCheck]:
+    authorization = client.AuthorizationV1Api(api)
+    checks = []
+    for permission in API_PERMISSIONS:
+        review = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    group=permission.group, resource=permission.resource, verb=permission.verb
+                )
+            )
+        )
+        try:
+            response = authorization.create_self_subject_access_review(
+                review, _request_timeout=_TIMEOUT, _preload_content=False
+            )
+            status = json.loads(response.data).get("status") or {}
+            allowed = bool(status.get("allowed"))
+            reason = status.get("reason", "") if allowed else status.get("reason", "") or "not allowed"
+        except ApiException as exc:
+            allowed, reason = False, f"the access review failed: {server_message(exc)}"
+        checks.append(PermissionCheck(permission.group, permission.resource, permission.verb, allowed, reason))
+    return checks
+
+
+def _directory_test(cluster) -> ConnectionReport:
+    root = Path(cluster.directory_path).expanduser()
+    report = ConnectionReport(cluster=cluster.name, target=str(root), target_kind="directory")
+    if not root.is_dir():
+        report.error = f"{root} does not exist or is not a directory."
+        return report
+    if not os.access(root, os.W_OK | os.X_OK):
+        report.error = f"{root} is not writable by this process."
+        return report
+    report.reachable = True
+    from policies.reconciler.directory import DirectoryTarget
+
+    target = DirectoryTarget(cluster)
+    managed = sum(len(target.list_managed(info)) for info in KINDS)
+    report.notes.append(f"{managed} file(s) managed by egressui for this cluster")
+    if target.in_git_work_tree():
+        report.notes.append("git work tree: each reconcile that changes files ends with a commit")
+    else:
+        report.notes.append("not a git work tree: files are written, nothing is committed")
+    return report

@@ -1,0 +1,272 @@
+"""`reconcile_cluster(cluster_id)`: the level-based loop for one cluster (DESIGN §5, STYLE 13–15).
+
+1. take the cluster's lease and open a run (short transaction);
+2. compute the desired objects (plain reads; no transaction is held during cluster I/O);
+3. list live objects carrying our labels, one call per kind;
+4. diff by content hash (and by our fields, for drift);
+5. apply what differs (server-side apply) kind by kind in apply order, then delete what is no longer
+   desired in reverse order; writes within one kind run in parallel;
+6. record the run, its results, grant states, status and audit events (short transaction).
+
+A second run with nothing changed lists and makes zero write calls.
+"""
+
+import logging
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from policies.choices import ConnectionKind
+from policies.manifests.kinds import KINDS
+from policies.reconciler import diff
+from policies.reconciler.cluster import KindNotServed, KubernetesTarget
+from policies.reconciler.desired import DesiredStateInvalid, desired_state
+from policies.reconciler.directory import DirectoryTarget
+from policies.reconciler.errors import LeaseLost, ObjectFailed, ReconcileBusy, ReconcileRetry, TargetUnavailable
+from policies.reconciler.locks import Lease, cluster_lease
+from policies.reconciler.results import DONE, FAILED, UNCHANGED, ObjectResult, RunReport
+
+logger = logging.getLogger(__name__)
+
+
+def target_for(cluster):
+    """The adapter for the cluster's connection: a GitOps directory or a Kubernetes API server."""
+    if cluster.connection_kind == ConnectionKind.DIRECTORY:
+        return DirectoryTarget(cluster)
+    return KubernetesTarget(cluster)
+
+
+def reconcile_cluster(
+    cluster_id: int, *, trigger: str, dry_run: bool = False, run_id: int | None = None, wait: float = 0.0
+):
+    """Run one reconcile of the cluster now and return its ReconcileRun. Raises ReconcileBusy if another
+    reconcile of this cluster holds the lock for longer than `wait` seconds."""
+    run, _ = _reconcile(cluster_id, trigger=trigger, dry_run=dry_run, run_id=run_id, wait=wait)
+    return run
+
+
+def reconcile_cluster_for_task(cluster_id: int, *, trigger: str, run_id: int | None = None) -> str:
+    """The body of `reconcile_cluster_task`. Coalesces when another run holds the lock (that run
+    re-checks the outbox when it ends) unless a queued run waits to be filled in; asks for a retry
+    with backoff when the run failed in a way worth retrying unchanged (429, 5xx, unreachable)."""
+    from policies.models import Cluster
+
+    try:
+        run, report = _reconcile(cluster_id, trigger=trigger, dry_run=False, run_id=run_id)
+    except Cluster.DoesNotExist:
+        return "cluster deleted"
+    except ReconcileBusy as exc:
+        if run_id is None:
+            return "coalesced into the running reconcile"
+        raise ReconcileRetry(str(exc)) from None
+    if report.transient:
+        raise ReconcileRetry(f"run #{run.pk}: {report.error or 'transient object failures'}")
+    return f"run #{run.pk}: {run.outcome} {run.summary}"
+
+
+def _reconcile(cluster_id: int, *, trigger: str, dry_run: bool, run_id: int | None, wait: float = 0.0):
+    from policies.models import Cluster
+
+    cluster = Cluster.objects.get(pk=cluster_id)
+    lease = cluster_lease(cluster.pk)
+    if not lease.acquire(wait=wait):
+        raise ReconcileBusy(f"another reconcile of cluster {cluster.name} is running")
+    try:
+        run, report, start = _reconcile_locked(cluster, lease, trigger=trigger, dry_run=dry_run, run_id=run_id)
+    finally:
+        lease.release()
+    if not dry_run:
+        _follow_up(cluster.pk, start)
+    return run, report
+
+
+def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run_id: int | None):
+    from policies.services.reconcile import reconcile_run_begin, reconcile_run_finish
+
+    start = reconcile_run_begin(cluster=cluster, trigger=trigger, dry_run=dry_run, run_id=run_id)
+    report = RunReport()
+    target = accounts = None
+    clock = _Clock(report.timings)
+    try:
+        with clock("desired"):
+            report.desired = desired_state(cluster)
+            inventory = _inventory(cluster)
+        target = target_for(cluster)
+        with clock("list"):
+            live = _list_live(target, lease)
+        changes = diff.plan(report.desired.objects, live, inventory)
+        with clock("write"):
+            _execute(changes, target, report, lease=lease, dry_run=dry_run)
+        if not dry_run and isinstance(target, DirectoryTarget) and not report.aborted:
+            report.commit = target.commit(_commit_message(cluster, report))
+        if trigger == "resync" and not dry_run and isinstance(target, KubernetesTarget):
+            accounts = _service_accounts(cluster, target)
+    except TargetUnavailable as exc:
+        report.error, report.error_transient = exc.message, exc.transient
+    except DesiredStateInvalid as exc:
+        report.error = f"The rendered objects were refused before any write: {exc}"
+    except LeaseLost as exc:
+        report.error, report.error_transient, report.aborted = f"Stopped: {exc}", True, True
+    except SoftTimeLimitExceeded:
+        report.error, report.error_transient, report.aborted = "Stopped: the task's time limit was reached", True, True
+    except Exception as exc:
+        logger.exception("reconcile of cluster %s failed", cluster.name)
+        report.error, report.error_transient = f"Internal error ({type(exc).__name__}): {exc}", True
+    finally:
+        if target is not None:
+            report.api_calls = dict(target.calls)
+            target.close()
+    if dry_run and isinstance(target, DirectoryTarget):
+        for result in report.results:
+            if result.action != UNCHANGED:
+                result.message = result.message or target.diff(result.key, result.change.desired)
+    run = reconcile_run_finish(cluster=cluster, start=start, report=report, dry_run=dry_run)
+    if accounts is not None:
+        _record_identities(cluster, accounts)
+    return run, report, start
+
+
+def _inventory(cluster) -> dict:
+    from policies.models import ManagedObject
+    from policies.reconciler.resources import ObjectKey
+
+    rows = ManagedObject.objects.filter(cluster=cluster).values_list("kind", "namespace", "name", "content_hash")
+    return {ObjectKey(kind, namespace, name): content_hash for kind, namespace, name, content_hash in rows}
+
+
+def _list_live(target, lease: Lease) -> dict:
+    """One list call per kind. Kinds the API server does not serve are collected and reported together."""
+    live, missing = {}, []
+    for info in KINDS:
+        lease.keep_alive()
+        try:
+            live.update(target.list_managed(info))
+        except KindNotServed:
+            missing.append(f"{info.kind} ({info.api_version})")
+    if missing:
+        raise TargetUnavailable(
+            f"The cluster does not serve {', '.join(missing)}: install the Istio CRDs (1.22 or later) "
+            "and make sure these API versions are served."
+        )
+    return live
+
+
+def _execute(changes: list[diff.Change], target, report: RunReport, *, lease: Lease, dry_run: bool) -> None:
+    """Write batch by batch (a kind's applies, …, then a kind's deletes); parallel inside a batch. The
+    lease is renewed while waiting, so a long batch never loses the lock; a target-wide failure stops
+    the remaining batches (what was done is still recorded)."""
+    report.results.extend(ObjectResult(change, UNCHANGED) for change in changes if not change.writes)
+    heartbeat = max(0.5, lease.ttl / 4)
+    with ThreadPoolExecutor(max_workers=target.parallelism, thread_name_prefix="reconcile") as pool:
+        for batch in diff.phases(changes):
+            pending = {pool.submit(_write, target, change, dry_run) for change in batch}
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=heartbeat, return_when=FIRST_COMPLETED)
+                    _collect(done, report)
+                    lease.keep_alive()
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                _collect([future for future in pending if not future.cancelled()], report, quiet=True)
+                report.aborted = True
+                raise
+
+
+def _collect(futures, report: RunReport, *, quiet: bool = False) -> None:
+    """Record finished writes; re-raise the first target-wide failure after recording the others."""
+    error = None
+    for future in futures:
+        try:
+            report.results.append(future.result())
+        except TargetUnavailable as exc:
+            error = error or exc
+    if error is not None and not quiet:
+        raise error
+
+
+def _write(target, change: diff.Change, dry_run: bool) -> ObjectResult:
+    try:
+        if change.action == diff.DELETE:
+            deleted = target.delete(change.key, change.live, dry_run=dry_run)
+            if not deleted:
+                return ObjectResult(change, UNCHANGED, "Already gone, or no longer carries egressui's labels.")
+        else:
+            target.apply(change.desired, dry_run=dry_run, create=change.action == diff.CREATE)
+    except ObjectFailed as exc:
+        return ObjectResult(change, FAILED, exc.message, exc.transient)
+    return ObjectResult(change, DONE[change.action])
+
+
+def _commit_message(cluster, report: RunReport) -> str:
+    counts = {action: report.count(action) for action in ("created", "updated", "deleted")}
+    grants = sorted({grant for result in report.results if result.action in DONE.values() for grant in _grants(result)})
+    lines = [
+        f"egressui: reconcile cluster {cluster.name}",
+        "",
+        " ".join(f"{action}={count}" for action, count in counts.items()),
+        "Grants: " + (", ".join(f"#{grant}" for grant in grants) if grants else "none"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _grants(result: ObjectResult) -> set[int]:
+    from policies.reconciler.resources import grant_ids_of
+
+    objects = [obj for obj in (result.change.desired, result.change.live) if obj]
+    return {grant for obj in objects for grant in grant_ids_of(obj)}
+
+
+def _follow_up(cluster_id: int, start) -> None:
+    """A mark made while this run held the lock must cause another run: the task that carried it may
+    have found the lock taken and coalesced into this one."""
+    from policies.models import ClusterSyncState
+    from policies.services.outbox import enqueue_reconcile
+
+    state = ClusterSyncState.objects.filter(cluster_id=cluster_id).values("needs_reconcile", "marked_at").first()
+    if state and state["needs_reconcile"] and state["marked_at"] != start.mark:
+        enqueue_reconcile([cluster_id], trigger="follow-up")
+
+
+def _service_accounts(cluster, target: KubernetesTarget) -> dict[str, set[str]] | None:
+    try:
+        return target.service_accounts()
+    except TargetUnavailable as exc:
+        logger.warning("identity discovery in cluster %s skipped: %s", cluster.name, exc.message)
+        return None
+
+
+def _record_identities(cluster, accounts: dict[str, set[str]]) -> None:
+    """Workload identity discovery, part of the periodic resync: the service accounts found in
+    team-owned namespaces become identities teams can pick (audited by the service)."""
+    from policies.models import WorkloadIdentity
+    from policies.services.clusters import workload_identity_ensure
+
+    known = set(
+        WorkloadIdentity.objects.filter(namespace__cluster=cluster, discovered=True).values_list(
+            "namespace__name", "service_account"
+        )
+    )
+    for namespace in cluster.namespaces.all():
+        for service_account in sorted(accounts.get(namespace.name, ())):
+            if (namespace.name, service_account) not in known:
+                workload_identity_ensure(
+                    actor=None, namespace=namespace, service_account=service_account, discovered=True
+                )
+
+
+class _Clock:
+    """Milliseconds per phase, into the run's timings."""
+
+    def __init__(self, timings: dict):
+        self.timings = timings
+
+    @contextmanager
+    def __call__(self, phase: str):
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[phase] = int((time.perf_counter() - began) * 1000)

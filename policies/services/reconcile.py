@@ -1,0 +1,350 @@
+"""Writes around a reconcile: asking for one, opening a run, and recording its outcome.
+
+The reconcile loop (`policies.reconciler.loop`) talks to the cluster with no transaction open; it
+calls `reconcile_run_begin` before and `reconcile_run_finish` after, each one short transaction.
+The finish records the run and its per-object results, the inventory of what is now in the cluster,
+the grants' applied state, the cluster status and the outbox flag, and the audit events (actor
+None, "reconciler") for every object written or failed, for repaired drift and for the run.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from egressui.correlation import current_correlation_id
+from policies.choices import AppliedState, AuditEventType, ClusterStatus, GrantStatus
+from policies.exceptions import PermissionDenied
+from policies.models import Cluster, ClusterSyncState, Grant, ManagedObject, ReconcileObjectResult, ReconcileRun
+from policies.permissions import can_manage_clusters
+from policies.reconciler.resources import ObjectKey, content_hash_of
+from policies.reconciler.results import CREATED, DELETED, FAILED, UPDATED, RunReport
+from policies.services.audit import audit_event_record
+from policies.services.outbox import cluster_mark_for_reconcile, enqueue_reconcile
+
+RECONCILER = "reconciler"
+ABANDONED = "The worker running this reconcile stopped (killed or lost its lock); a later run took over."
+_OBJECT_EVENTS = {
+    CREATED: AuditEventType.OBJECT_CREATED,
+    UPDATED: AuditEventType.OBJECT_UPDATED,
+    DELETED: AuditEventType.OBJECT_DELETED,
+    FAILED: AuditEventType.OBJECT_FAILED,
+}
+MAX_MESSAGE = 4000
+
+
+@transaction.atomic(durable=True)
+def cluster_reconcile_request(*, cluster: Cluster, actor) -> ReconcileRun:
+    """Queue a reconcile now. The run exists (state `queued`) when this returns, so the UI and the API
+    can show its id at once; the worker that executes it fills it in. The outbox mark means a lost
+    message still gets the cluster reconciled by the sweep, which then claims this run."""
+    if not can_manage_clusters(actor):
+        raise PermissionDenied("Only platform admins can reconcile clusters.")
+    cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+    run = ReconcileRun.objects.create(
+        cluster=cluster,
+        trigger="manual",
+        started_at=timezone.now(),
+        outcome=ReconcileRun.Outcome.QUEUED,
+        requested_by=actor,
+        correlation_id=current_correlation_id(),
+    )
+    audit_event_record(
+        event_type=AuditEventType.CLUSTER_RECONCILE_REQUESTED,
+        actor=actor,
+        subject=cluster,
+        cluster=cluster,
+        after={"run": run.pk},
+    )
+    cluster_mark_for_reconcile(cluster_ids=[cluster.pk], reason=f"reconcile requested by {actor}", enqueue=False)
+    transaction.on_commit(lambda: enqueue_reconcile([cluster.pk], trigger="manual", run_id=run.pk))
+    return run
+
+
+# A cluster whose last attempt failed is left to the task's own backoff for this long, unless a new
+# change was marked since; the sweep then tries again (the safety net for exhausted retries).
+SWEEP_BACKOFF = timedelta(minutes=5)
+
+
+def reconcile_sweep_marked(*, now=None) -> int:
+    """Enqueue a reconcile for every cluster still marked in the outbox (e.g. the broker was down when
+    the change committed). Returns how many were enqueued."""
+    now = now or timezone.now()
+    due = Q(status=ClusterStatus.DEGRADED, last_attempt_at__gt=now - SWEEP_BACKOFF) & ~Q(
+        marked_at__gt=F("last_attempt_at")
+    )
+    cluster_ids = list(
+        ClusterSyncState.objects.filter(needs_reconcile=True).exclude(due).values_list("cluster_id", flat=True)
+    )
+    enqueue_reconcile(cluster_ids, trigger="sweep")
+    return len(cluster_ids)
+
+
+def reconcile_resync_all() -> int:
+    """Enqueue a full resync of every cluster: drift (objects edited or deleted behind our back) is
+    found and repaired even when nothing changed in the database."""
+    cluster_ids = list(Cluster.objects.order_by("pk").values_list("pk", flat=True))
+    enqueue_reconcile(cluster_ids, trigger="resync")
+    return len(cluster_ids)
+
+
+@dataclass(frozen=True)
+class RunStart:
+    run: ReconcileRun
+    mark: datetime | None  # the outbox mark seen at the start: only that one may be cleared at the end
+    marked: bool
+
+
+@transaction.atomic
+def reconcile_run_begin(
+    *, cluster: Cluster, trigger: str, dry_run: bool = False, run_id: int | None = None
+) -> RunStart:
+    """Open a run; the caller holds the cluster's lock. Runs still `running` were abandoned by a dead
+    worker (nobody else can hold the lock), so they are closed as failed. A real run fills in the
+    queued run it was asked for, or else the oldest queued one (its message may have been lost)."""
+    now = timezone.now()
+    ReconcileRun.objects.filter(cluster=cluster, outcome=ReconcileRun.Outcome.RUNNING).update(
+        outcome=ReconcileRun.Outcome.FAILED, finished_at=now, error=ABANDONED
+    )
+    run = None
+    if not dry_run:
+        queued = ReconcileRun.objects.select_for_update().filter(cluster=cluster, outcome=ReconcileRun.Outcome.QUEUED)
+        run = (queued.filter(pk=run_id).first() if run_id else None) or queued.order_by("started_at", "id").first()
+    if run is None:
+        run = ReconcileRun.objects.create(
+            cluster=cluster,
+            trigger=trigger[:40],
+            dry_run=dry_run,
+            started_at=now,
+            outcome=ReconcileRun.Outcome.RUNNING,
+            correlation_id=current_correlation_id(),
+        )
+    else:
+        run.timings = {"queued": int((now - run.started_at).total_seconds() * 1000)}
+        run.started_at, run.outcome = now, ReconcileRun.Outcome.RUNNING
+        run.correlation_id = current_correlation_id() or run.correlation_id
+        run.save(update_fields=["timings", "started_at", "outcome", "correlation_id"])
+    state = ClusterSyncState.objects.filter(cluster=cluster).values("needs_reconcile", "marked_at").first() or {}
+    return RunStart(run=run, mark=state.get("marked_at"), marked=bool(state.get("needs_reconcile")))
+
+
+@transaction.atomic
+def reconcile_run_finish(*, cluster: Cluster, start: RunStart, report: RunReport, dry_run: bool) -> ReconcileRun:
+    """Record what the run did, in one short transaction after all cluster I/O."""
+    now = timezone.now()
+    run = start.run
+    failures = report.failures
+    if report.error:
+        outcome = ReconcileRun.Outcome.FAILED
+    elif failures:
+        outcome = ReconcileRun.Outcome.PARTIAL
+    else:
+        outcome = ReconcileRun.Outcome.SUCCEEDED
+    run.outcome, run.finished_at = outcome, now
+    run.desired_hash = report.desired.digest if report.desired is not None else ""
+    run.created, run.updated, run.deleted = report.count(CREATED), report.count(UPDATED), report.count(DELETED)
+    run.unchanged, run.failed = report.count("unchanged"), len(failures)
+    run.error = report.error[:MAX_MESSAGE]
+    run.timings = {**run.timings, **report.timings}
+    run.api_calls = dict(report.api_calls)
+    run.save()
+    rows = ReconcileObjectResult.objects.bulk_create(
+        [
+            ReconcileObjectResult(
+                run=run,
+                api_version=result.api_version,
+                kind=result.key.kind,
+                namespace=result.key.namespace,
+                name=result.key.name,
+                action=result.action,
+                drift=bool(result.change.drift) and result.action != FAILED,
+                message=(result.message or result.change.drift)[:MAX_MESSAGE],
+            )
+            for result in report.results
+            if result.action != "unchanged" or result.message
+        ]
+    )
+    if dry_run:
+        return run
+
+    _update_inventory(cluster, report)
+    grant_changes = _update_grants(cluster, report, now)
+    status_changed = _update_status(cluster, start, report, outcome, now)
+
+    by_key = {(row.kind, row.namespace, row.name): row for row in rows}
+    for result in report.results:
+        if result.action == "unchanged":
+            continue
+        row = by_key[tuple(result.key)]
+        drift = bool(result.change.drift) and result.action != FAILED
+        audit_event_record(
+            event_type=AuditEventType.OBJECT_DRIFT_REPAIRED if drift else _OBJECT_EVENTS[result.action],
+            actor=None,
+            actor_repr=RECONCILER,
+            subject=row,
+            cluster=cluster,
+            before={"content_hash": result.old_hash} if result.old_hash else None,
+            after=_object_after(result),
+            message=row.message,
+        )
+    for grant_id, (before, after) in grant_changes.items():
+        audit_event_record(
+            event_type=AuditEventType.GRANT_APPLIED_STATE,
+            actor=None,
+            actor_repr=RECONCILER,
+            subject=("grant", grant_id, f"grant #{grant_id}"),
+            cluster=cluster,
+            before=before,
+            after=after,
+            message=after.get("message", ""),
+        )
+    if any(result.action != "unchanged" for result in report.results) or report.error or status_changed:
+        audit_event_record(
+            event_type=AuditEventType.RECONCILE_FINISHED,
+            actor=None,
+            actor_repr=RECONCILER,
+            subject=run,
+            cluster=cluster,
+            after={"outcome": outcome, "trigger": run.trigger, "summary": run.summary, "commit": report.commit},
+            message=run.error,
+        )
+    return run
+
+
+def _object_after(result) -> dict:
+    after = {"kind": result.key.kind, "namespace": result.key.namespace, "name": result.key.name}
+    if result.action in (CREATED, UPDATED):
+        after.update(content_hash=result.new_hash, grants=list(result.grants_after))
+    if result.change.drift and result.action != FAILED:
+        after["drift"] = result.change.drift
+    return after
+
+
+def _update_inventory(cluster: Cluster, report: RunReport) -> None:
+    """Make the inventory hold what the cluster holds after this run, writing only differences."""
+    current = {
+        ObjectKey(kind, namespace, name): (pk, content_hash)
+        for pk, kind, namespace, name, content_hash in ManagedObject.objects.filter(cluster=cluster).values_list(
+            "pk", "kind", "namespace", "name", "content_hash"
+        )
+    }
+    after: dict[ObjectKey, str | None] = {}
+    for result in report.results:
+        obj = result.in_cluster_after
+        after[result.key] = content_hash_of(obj) if obj is not None else None
+    if report.complete:
+        # Objects that are neither desired nor live any more have left the cluster.
+        seen = set(after)
+        for key in current:
+            if key not in seen:
+                after[key] = None
+    create, update, remove = [], [], []
+    for key, content_hash in after.items():
+        existing = current.get(key)
+        if content_hash is None:
+            if existing is not None:
+                remove.append(existing[0])
+        elif existing is None:
+            create.append(ManagedObject(cluster=cluster, **key._asdict(), content_hash=content_hash))
+        elif existing[1] != content_hash:
+            update.append(ManagedObject(pk=existing[0], content_hash=content_hash))
+    if remove:
+        ManagedObject.objects.filter(pk__in=remove).delete()
+    if create:
+        ManagedObject.objects.bulk_create(create, batch_size=1000)
+    if update:
+        ManagedObject.objects.bulk_update(update, ["content_hash"], batch_size=1000)
+
+
+def _update_grants(cluster: Cluster, report: RunReport, now) -> dict[int, tuple[dict, dict]]:
+    """Applied state per grant of this cluster. An active grant is applied when every object serving
+    it is in place, failed (with the first reason) when one is not; a grant no longer desired is
+    removed once no object in the cluster serves it any more."""
+    target: dict[int, tuple[str, str]] = {}
+    if report.complete:
+        serving: dict[int, list] = defaultdict(list)
+        for key, grant_ids in report.desired.grants_by_key().items():
+            for grant_id in grant_ids:
+                serving[grant_id].append(key)
+        failed = {result.key: result for result in report.failures}
+        still_served = {grant_id for result in report.results for grant_id in result.grants_after}
+        rows = (
+            Grant.objects.filter(cluster=cluster)
+            .exclude(applied_state=AppliedState.REMOVED)
+            .values_list("pk", "status", "valid_from", "expires_at")
+        )
+        for grant_id, status, valid_from, expires_at in rows:
+            if grant_id in serving:
+                problems = [failed[key] for key in serving[grant_id] if key in failed]
+                if problems:
+                    target[grant_id] = (AppliedState.FAILED, f"{problems[0].key}: {problems[0].message}")
+                else:
+                    target[grant_id] = (AppliedState.APPLIED, "")
+            elif status == GrantStatus.ACTIVE and valid_from > now:
+                continue  # not in force yet: still pending
+            elif status == GrantStatus.ACTIVE and expires_at > now:
+                reason = report.desired.unrenderable.get(grant_id, "the renderer produced no object for it")
+                target[grant_id] = (AppliedState.FAILED, f"Not rendered: {reason}")
+            elif grant_id not in still_served:
+                target[grant_id] = (AppliedState.REMOVED, "")
+    elif report.error and not report.error_transient:
+        # The cluster refused the whole run (CRDs missing, credentials, RBAC): say so on every grant
+        # that should be there.
+        for grant_id in Grant.objects.filter(cluster=cluster, status=GrantStatus.ACTIVE).values_list("pk", flat=True):
+            target[grant_id] = (AppliedState.FAILED, report.error)
+    if not target:
+        return {}
+    changes: dict[int, tuple[dict, dict]] = {}
+    current = {
+        pk: (state, message)
+        for pk, state, message in Grant.objects.filter(pk__in=target).values_list(
+            "pk", "applied_state", "applied_message"
+        )
+    }
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for grant_id, (state, message) in target.items():
+        message = message[:MAX_MESSAGE]
+        if current.get(grant_id) != (state, message):
+            groups[(state, message)].append(grant_id)
+            before_state, before_message = current.get(grant_id, ("", ""))
+            changes[grant_id] = (
+                {"applied_state": before_state, **({"message": before_message} if before_message else {})},
+                {"applied_state": state, **({"message": message} if message else {})},
+            )
+    for (state, message), ids in groups.items():
+        fields = {"applied_state": state, "applied_message": message}
+        if state in (AppliedState.APPLIED, AppliedState.REMOVED):
+            fields["applied_at"] = now
+        Grant.objects.filter(pk__in=ids).update(**fields)
+    return changes
+
+
+def _update_status(cluster: Cluster, start: RunStart, report: RunReport, outcome: str, now) -> bool:
+    """Cluster status and the outbox. The flag is cleared only if no newer mark arrived during the run
+    (that one must cause another run) and nothing failed that is worth retrying soon."""
+    state, _ = ClusterSyncState.objects.select_for_update().get_or_create(cluster=cluster)
+    before = (state.status, state.status_message)
+    failures = report.failures
+    if outcome == ReconcileRun.Outcome.SUCCEEDED:
+        state.status = ClusterStatus.READY
+        total = len(report.desired.objects) if report.desired is not None else 0
+        state.status_message = f"In sync: {total} objects."
+        state.last_success_at, state.last_error = now, ""
+        state.observed_hash = report.desired.digest if report.desired is not None else ""
+    else:
+        state.status = ClusterStatus.DEGRADED
+        if report.error:
+            state.status_message = report.error[:MAX_MESSAGE]
+        else:
+            state.status_message = f"{len(failures)} of {len(report.results)} objects failed."
+        state.last_error = (report.error or "\n".join(f"{f.key}: {f.message}" for f in failures[:20]))[:MAX_MESSAGE]
+    state.last_attempt_at = now
+    state.save()
+    if not report.transient:
+        ClusterSyncState.objects.filter(cluster=cluster, needs_reconcile=True, marked_at=start.mark).update(
+            needs_reconcile=False
+        )
+    return before != (state.status, state.status_message)

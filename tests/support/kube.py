@@ -1,0 +1,653 @@
+"""A Kubernetes API server for tests: kmock's KubernetesEmulator, extended with what the reconciler relies on.
+
+kmock serves discovery (`/version`, `/apis/...`) and records every request; this subclass adds the
+parts of the real API server's behaviour that egressui depends on:
+
+- server-side apply (`PATCH` with `application/apply-patch+yaml`): create-or-update, field ownership
+  per `fieldManager` (fields a manager stops applying are removed, fields owned by another manager
+  conflict unless `force=true`), `dryRun=All`, and strict field validation through an optional
+  validator (400 for unknown fields, 422 for invalid values, as the API server answers);
+- merge-patch updates by other managers (someone editing an object behind egressui's back);
+- `resourceVersion`, `uid`, `generation`, `creationTimestamp`, `managedFields`;
+- list with label selectors (equality, set-based, existence) and field selectors on name/namespace;
+- delete with `preconditions.resourceVersion` (409 on mismatch) and `dryRun=All`;
+- namespaces: objects in a namespace that does not exist are refused with 404, as the API server does;
+- SelfSubjectAccessReviews answered from a deny list;
+- injected faults: any status (409/422/429/500/…) or a delay (client timeouts) on matching requests.
+
+`EmulatorThread` runs it on an ephemeral port in a background thread, for synchronous code such as
+the official `kubernetes` client.
+"""
+
+import asyncio
+import copy
+import itertools
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiohttp.web
+import attrs
+import kmock
+from kmock._internal import rendering
+
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+NAMESPACES = kmock.resource("", "v1", "namespaces")
+SERVICE_ACCOUNTS = kmock.resource("", "v1", "serviceaccounts")
+SSAR = kmock.resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews")
+# Fields the server owns; an apply configuration never takes ownership of them.
+_SERVER_FIELDS = {("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace")}
+
+Path = tuple[str, ...]
+Validator = Callable[[dict], tuple[int, str] | None]
+
+
+@dataclass
+class Fault:
+    """An injected reaction: matching requests get `status` (or are delayed by `delay` seconds first)."""
+
+    verb: str  # apply, patch, delete, list, get, create, or "*"
+    plural: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    status: int | None = 500
+    message: str = "injected failure"
+    reason: str | None = None
+    delay: float = 0.0
+    times: int | None = 1  # None: forever
+
+    def matches(self, verb: str, plural: str | None, namespace: str | None, name: str | None) -> bool:
+        return (
+            self.verb in ("*", verb)
+            and self.plural in (None, plural)
+            and self.name in (None, name)
+            and self.namespace in (None, namespace)
+            and (self.times is None or self.times > 0)
+        )
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the emulator served, as the reconciler sees it."""
+
+    verb: str
+    plural: str | None
+    namespace: str | None
+    name: str | None
+    dry_run: bool = False
+    params: dict = field(default_factory=dict, compare=False)
+    status: int = 200
+
+    @property
+    def is_write(self) -> bool:
+        return self.verb in ("apply", "patch", "create", "update", "delete") and self.plural != SSAR.plural
+
+
+def _status(code: int, reason: str, message: str, details: dict | None = None) -> aiohttp.web.Response:
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "details": details or {},
+        "code": code,
+    }
+    return aiohttp.web.json_response(body, status=code)
+
+
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
+
+
+def parse_label_selector(selector: str) -> list[Callable[[dict], bool]]:
+    """The label selector grammar of the API server: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a)`,
+    `k`, `!k`, joined by commas (commas inside parentheses belong to the set)."""
+    requirements: list[Callable[[dict], bool]] = []
+    for part in re.split(r",(?![^()]*\))", selector or ""):
+        part = part.strip()
+        if not part:
+            continue
+        if match := re.fullmatch(r"(\S+)\s+(in|notin)\s+\(([^)]*)\)", part):
+            key, op, values = match[1], match[2], {v.strip() for v in match[3].split(",") if v.strip()}
+            if op == "in":
+                requirements.append(lambda labels, k=key, vs=values: labels.get(k) in vs)
+            else:
+                requirements.append(lambda labels, k=key, vs=values: labels.get(k) not in vs)
+        elif match := re.fullmatch(r"([^!=\s]+)\s*!=\s*(\S*)", part):
+            requirements.append(lambda labels, k=match[1], v=match[2]: labels.get(k) != v)
+        elif match := re.fullmatch(r"([^!=\s]+)\s*==?\s*(\S*)", part):
+            requirements.append(lambda labels, k=match[1], v=match[2]: labels.get(k) == v)
+        elif match := re.fullmatch(r"!(\S+)", part):
+            requirements.append(lambda labels, k=match[1]: k not in labels)
+        elif re.fullmatch(r"\S+", part):
+            requirements.append(lambda labels, k=part: k in labels)
+        else:
+            raise ValueError(f"unable to parse requirement: {part!r}")
+    return requirements
+
+
+def leaf_paths(value: dict, prefix: Path = ()) -> dict[Path, object]:
+    """Every leaf of an object as path → value; lists are atomic leaves (as in Istio's CRD schemas)."""
+    leaves: dict[Path, object] = {}
+    for key, item in value.items():
+        path = (*prefix, key)
+        if isinstance(item, dict) and item:
+            leaves.update(leaf_paths(item, path))
+        else:
+            leaves[path] = item
+    return leaves
+
+
+def _get(obj: dict, path: Path):
+    for key in path:
+        if not isinstance(obj, dict) or key not in obj:
+            return _MISSING
+        obj = obj[key]
+    return obj
+
+
+def _set(obj: dict, path: Path, value) -> None:
+    for key in path[:-1]:
+        obj = obj.setdefault(key, {})
+    obj[path[-1]] = copy.deepcopy(value)
+
+
+def _remove(obj: dict, path: Path) -> None:
+    parents = []
+    for key in path[:-1]:
+        if not isinstance(obj.get(key), dict):
+            return
+        parents.append((obj, key))
+        obj = obj[key]
+    obj.pop(path[-1], None)
+    for parent, key in reversed(parents):  # drop maps left empty, like the API server's pruning
+        if parent[key] == {} and key not in ("metadata", "spec"):
+            del parent[key]
+
+
+_MISSING = object()
+
+
+@attrs.define(kw_only=True)
+class ApiEmulator(kmock.KubernetesEmulator):
+    """See the module docstring. Objects live in kmock's `objects` array (with their history)."""
+
+    url: str = ""  # set by EmulatorThread once serving
+    validator: Validator | None = None
+    check_namespaces: bool = True
+    denied: set = attrs.field(factory=set)  # {(group, resource, verb)} refused by access reviews
+    faults: list = attrs.field(factory=list)
+    calls: list = attrs.field(factory=list)
+    _owners: dict = attrs.field(factory=dict)  # object key → {manager: set of leaf paths}
+    _kinds: dict = attrs.field(factory=dict)  # resource → kind name
+    _rv: itertools.count = attrs.field(factory=lambda: itertools.count(1000))
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        # The official client asks for `/version/` and `/apis/`; the API server serves both spellings.
+        self.fallback["get /version/"] << self._serve_server_version
+        self.fallback["get /apis/"] << self._serve_apis
+
+    # --- set-up --------------------------------------------------------------------------------------
+    def serve_kind(self, *, group: str, version: str, plural: str, kind: str, namespaced: bool = True) -> None:
+        resource = kmock.resource(group, version, plural)
+        self._kinds[resource] = kind
+        info = self.resources[resource]
+        info.kind, info.namespaced = kind, namespaced
+        info.verbs = {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+
+    def add_namespace(self, name: str, labels: dict | None = None) -> None:
+        self._kinds[NAMESPACES] = "Namespace"
+        self._store(NAMESPACES, None, name, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        if labels:
+            self.objects[NAMESPACES, None, name]["metadata"]["labels"] = dict(labels)
+
+    def add_service_account(self, namespace: str, name: str) -> None:
+        self._kinds[SERVICE_ACCOUNTS] = "ServiceAccount"
+        body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}}
+        self._store(SERVICE_ACCOUNTS, namespace, name, body)
+
+    def fail(self, verb: str, *, status: int = 500, times: int | None = 1, message: str = "", **match) -> Fault:
+        fault = Fault(verb=verb, status=status, times=times, message=message or f"injected {status}", **match)
+        self.faults.append(fault)
+        return fault
+
+    def stall(self, verb: str, *, seconds: float, times: int | None = 1, **match) -> Fault:
+        """Delay matching requests (then serve them normally): a client with a shorter timeout gives up."""
+        fault = Fault(verb=verb, status=None, delay=seconds, times=times, **match)
+        self.faults.append(fault)
+        return fault
+
+    # --- inspection ----------------------------------------------------------------------------------
+    def live(self, plural: str | None = None, namespace: str | None = None) -> dict[tuple, dict]:
+        """Current objects as {(plural, namespace, name): object}."""
+        return {
+            (resource.plural, ns, name): obj.raw
+            for (resource, ns, name), obj in self.objects.items()
+            if not obj.deleted
+            and resource not in (NAMESPACES, SERVICE_ACCOUNTS)
+            and (plural is None or resource.plural == plural)
+            and (namespace is None or ns == namespace)
+        }
+
+    def get(self, plural: str, namespace: str | None, name: str) -> dict | None:
+        """The object as the API server would return it (with managedFields), or None."""
+        for key, obj in self.objects.items():
+            if key[0].plural == plural and key[1:] == (namespace, name) and not obj.deleted:
+                return self._with_owners(key, copy.deepcopy(obj.raw))
+        return None
+
+    def writes(self, *, include_dry_run: bool = False) -> list[Call]:
+        return [c for c in self.calls if c.is_write and (include_dry_run or not c.dry_run) and c.status < 400]
+
+    def count(self, verb: str) -> int:
+        return sum(1 for c in self.calls if c.verb == verb)
+
+    def reset_calls(self) -> None:
+        self.calls.clear()
+
+    # --- out-of-band changes (someone else, behind the reconciler's back) ----------------------------
+    def edit(self, plural: str, namespace: str | None, name: str, patch: dict, *, manager: str = "kubectl-edit"):
+        resource = self._resource_by_plural(plural)
+        self._merge_patch(resource, namespace, name, patch, manager)
+
+    def remove(self, plural: str, namespace: str | None, name: str) -> None:
+        resource = self._resource_by_plural(plural)
+        self.objects[resource, namespace, name].delete()
+        self._owners.pop((resource, namespace, name), None)
+
+    def create(self, plural: str, obj: dict, *, manager: str = "kubectl-create") -> None:
+        resource = self._resource_by_plural(plural)
+        meta = obj["metadata"]
+        self._store(resource, meta.get("namespace"), meta["name"], copy.deepcopy(obj))
+        key = (resource, meta.get("namespace"), meta["name"])
+        self._owners[key] = {(manager, "update"): set(leaf_paths(obj)) - _SERVER_FIELDS}
+
+    # --- request handling ----------------------------------------------------------------------------
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        if request.resource is None or request.resource.plural is None:
+            return await super()._handle(request)
+        verb = self._verb(request)
+        dry_run = request.params.get("dryRun") == "All"
+        response = None
+        for fault in self.faults:
+            if fault.matches(verb, request.resource.plural, request.namespace, request.name):
+                if fault.times is not None:
+                    fault.times -= 1
+                if fault.delay:
+                    await asyncio.sleep(fault.delay)
+                if fault.status is not None:
+                    reason = fault.reason or _REASONS.get(fault.status, "InternalError")
+                    response = _status(fault.status, reason, fault.message)
+                    if fault.status == 429:
+                        response.headers["Retry-After"] = "0"
+                break
+        if response is None:
+            handler = {
+                "apply": self._apply,
+                "patch": self._patch,
+                "list": self._list,
+                "get": self._fetch,
+                "delete": self._delete,
+                "create": self._create,
+            }.get(verb)
+            response = await handler(request) if handler else await super()._handle(request)
+        self.calls.append(
+            Call(
+                verb,
+                request.resource.plural,
+                request.namespace,
+                request.name or _body_name(request.data),
+                dry_run,
+                dict(request.params),
+                response.status,
+            )
+        )
+        return response
+
+    @staticmethod
+    def _verb(request: rendering.Request) -> str:
+        method = request.method.value
+        if method == "PATCH":
+            content_type = request.headers.get("Content-Type", "")
+            return "apply" if content_type.startswith(APPLY_CONTENT_TYPE) else "patch"
+        if method == "GET":
+            return "get" if request.name else ("watch" if request.params.get("watch") == "true" else "list")
+        return {"POST": "create", "PUT": "update", "DELETE": "delete"}.get(method, method.lower())
+
+    def _resource_by_plural(self, plural: str):
+        for resource in self._kinds:
+            if resource.plural == plural:
+                return resource
+        raise KeyError(f"{plural} is not served by this emulator")
+
+    def _served(self, resource) -> bool:
+        return resource in self._kinds
+
+    def _not_served(self) -> aiohttp.web.Response:
+        return _status(404, "NotFound", "the server could not find the requested resource")
+
+    def _namespace_missing(self, namespace: str | None) -> aiohttp.web.Response | None:
+        if not self.check_namespaces or namespace is None:
+            return None
+        ns = self.objects._objects.get((NAMESPACES, None, namespace))
+        if ns is None or ns.deleted:
+            return _status(
+                404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"}
+            )
+        return None
+
+    def _store(self, resource, namespace: str | None, name: str, body: dict) -> dict:
+        key = (resource, namespace, name)
+        existing = self.objects._objects.get(key)
+        meta = body.setdefault("metadata", {})
+        meta["resourceVersion"] = str(next(self._rv))
+        if existing is None or existing.deleted:
+            meta.setdefault("uid", str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", _now())
+            meta["generation"] = 1
+            if existing is None:
+                self.objects[key] = body
+            else:
+                existing.create(body)
+        else:
+            previous = existing.raw
+            meta["uid"] = previous["metadata"].get("uid")
+            meta["creationTimestamp"] = previous["metadata"].get("creationTimestamp")
+            changed = {k: v for k, v in body.items() if k != "metadata"} != {
+                k: v for k, v in previous.items() if k != "metadata"
+            }
+            meta["generation"] = previous["metadata"].get("generation", 1) + (1 if changed else 0)
+            existing.history.append(body)
+        return body
+
+    def _with_owners(self, key, body: dict) -> dict:
+        body["metadata"]["managedFields"] = [
+            {"manager": manager, "operation": "Apply" if op == "apply" else "Update", "fieldsType": "FieldsV1"}
+            for manager, op in sorted(self._owners.get(key, {}))
+        ]
+        return body
+
+    async def _apply(self, request: rendering.Request) -> aiohttp.web.Response:
+        resource, namespace, name = request.resource, request.namespace, request.name
+        if not self._served(resource):
+            return self._not_served()
+        manager = request.params.get("fieldManager")
+        if not manager:
+            return _status(400, "BadRequest", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value')
+        config = request.data
+        if not isinstance(config, dict):
+            return _status(400, "BadRequest", "the body of an apply patch must be an object")
+        meta = config.get("metadata", {})
+        if meta.get("name") != name or (namespace and meta.get("namespace", namespace) != namespace):
+            return _status(400, "BadRequest", "the name or namespace of the object does not match the URL")
+        if missing := self._namespace_missing(namespace):
+            return missing
+        if self.validator is not None and request.params.get("fieldValidation") == "Strict":
+            if problem := self.validator(config):
+                code, message = problem
+                return _status(code, _REASONS.get(code, "Invalid"), message)
+        key = (resource, namespace, name)
+        existing = self.objects._objects.get(key)
+        live = copy.deepcopy(existing.raw) if existing is not None and not existing.deleted else None
+        owners = copy.deepcopy(self._owners.get(key, {})) if live is not None else {}
+        applied = {path: value for path, value in leaf_paths(config).items() if path not in _SERVER_FIELDS}
+        me = (manager, "apply")
+        if live is not None:
+            conflicts = [
+                (other, path)
+                for other, paths in owners.items()
+                if other != me
+                for path in applied
+                if path in paths and _get(live, path) != applied[path]
+            ]
+            if conflicts and request.params.get("force") != "true":
+                other, path = conflicts[0]
+                message = (
+                    f'Apply failed with {len(conflicts)} conflict(s): conflict with "{other[0]}": .{".".join(path)}'
+                )
+                return _status(409, "Conflict", message)
+            for other, path in conflicts:
+                owners[other].discard(path)
+            for path in owners.get(me, set()) - set(applied):
+                if not any(path in paths for other, paths in owners.items() if other != me):
+                    _remove(live, path)
+        else:
+            live = {"apiVersion": config.get("apiVersion"), "kind": config.get("kind"), "metadata": {"name": name}}
+            if namespace:
+                live["metadata"]["namespace"] = namespace
+        for path, value in applied.items():
+            _set(live, path, value)
+            for other, paths in owners.items():
+                if other != me:
+                    paths.discard(path)
+        owners[me] = set(applied)
+        live["metadata"].pop("managedFields", None)
+        if request.params.get("dryRun") == "All":
+            live["metadata"].setdefault("resourceVersion", "0")
+            return aiohttp.web.json_response(live, status=200)
+        created = existing is None or existing.deleted
+        body = self._store(resource, namespace, name, live)
+        self._owners[key] = {owner: paths for owner, paths in owners.items() if paths}
+        return aiohttp.web.json_response(self._with_owners(key, copy.deepcopy(body)), status=201 if created else 200)
+
+    def _merge_patch(self, resource, namespace, name, patch: dict, manager: str) -> dict | None:
+        key = (resource, namespace, name)
+        existing = self.objects._objects.get(key)
+        if existing is None or existing.deleted:
+            return None
+        live = _merge(copy.deepcopy(existing.raw), patch)
+        owners = self._owners.setdefault(key, {})
+        changed = set(leaf_paths(patch))
+        for paths in owners.values():
+            paths -= changed
+        owners.setdefault((manager, "update"), set()).update(changed)
+        return self._store(resource, namespace, name, live)
+
+    async def _patch(self, request: rendering.Request) -> aiohttp.web.Response:
+        if not self._served(request.resource):
+            return self._not_served()
+        body = self._merge_patch(
+            request.resource,
+            request.namespace,
+            request.name,
+            request.data or {},
+            request.params.get("fieldManager", "unknown"),
+        )
+        if body is None:
+            return self._object_not_found(request)
+        return aiohttp.web.json_response(body)
+
+    def _object_not_found(self, request: rendering.Request) -> aiohttp.web.Response:
+        kind = f"{request.resource.plural}.{request.resource.group}".rstrip(".")
+        details = {"name": request.name, "group": request.resource.group, "kind": request.resource.plural}
+        return _status(404, "NotFound", f'{kind} "{request.name}" not found', details)
+
+    async def _list(self, request: rendering.Request) -> aiohttp.web.Response:
+        resource = request.resource
+        if not self._served(resource):
+            return self._not_served()
+        try:
+            requirements = parse_label_selector(request.params.get("labelSelector", ""))
+        except ValueError as exc:
+            return _status(400, "BadRequest", f"unable to parse requirement: {exc}")
+        fields = dict(part.split("=", 1) for part in request.params.get("fieldSelector", "").split(",") if "=" in part)
+        items = []
+        for (res, ns, name), obj in self.objects._objects.items():
+            if res != resource or obj.deleted:
+                continue
+            if request.namespace is not None and ns != request.namespace:
+                continue
+            if fields.get("metadata.name", name) != name or fields.get("metadata.namespace", ns) != ns:
+                continue
+            raw = obj.raw
+            labels = raw.get("metadata", {}).get("labels") or {}
+            if all(requirement(labels) for requirement in requirements):
+                items.append(self._with_owners((res, ns, name), copy.deepcopy(raw)))
+        kind = self._kinds.get(resource, "Object")
+        api_version = f"{resource.group}/{resource.version}" if resource.group else resource.version
+        body = {
+            "apiVersion": api_version,
+            "kind": f"{kind}List",
+            "metadata": {"resourceVersion": str(next(self._rv))},
+            "items": items,
+        }
+        return aiohttp.web.Response(text=json.dumps(body), content_type="application/json")
+
+    async def _fetch(self, request: rendering.Request) -> aiohttp.web.Response:
+        if not self._served(request.resource):
+            return self._not_served()
+        key = (request.resource, request.namespace, request.name)
+        obj = self.objects._objects.get(key)
+        if obj is None or obj.deleted:
+            return self._object_not_found(request)
+        return aiohttp.web.json_response(self._with_owners(key, copy.deepcopy(obj.raw)))
+
+    async def _delete(self, request: rendering.Request) -> aiohttp.web.Response:
+        if not self._served(request.resource):
+            return self._not_served()
+        key = (request.resource, request.namespace, request.name)
+        obj = self.objects._objects.get(key)
+        if obj is None or obj.deleted:
+            return self._object_not_found(request)
+        options = request.data if isinstance(request.data, dict) else {}
+        expected = (options.get("preconditions") or {}).get("resourceVersion")
+        current = obj.raw["metadata"].get("resourceVersion")
+        if expected and expected != current:
+            message = (
+                f'Operation cannot be fulfilled on {request.resource.plural} "{request.name}": '
+                f"the ResourceVersion in the precondition ({expected}) does not match the ResourceVersion "
+                f"in record ({current}). The object might have been modified"
+            )
+            return _status(409, "Conflict", message)
+        body = copy.deepcopy(obj.raw)
+        if request.params.get("dryRun") != "All" and "All" not in (options.get("dryRun") or []):
+            obj.delete()
+            self._owners.pop(key, None)
+        return aiohttp.web.json_response(body)
+
+    async def _create(self, request: rendering.Request) -> aiohttp.web.Response:
+        if request.resource == SSAR:
+            attributes = (request.data or {}).get("spec", {}).get("resourceAttributes", {})
+            triple = (attributes.get("group", ""), attributes.get("resource"), attributes.get("verb"))
+            allowed = triple not in self.denied
+            body = dict(request.data or {})
+            body["status"] = {"allowed": allowed, **({} if allowed else {"reason": "denied by the test's RBAC"})}
+            return aiohttp.web.json_response(body, status=201)
+        if not self._served(request.resource):
+            return self._not_served()
+        meta = (request.data or {}).get("metadata", {})
+        namespace = request.namespace or meta.get("namespace")
+        if missing := self._namespace_missing(namespace):
+            return missing
+        key = (request.resource, namespace, meta.get("name"))
+        existing = self.objects._objects.get(key)
+        if existing is not None and not existing.deleted:
+            return _status(409, "AlreadyExists", f'{request.resource.plural} "{meta.get("name")}" already exists')
+        body = self._store(request.resource, namespace, meta.get("name"), copy.deepcopy(request.data))
+        self._owners[key] = {(request.params.get("fieldManager", "unknown"), "update"): set(leaf_paths(request.data))}
+        return aiohttp.web.json_response(body, status=201)
+
+
+def _body_name(data) -> str | None:
+    return data.get("metadata", {}).get("name") if isinstance(data, dict) else None
+
+
+def _merge(value: dict, patch: dict) -> dict:
+    for key, item in patch.items():
+        if item is None:
+            value.pop(key, None)
+        elif isinstance(item, dict) and isinstance(value.get(key), dict):
+            value[key] = _merge(value[key], item)
+        else:
+            value[key] = copy.deepcopy(item)
+    return value
+
+
+def _now() -> str:
+    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EmulatorThread:
+    """Serve an `ApiEmulator` on 127.0.0.1 (ephemeral port) from a background event loop."""
+
+    def __init__(self, emulator: ApiEmulator | None = None):
+        self.emulator = emulator if emulator is not None else ApiEmulator()
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="kube-emulator", daemon=True)
+
+    def __enter__(self) -> "EmulatorThread":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout=10) or self._error is not None:
+            raise RuntimeError(f"the Kubernetes emulator did not start: {self._error!r}")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # one line per request is noise
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # surfaced to start()
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with self.emulator, kmock.Server(self.emulator) as server:
+            self.url = self.emulator.url = str(server.url).rstrip("/")
+            self._ready.set()
+            await self._stop.wait()
+
+
+def serve_kinds(emulator: ApiEmulator, kinds: Iterable) -> None:
+    """Declare each (group, version, plural, kind) as served, like installed CRDs / built-in APIs."""
+    for group, version, plural, kind in kinds:
+        emulator.serve_kind(group=group, version=version, plural=plural, kind=kind)
+
+
+def strict_validator(manifest_validator) -> Validator:
+    """Answer like the API server with `fieldValidation=Strict`: 400 for unknown fields, 422 for
+    invalid values (CRD schema, CEL rules, the Istio webhook's checks), from the renderer's validator."""
+
+    def validate(obj: dict) -> tuple[int, str] | None:
+        errors = manifest_validator.errors(obj)
+        if not errors:
+            return None
+        kind, name = obj.get("kind"), (obj.get("metadata") or {}).get("name")
+        unknown = [e for e in errors if "Additional properties" in e or "unknown" in e]
+        if unknown:
+            return 400, f"strict decoding error: {'; '.join(unknown)}"
+        return 422, f'{kind} "{name}" is invalid: {"; ".join(errors)}'
+
+    return validate
