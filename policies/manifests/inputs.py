@@ -89,6 +89,7 @@ class Unrenderable:
     port: int
     protocol: str
     reason: str
+    grant_id: int = 0  # GrantSpec.id (0 for a destination of an unsaved request that failed validation)
 
 
 @dataclass(slots=True)

@@ -55,8 +55,9 @@ def origination_rule_name(host: str) -> str:
     return names.host_object_name(host, "originate-")
 
 
-def _export_to(cluster: ClusterSettings, namespaces: set[str]) -> list[str]:
-    return ["."] + sorted(namespaces - {cluster.egress_namespace})
+def _export_to(namespaces: set[str]) -> list[str]:
+    # The egress namespace itself is "." (grants in it are refused: istiod rejects "." next to its name).
+    return ["."] + sorted(namespaces)
 
 
 def service_entry(cluster: ClusterSettings, plan: HostPlan) -> Draft:
@@ -77,7 +78,7 @@ def service_entry(cluster: ClusterSettings, plan: HostPlan) -> Draft:
         spec["resolution"] = "NONE"  # mesh side only; the gateway forwards to the serving host (§4.1)
     else:
         spec["resolution"] = "DNS"  # not NONE: at the gateway NONE would loop back to itself
-    spec["exportTo"] = sorted(plan.namespaces) if plan.kind == DIRECT else _export_to(cluster, plan.namespaces)
+    spec["exportTo"] = sorted(plan.namespaces) if plan.kind == DIRECT else _export_to(plan.namespaces)
     return Draft(
         SERVICE_ENTRY, cluster.egress_namespace, service_entry_name(plan.host), spec, grant_labels(plan.grants)
     )
@@ -167,7 +168,7 @@ def virtual_service(cluster: ClusterSettings, plan: HostPlan, hosts: dict[str, H
     spec: dict = {
         "hosts": [plan.host],
         "gateways": [MESH, gateway_ref],
-        "exportTo": _export_to(cluster, plan.namespaces),
+        "exportTo": _export_to(plan.namespaces),
     }
     https_port, http_port = cluster.gateway_https_port, cluster.gateway_http_port
     tls_route = plan.routes.get(TLS_CLASS)

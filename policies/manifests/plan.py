@@ -249,7 +249,9 @@ def build_plan(data: RenderInput) -> Plan:
 
         def report(host: str, reason: str, grant=grant, label=label) -> None:
             unrenderable.append(
-                Unrenderable(label, grant.namespace, grant.service_account, host, grant.port, grant.protocol, reason)
+                Unrenderable(
+                    label, grant.namespace, grant.service_account, host, grant.port, grant.protocol, reason, grant.id
+                )
             )
 
         if grant.namespace in system:

@@ -1,0 +1,231 @@
+"""Reads that feed the manifest renderer, and previews built on it.
+
+- `desired_objects_for_cluster(cluster) -> list[dict]`: what the cluster should hold now (the
+  reconciler's desired state; the cluster's manifests page and `render_manifests`).
+- `cluster_render(cluster, *, now=None) -> RenderResult`: the same objects plus the grants that
+  could not be rendered, with reasons.
+- `request_preview(request) -> list[ClusterPreview]`: for each cluster the request's identities are
+  in, the objects that would be added, changed (before/after and a unified YAML diff) and removed
+  if the request were approved now, and the request's grants that could not be rendered.
+  `request_input_preview(data)` does the same for an unsaved `RequestInput` (the request form).
+
+The preview renders the cluster twice (now, and with the request's would-be grants replacing any
+active grant for the same identity and destination, as approval does) and diffs by content hash.
+The would-be grants appear in annotations as `request-<id>` (`new` for an unsaved request).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from policies.choices import EnforcementMode
+from policies.exceptions import ValidationFailed
+from policies.manifests import ClusterSettings, GrantSpec, RenderInput, RenderResult, Unrenderable, render_cluster
+from policies.manifests.diff import ObjectChange, diff_objects
+from policies.models import Cluster, EgressRequest
+from policies.selectors.grants import active_grants_for_cluster
+from policies.validators import validate_destination
+
+_GRANT_FIELDS = (
+    "id",
+    "identity__namespace__name",
+    "identity__service_account",
+    "host",
+    "port",
+    "protocol",
+    "expanded_hosts",
+    "tcp_direct",
+    "status",
+    "valid_from",
+    "expires_at",
+)
+
+
+def _pairs(labels) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(key), str(value)) for key, value in (labels or {}).items()))
+
+
+def cluster_settings(cluster: Cluster) -> ClusterSettings:
+    if cluster.enforcement_mode != EnforcementMode.ISTIO:
+        raise ValidationFailed.on(
+            "enforcement_mode",
+            f"Cluster {cluster.name}: enforcement mode {cluster.enforcement_mode!r} is not rendered.",
+        )
+    return ClusterSettings(
+        name=cluster.name,
+        egress_namespace=cluster.egress_namespace,
+        gateway_selector=_pairs(cluster.gateway_selector),
+        gateway_service_host=cluster.gateway_service_host,
+        gateway_https_port=cluster.gateway_https_port,
+        gateway_http_port=cluster.gateway_http_port,
+        gateway_pod_https_port=cluster.gateway_pod_https_port,
+        gateway_pod_http_port=cluster.gateway_pod_http_port,
+        istiod_namespace=cluster.istiod_namespace,
+        istiod_selector=_pairs(cluster.istiod_selector),
+        dns_namespace=cluster.dns_namespace,
+        dns_selector=_pairs(cluster.dns_selector),
+        trust_domain=cluster.trust_domain,
+        manage_sidecars=cluster.manage_sidecars,
+        access_log_provider=cluster.access_log_provider.strip(),
+        wildcard_serving_hosts=_pairs(cluster.wildcard_serving_hosts),
+    )
+
+
+def _grant_spec(row: tuple) -> GrantSpec:
+    grant_id, namespace, account, host, port, protocol, expanded, tcp_direct, status, valid_from, expires_at = row
+    return GrantSpec(
+        id=grant_id,
+        namespace=namespace,
+        service_account=account,
+        host=host,
+        port=port,
+        protocol=protocol,
+        expanded_hosts=tuple(expanded or ()),
+        tcp_direct=tcp_direct,
+        status=status,
+        valid_from=valid_from,
+        expires_at=expires_at,
+    )
+
+
+def grant_specs_for_cluster(cluster: Cluster, *, now: datetime) -> list[GrantSpec]:
+    """The cluster's grants in force at `now`, as plain data (one query, no model instances)."""
+    return [_grant_spec(row) for row in active_grants_for_cluster(cluster.pk, now=now).values_list(*_GRANT_FIELDS)]
+
+
+def cluster_render(cluster: Cluster, *, now: datetime | None = None) -> RenderResult:
+    now = now or timezone.now()
+    grants = grant_specs_for_cluster(cluster, now=now)
+    return render_cluster(RenderInput(cluster=cluster_settings(cluster), grants=tuple(grants), now=now))
+
+
+def desired_objects_for_cluster(cluster: Cluster) -> list[dict]:
+    return cluster_render(cluster).objects
+
+
+# --- previews ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ClusterPreview:
+    cluster_id: int
+    cluster_name: str
+    added: list[ObjectChange] = field(default_factory=list)
+    changed: list[ObjectChange] = field(default_factory=list)
+    removed: list[ObjectChange] = field(default_factory=list)
+    unchanged: int = 0
+    unrenderable: list[Unrenderable] = field(default_factory=list)  # the request's grants only
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    @property
+    def changes(self) -> list[ObjectChange]:
+        return [*self.added, *self.changed, *self.removed]
+
+
+@dataclass(frozen=True, slots=True)
+class _Destination:
+    host: str
+    port: int
+    protocol: str
+    expanded_hosts: tuple[str, ...] = ()
+    tcp_direct: bool = False
+
+
+def _preview(identities, destinations: list[_Destination], invalid: list[tuple[str, int, str, str]], ref: str):
+    """identities: WorkloadIdentity rows with namespace and cluster loaded; invalid: (host, port,
+    protocol, reason) of destinations that failed validation (shown, never dropped silently)."""
+    now = timezone.now()
+    by_cluster: dict[int, list] = defaultdict(list)
+    clusters: dict[int, Cluster] = {}
+    for identity in identities:
+        cluster = identity.namespace.cluster
+        clusters[cluster.pk] = cluster
+        if identity not in by_cluster[cluster.pk]:
+            by_cluster[cluster.pk].append(identity)
+    previews = []
+    for cluster_id, cluster in sorted(clusters.items(), key=lambda item: item[1].name):
+        settings_ = cluster_settings(cluster)
+        current = grant_specs_for_cluster(cluster, now=now)
+        pending = [
+            (identity.namespace.name, identity.service_account, destination)
+            for identity in by_cluster[cluster_id]
+            for destination in destinations
+        ]
+        replaced = {(namespace, account, d.host, d.port, d.protocol) for namespace, account, d in pending}
+        kept = [g for g in current if (g.namespace, g.service_account, g.host, g.port, g.protocol) not in replaced]
+        first_id = max((g.id for g in current), default=0) + 1
+        added = [
+            GrantSpec(
+                id=first_id + index,
+                namespace=namespace,
+                service_account=account,
+                host=d.host,
+                port=d.port,
+                protocol=d.protocol,
+                expanded_hosts=d.expanded_hosts,
+                tcp_direct=d.tcp_direct,
+                ref=ref,
+            )
+            for index, (namespace, account, d) in enumerate(pending)
+        ]
+        before = render_cluster(RenderInput(cluster=settings_, grants=tuple(current), now=now))
+        after = render_cluster(RenderInput(cluster=settings_, grants=tuple(kept + added), now=now))
+        diff = diff_objects(before.objects, after.objects)
+        problems = [item for item in after.unrenderable if item.grant == ref]
+        problems += [
+            Unrenderable(ref, identity.namespace.name, identity.service_account, host, port, protocol, reason, 0)
+            for identity in by_cluster[cluster_id]
+            for host, port, protocol, reason in invalid
+        ]
+        previews.append(
+            ClusterPreview(
+                cluster_id=cluster_id,
+                cluster_name=cluster.name,
+                added=diff.added,
+                changed=diff.changed,
+                removed=diff.removed,
+                unchanged=diff.unchanged,
+                unrenderable=problems,
+            )
+        )
+    return previews
+
+
+def request_preview(request: EgressRequest) -> list[ClusterPreview]:
+    identities = list(request.identities.select_related("namespace__cluster"))
+    destinations = [
+        _Destination(d.host, d.port, d.protocol, tuple(d.expanded_hosts or ()), d.tcp_direct)
+        for d in request.destinations.all()
+    ]
+    return _preview(identities, destinations, [], f"request-{request.pk}")
+
+
+def request_input_preview(data, *, request: EgressRequest | None = None) -> list[ClusterPreview]:
+    """Preview for an unsaved `policies.services.requests.RequestInput` (the request form)."""
+    suffixes = tuple(settings.EGRESSUI_INTERNAL_SUFFIXES)
+    destinations, invalid = [], []
+    for item in data.destinations:
+        try:
+            valid = validate_destination(
+                host=item.host,
+                port=item.port,
+                protocol=item.protocol,
+                expanded_hosts=item.expanded_hosts,
+                internal_suffixes=suffixes,
+            )
+        except ValidationFailed as exc:
+            port = item.port if isinstance(item.port, int) else 0
+            invalid.append((str(item.host), port, str(item.protocol), exc.message))
+            continue
+        destinations.append(
+            _Destination(valid.host, valid.port, valid.protocol, valid.expanded_hosts, bool(item.tcp_direct))
+        )
+    identities = list(data.identities)
+    ref = f"request-{request.pk}" if request is not None else "new"
+    return _preview(identities, destinations, invalid, ref)
