@@ -3,12 +3,13 @@
     .venv/bin/python bench/middleware.py [--requests N] [--lines N]
 
 Times are CPU time of this process (`time.process_time`), so other work on the machine skews them
-less than wall-clock time would. `request_us_full` is the mean time of GET /healthz through the whole middleware stack (Django's test
-handler, in process, no network), its request log line rendered as JSON into memory (the probe's
-debug-level exemption is switched off here); `request_us_without_ours` the same with the request log,
-Permissions-Policy and CSP middleware removed; `overhead_us` their difference, and `overhead_us_by`
-the cost of each one alone (full stack minus the stack without it). `json_lines_per_s` is how many
-log records per second the JSON formatter renders (correlation id included).
+less than wall-clock time would. `request_us_full` is the mean time of GET /healthz through the
+whole middleware stack (Django's test handler, in process, no network), its request log line
+rendered as JSON into memory (the probe's debug-level exemption is switched off here).
+`request_us_without_ours` is the same with the request log, Permissions-Policy and CSP middleware
+removed; `overhead_us` their difference, and `overhead_us_by` the cost of each one alone (full stack
+minus the stack without it). `json_lines_per_s` is how many log records per second the JSON
+formatter renders (correlation id included).
 """
 
 import argparse
