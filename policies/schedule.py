@@ -8,11 +8,21 @@ def beat_schedule(*, resync_seconds: int) -> dict:
     return {
         # The outbox sweep: reconcile clusters whose "needs reconcile" flag is still set, e.g. because
         # the broker was down when the change committed. Short, so a lost message costs ≤ 30 s.
-        "sweep-marked-clusters": {"task": "policies.tasks.sweep_marked_clusters_task", "schedule": 30.0},
+        # Each periodic message expires before the next one is due: while workers are down they do
+        # not pile up, and the first tick after they return does the work once.
+        "sweep-marked-clusters": {
+            "task": "policies.tasks.sweep_marked_clusters_task",
+            "schedule": 30.0,
+            "options": {"expires": 25},
+        },
         # Full resync of every cluster to find and repair drift (objects edited or deleted behind us).
-        "resync-all-clusters": {"task": "policies.tasks.resync_all_clusters_task", "schedule": float(resync_seconds)},
+        "resync-all-clusters": {
+            "task": "policies.tasks.resync_all_clusters_task",
+            "schedule": float(resync_seconds),
+            "options": {"expires": max(25, resync_seconds - 5)},
+        },
         # Expire grants whose time is up; expiry removes access on the clusters' next reconcile.
-        "expire-grants": {"task": "policies.tasks.expire_grants_task", "schedule": 60.0},
+        "expire-grants": {"task": "policies.tasks.expire_grants_task", "schedule": 60.0, "options": {"expires": 55}},
         # Remind owning teams of grants about to expire (EGRESSUI_EXPIRY_NOTICE_DAYS), at minute 5 of each hour.
         "grant-expiry-notices": {"task": "policies.tasks.send_expiry_notices_task", "schedule": crontab(minute=5)},
     }
