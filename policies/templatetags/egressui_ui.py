@@ -54,3 +54,17 @@ def protocol_help(value):
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+_DIFF_CLASSES = (("+++", ""), ("---", ""), ("@@", "hunk"), ("+", "add"), ("-", "del"))
+
+
+@register.simple_tag
+def diff_lines(text):
+    """A unified diff with added, removed and hunk lines marked for colour (and for screen readers,
+    which read the leading + and - anyway)."""
+
+    def css(line):
+        return next((name for prefix, name in _DIFF_CLASSES if line.startswith(prefix)), "")
+
+    return format_html_join("", '<span class="{}">{}</span>', ((css(line), line) for line in text.splitlines()))

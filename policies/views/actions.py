@@ -14,11 +14,13 @@ from policies.exceptions import ApplicationError
 from policies.forms import BulkApproveForm, CommentForm, DecisionForm, ReasonForm
 from policies.models import Cluster, EgressRequest
 from policies.permissions import can_cancel_request, can_renew_grant, can_revoke_grant, current_step
+from policies.reconciler.connection import connection_test
 from policies.selectors.approvals import approval_inbox
 from policies.selectors.requests import request_list
 from policies.services.approvals import egress_request_approve, egress_request_reject, egress_request_request_changes
 from policies.services.comments import egress_request_comment
 from policies.services.grants import grant_revoke
+from policies.services.reconcile import cluster_reconcile_request
 from policies.services.requests import egress_request_cancel, egress_request_renew, egress_request_submit
 from policies.views.common import (
     deny,
@@ -32,6 +34,7 @@ from policies.views.common import (
 )
 from policies.views.lookups import visible_grant_or_403, visible_request_or_403
 from policies.views.pages.approvals import inbox_rows
+from policies.views.pages.clusters import cluster_detail_response
 from policies.views.pages.requests import request_outcome_message
 
 
@@ -233,8 +236,6 @@ def grant_renew(request, pk: int):
 @login_required
 @require_POST
 def cluster_reconcile(request, pk: int):
-    from policies.services.reconcile import cluster_reconcile_request
-
     require_admin(request.user)
     cluster = get_object_or_404(Cluster, pk=pk)
     try:
@@ -251,12 +252,9 @@ def cluster_reconcile(request, pk: int):
 def cluster_test_connection(request, pk: int):
     """Check reachability, served kinds and permissions now (reads only; nothing is audited). For htmx
     the report is the answer; without JavaScript the cluster page is shown with the report on it."""
-    from policies.reconciler.connection import connection_test
-    from policies.views.pages.clusters import cluster_detail
-
     require_admin(request.user)
     cluster = get_object_or_404(Cluster, pk=pk)
     report = connection_test(cluster)
     if request.htmx:
         return render_page(request, "policies/partials/connection_report.html", {"report": report})
-    return cluster_detail(request, pk, connection_report=report)
+    return cluster_detail_response(request, pk, connection_report=report)

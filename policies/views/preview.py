@@ -1,14 +1,28 @@
-"""The preview of Kubernetes objects a request would add or change, for saved requests and for the
-unsaved input of the request form. The diffing lives with the renderer (policies.selectors.manifests)."""
+"""The preview of the Kubernetes objects a request would add, change or remove in each cluster, for a
+saved request and for the unsaved input of the request form. The rendering and the diff belong to
+`policies.selectors.manifests`; this only turns a refusal into something the page can show."""
+
+from dataclasses import dataclass, field
+
+from policies.exceptions import ApplicationError
+from policies.selectors.manifests import ClusterPreview, request_input_preview, request_preview
 
 
-def preview_for_request(egress_request):
-    from policies.selectors.manifests import request_preview
+@dataclass
+class Preview:
+    clusters: list[ClusterPreview] = field(default_factory=list)
+    error: str = ""
 
-    return request_preview(egress_request)
+
+def preview_for_request(egress_request) -> Preview:
+    try:
+        return Preview(request_preview(egress_request))
+    except ApplicationError as exc:
+        return Preview(error=exc.message)
 
 
-def preview_for_input(data, *, instance=None):
-    from policies.selectors.manifests import request_input_preview
-
-    return request_input_preview(data)
+def preview_for_input(data, *, instance=None) -> Preview:
+    try:
+        return Preview(request_input_preview(data, request=instance))
+    except ApplicationError as exc:
+        return Preview(error=exc.message)

@@ -4,10 +4,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from policies.exceptions import ApplicationError
 from policies.filtersets import ReconcileRunFilterSet
 from policies.manifests import dump_yaml
 from policies.models import Cluster, ReconcileObjectResult, ReconcileRun
 from policies.selectors.clusters import cluster_list, cluster_overview_list, reconcile_run_list, reconcile_run_results
+from policies.selectors.manifests import desired_objects_for_cluster
 from policies.views.common import login_required, paginate, render_page, require_admin
 
 
@@ -28,8 +30,13 @@ def cluster_list_page(request):
 
 @login_required
 @require_GET
-def cluster_detail(request, pk: int, *, connection_report=None):
+def cluster_detail(request, pk: int):
     require_admin(request.user)
+    return cluster_detail_response(request, pk)
+
+
+def cluster_detail_response(request, pk: int, *, connection_report=None):
+    """The cluster page; the connection test shows it with its report when JavaScript is off."""
     cluster = _cluster_or_404(pk)
     runs = reconcile_run_list().filter(cluster=cluster)
     data = {"outcome": request.GET.getlist("outcome")} if request.GET.getlist("outcome") else {}
@@ -70,11 +77,14 @@ def cluster_run_detail(request, pk: int, run_pk: int):
 @require_GET
 def cluster_manifests(request, pk: int):
     """The desired objects of a cluster, as the renderer produces them from the active grants now."""
-    from policies.selectors.manifests import desired_objects_for_cluster  # TODO(ui): top-level once it lands
 
     require_admin(request.user)
     cluster = _cluster_or_404(pk)
-    objects = desired_objects_for_cluster(cluster)
+    try:
+        objects = desired_objects_for_cluster(cluster)
+    except ApplicationError as exc:
+        context = {"cluster": cluster, "error": exc.message, "page_obj": paginate(request, [])}
+        return render_page(request, "policies/cluster_manifests.html", {**context, "objects": []}, status=409)
     if request.GET.get("format") == "yaml":
         response = HttpResponse(dump_yaml(objects), content_type="application/yaml; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="egressui-{cluster.name}.yaml"'

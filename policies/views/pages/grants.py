@@ -113,4 +113,5 @@ def break_glass(request):
         "loose_errors": loose_errors,
         "show_errors": request.method == "POST" and request.POST.get("action") != "refresh",
     }
-    return render_page(request, "policies/break_glass.html", context, status=400 if loose_errors else 200)
+    refused = context["show_errors"] and (loose_errors or not form.is_valid() or not formset.is_valid())
+    return render_page(request, "policies/break_glass.html", context, status=400 if refused else 200)

@@ -266,7 +266,8 @@ def _request_form(request, *, instance: EgressRequest | None):
         return render_page(request, "policies/request_form.html", context, partial="preview")
     if request.htmx and (action in ("add", "refresh") or action.startswith("remove-")):
         return render_page(request, "policies/request_form.html", context, partial="form-body")
-    return render_page(request, "policies/request_form.html", context, status=400 if show_errors else 200)
+    refused = show_errors and (loose_errors or not form.is_valid() or not formset.is_valid())
+    return render_page(request, "policies/request_form.html", context, status=400 if refused else 200)
 
 
 def _error_summary(form, formset) -> list[str]:

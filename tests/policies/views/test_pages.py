@@ -1,0 +1,232 @@
+"""What the pages show: dashboard, request and grant details, clusters, audit log (filters, exports,
+chain verification), empty states and partial (htmx) answers."""
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from policies.choices import AuditEventType, ClusterStatus
+from policies.models import AuditEvent, ClusterSyncState, ReconcileObjectResult, ReconcileRun
+from policies.services.approvals import egress_request_approve
+from policies.services.comments import egress_request_comment
+from policies.services.requests import egress_request_create
+from tests.factories import GrantFactory
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HX-Request": "true"}
+
+
+def submitted(world, host="api.stripe.com", requester=None):
+    return egress_request_create(requester=requester or world.dev, data=world.request_input(host), submit=True)
+
+
+class DashboardTests:
+    def test_shows_what_needs_attention(self, client, world):
+        mine = submitted(world)
+        GrantFactory(identity=world.checkout, host="soon.example.com", expires_at=timezone.now() + timedelta(days=3))
+        GrantFactory(identity=world.checkout, host="later.example.com", expires_at=timezone.now() + timedelta(days=60))
+        ClusterSyncState.objects.filter(cluster=world.cluster).update(
+            status=ClusterStatus.DEGRADED, last_error="403 Forbidden: cannot patch serviceentries"
+        )
+        client.force_login(world.dev)
+        content = client.get(reverse("dashboard")).content.decode()
+        assert reverse("request_detail", args=[mine.pk]) in content
+        assert "soon.example.com" in content and "later.example.com" not in content
+        assert "cannot patch serviceentries" in content
+        assert "Approvals waiting for you" not in content  # not an approver
+
+    def test_approvers_see_the_count_and_the_oldest(self, client, world):
+        submitted(world)
+        submitted(world, "api.adyen.com")
+        client.force_login(world.lead)
+        content = client.get(reverse("dashboard")).content.decode()
+        assert 'Approvals waiting for you</h2>\n    <p class="stat">2</p>' in content
+        assert "Oldest submitted <time" in content
+        assert '<span class="count" title="Approvals waiting for you">2</span>' in content  # navigation badge
+
+    def test_empty_states_say_what_to_do_next(self, client, world):
+        client.force_login(world.dev)
+        content = client.get(reverse("dashboard")).content.decode()
+        assert "You have no open requests." in content and "Ask for access to an external service" in content
+
+
+class RequestDetailTests:
+    def test_shows_items_steps_discussion_and_the_whole_timeline(self, client, world):
+        request = submitted(world)
+        egress_request_comment(request=request, actor=world.dev, body="Needed before Friday.")
+        egress_request_approve(request=request, approver=world.lead, comment="Fine by me.")
+        client.force_login(world.dev)
+        content = client.get(reverse("request_detail", args=[request.pk])).content.decode()
+        assert "api.stripe.com:443" in content and "payments/checkout" in content
+        assert "payments-lead — approve" in content
+        assert "Needed before Friday." in content and "“Fine by me.”" in content
+        events = AuditEvent.objects.filter(egress_request=request)
+        assert events.count() >= 5
+        for event in events:
+            assert f"<strong>{event.event_name}</strong>" in content
+        grant = request.grants.get()
+        assert reverse("grant_detail", args=[grant.pk]) in content
+        assert '<time datetime="' in content and 'title="20' in content  # relative time, exact on hover
+
+    def test_an_approver_sees_why_they_cannot_decide(self, client, world):
+        request = submitted(world)
+        egress_request_approve(request=request, approver=world.lead)
+        client.force_login(world.lead)
+        content = client.get(reverse("request_detail", args=[request.pk])).content.decode()
+        assert "Your decision on" not in content
+
+    def test_the_approver_sees_the_decision_form(self, client, world):
+        request = submitted(world)
+        client.force_login(world.lead)
+        content = client.get(reverse("request_detail", args=[request.pk])).content.decode()
+        assert "Your decision on" in content and reverse("request_decide", args=[request.pk]) in content
+
+
+class GrantPagesTests:
+    def test_grant_detail_shows_state_in_the_cluster_and_history(self, client, world):
+        request = submitted(world)
+        egress_request_approve(request=request, approver=world.lead)
+        grant = request.grants.get()
+        client.force_login(world.dev)
+        content = client.get(reverse("grant_detail", args=[grant.pk])).content.decode()
+        assert "Waiting to be applied" in content and "grant.created" in content
+        assert grant.identity.principal in content
+
+    def test_grant_list_filters_and_answers_htmx_with_the_table_only(self, client, world):
+        GrantFactory(identity=world.checkout, host="api.one.com")
+        GrantFactory(identity=world.checkout, host="api.two.com")
+        client.force_login(world.dev)
+        response = client.get(reverse("grant_list") + "?host=one", headers=HTMX)
+        content = response.content.decode()
+        assert "api.one.com" in content and "api.two.com" not in content
+        assert "<!doctype html>" not in content and response["Vary"].count("HX-Request") == 1
+
+    def test_a_bad_filter_value_is_explained(self, client, world):
+        client.force_login(world.dev)
+        content = client.get(reverse("grant_list") + "?expiring_within_days=soon").content.decode()
+        assert "expiring_within_days" in content and "Enter a number." in content
+
+
+class ClusterPagesTests:
+    def test_run_detail_lists_per_object_results_and_errors(self, client, world):
+        run = ReconcileRun.objects.create(
+            cluster=world.cluster, trigger="change", started_at=timezone.now(), outcome="partial", failed=1
+        )
+        ReconcileObjectResult.objects.create(
+            run=run,
+            api_version="networking.istio.io/v1",
+            kind="Gateway",
+            namespace="istio-egress",
+            name="api-stripe-com",
+            action="failed",
+            message="admission webhook denied the request",
+        )
+        client.force_login(world.admin)
+        content = client.get(reverse("cluster_run", args=[world.cluster.pk, run.pk])).content.decode()
+        assert "Gateway istio-egress/api-stripe-com" in content and "admission webhook denied" in content
+        detail = client.get(reverse("cluster_detail", args=[world.cluster.pk])).content.decode()
+        assert reverse("cluster_run", args=[world.cluster.pk, run.pk]) in detail
+
+    def test_desired_manifests_view_and_download(self, client, world):
+        request = submitted(world)
+        egress_request_approve(request=request, approver=world.lead)
+        client.force_login(world.admin)
+        page = client.get(reverse("cluster_manifests", args=[world.cluster.pk])).content.decode()
+        assert "ServiceEntry istio-egress/api-stripe-com" in page
+        download = client.get(reverse("cluster_manifests", args=[world.cluster.pk]) + "?format=yaml")
+        assert download["Content-Disposition"] == f'attachment; filename="egressui-{world.cluster.name}.yaml"'
+        text = download.content.decode()
+        assert text.startswith("---") and "kind: ServiceEntry" in text and "host: api.stripe.com" in text
+
+    def test_reconcile_now_queues_a_run(self, client, world, django_capture_on_commit_callbacks):
+        client.force_login(world.admin)
+        with django_capture_on_commit_callbacks(execute=False):
+            response = client.post(reverse("cluster_reconcile", args=[world.cluster.pk]))
+        run = ReconcileRun.objects.get(cluster=world.cluster)
+        assert run.outcome == ReconcileRun.Outcome.QUEUED and run.requested_by == world.admin
+        assert response["Location"] == reverse("cluster_run", args=[world.cluster.pk, run.pk])
+        assert AuditEvent.objects.filter(event_type=AuditEventType.CLUSTER_RECONCILE_REQUESTED).exists()
+
+    def test_test_connection_reports_on_a_directory_target(self, client, world, tmp_path):
+        world.cluster.directory_path = str(tmp_path)
+        world.cluster.save()
+        client.force_login(world.admin)
+        fragment = client.post(reverse("cluster_test_connection", args=[world.cluster.pk]), headers=HTMX)
+        content = fragment.content.decode()
+        assert "Connection test" in content and str(tmp_path) in content and "<!doctype html>" not in content
+        page = client.post(reverse("cluster_test_connection", args=[world.cluster.pk])).content.decode()
+        assert "<!doctype html>" in page and "Connection test" in page
+
+    def test_test_connection_names_the_problem(self, client, world):
+        world.cluster.directory_path = "/nonexistent/egressui"
+        world.cluster.save()
+        client.force_login(world.admin)
+        content = client.post(reverse("cluster_test_connection", args=[world.cluster.pk]), headers=HTMX)
+        assert "/nonexistent/egressui does not exist" in content.content.decode()
+
+
+class AuditLogTests:
+    def test_filters_by_actor_type_and_time(self, client, world):
+        request = submitted(world)
+        egress_request_comment(request=request, actor=world.lead, body="A question.")
+        client.force_login(world.admin)
+        content = client.get(reverse("audit_log") + "?actor=payments-lead&event_type=request.commented").content
+        assert b"A question." in content and content.count(b'data-label="When"') == 1
+        future = (timezone.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+        empty = client.get(reverse("audit_log") + f"?occurred_after={future}").content
+        assert b"No event matches these filters." in empty
+
+    def test_members_see_only_their_teams_events(self, client, world):
+        payments = submitted(world)
+        search = egress_request_create(
+            requester=world.searcher,
+            data=world.request_input("api.search.com", team=world.search, identities=[world.indexer]),
+        )
+        client.force_login(world.searcher)
+        content = client.get(reverse("audit_log")).content.decode()
+        assert f"request #{search.pk}" in content and f"request #{payments.pk}" not in content
+
+    def test_csv_export_follows_the_filters_and_visibility(self, client, world):
+        request = submitted(world)
+        egress_request_comment(request=request, actor=world.lead, body='Quotes "and", commas')
+        client.force_login(world.dev)
+        response = client.get(reverse("audit_export", args=["csv"]) + "?event_type=request.commented")
+        assert response["Content-Type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert [row["message"] for row in rows] == ['Quotes "and", commas']
+        assert rows[0]["event_type"] == "request.commented" and len(rows[0]["hash"]) == 64
+        client.force_login(world.searcher)
+        other = client.get(reverse("audit_export", args=["csv"]))
+        assert len(list(csv.DictReader(io.StringIO(b"".join(other.streaming_content).decode())))) == 0
+
+    def test_json_export_is_a_complete_array_oldest_first(self, client, world):
+        submitted(world)
+        client.force_login(world.admin)
+        response = client.get(reverse("audit_export", args=["json"]))
+        events = json.loads(b"".join(response.streaming_content))
+        assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+        assert {"request.created", "request.submitted"} <= {e["event_type"] for e in events}
+
+    def test_chain_verification_result_is_shown_to_everyone(self, client, world):
+        submitted(world)
+        client.force_login(world.admin)
+        fragment = client.get(reverse("audit_verify"), headers=HTMX).content.decode()
+        count = AuditEvent.objects.count()
+        assert f"All {count} events link up" in fragment and "<!doctype html>" not in fragment
+        client.force_login(world.dev)
+        page = client.get(reverse("audit_log")).content.decode()
+        assert f"All {count} events link up" in page and "Verify the chain now" not in page
+
+    def test_a_broken_chain_is_reported(self, client, world):
+        submitted(world)
+        with connection.cursor() as cursor:  # the application cannot alter an event; the database can
+            cursor.execute("UPDATE policies_auditevent SET message = 'tampered' WHERE seq = 1")
+        client.force_login(world.admin)
+        content = client.get(reverse("audit_verify")).content.decode()
+        assert "<!doctype html>" in content and "event #1 was altered" in content
