@@ -359,3 +359,18 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 # === End of REST API ==============================================================================
+
+# === Egress monitoring (access-log ingestion, usage, metrics; docs/monitoring.md) =================
+# Hourly access aggregates older than this many days are pruned (the grant sparkline shows 30).
+EGRESSUI_ACCESS_RETENTION_DAYS = env_int("EGRESSUI_ACCESS_RETENTION_DAYS", 90, minimum=1)
+# Larger access-log posts are refused with 413; the limit applies after gzip decoding too.
+EGRESSUI_INGEST_MAX_BODY_BYTES = env_int("EGRESSUI_INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024)
+EGRESSUI_INGEST_MAX_LINE_BYTES = env_int("EGRESSUI_INGEST_MAX_LINE_BYTES", 16 * 1024, minimum=256)
+# Posts per cluster feed, as N/second|minute|hour|day.
+EGRESSUI_INGEST_THROTTLE_RATE = env_str("EGRESSUI_INGEST_THROTTLE_RATE", "1200/min")
+# A grant with no traffic for this many days is reported unused; its team is emailed if enabled.
+EGRESSUI_UNUSED_GRANT_DAYS = env_int("EGRESSUI_UNUSED_GRANT_DAYS", 30, minimum=1)
+EGRESSUI_UNUSED_GRANT_NOTIFY = env_bool("EGRESSUI_UNUSED_GRANT_NOTIFY", False)
+# When set, /metrics requires `Authorization: Bearer <this value>`.
+EGRESSUI_METRICS_TOKEN = env_str("EGRESSUI_METRICS_TOKEN", "")
+# === End of egress monitoring =====================================================================

@@ -112,6 +112,21 @@ class ClusterStatus(models.TextChoices):
     DEGRADED = "degraded", "Degraded"
 
 
+class AccessVerdict(models.TextChoices):
+    """What the egress gateway did with one connection, read from its access log (reference §8)."""
+
+    ALLOWED = "allowed", "Allowed"
+    DENIED = "denied", "Denied by policy"
+    NO_ROUTE = "no_route", "No route / not registered"
+    UPSTREAM_FAILURE = "upstream_failure", "Upstream failure"
+
+
+# Blocked attempts are what a denied-attempts page lists; used verdicts passed the gateway's policy
+# (an upstream failure still means the grant let the connection through).
+BLOCKED_VERDICTS = frozenset({AccessVerdict.DENIED, AccessVerdict.NO_ROUTE})
+USED_VERDICTS = frozenset({AccessVerdict.ALLOWED, AccessVerdict.UPSTREAM_FAILURE})
+
+
 class AuditEventType(models.IntegerChoices):
     """Numbered in ranges per domain, with gaps left for new events; numbers are stored, never reused."""
 

@@ -4,11 +4,13 @@ same thing everywhere. Filters over many-valued relations use subqueries, never 
 from datetime import timedelta
 
 import django_filters as filters
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from policies.choices import AuditEventType, Environment, GrantStatus, Protocol, RequestStatus
+from policies.choices import AccessVerdict, AuditEventType, Environment, GrantStatus, Protocol, RequestStatus
 from policies.models import (
+    AccessRecord,
     AuditEvent,
     Cluster,
     EgressRequest,
@@ -137,3 +139,26 @@ class WorkloadIdentityFilterSet(filters.FilterSet):
     class Meta:
         model = WorkloadIdentity
         fields = ["cluster", "namespace", "team", "service_account", "discovered"]
+
+class AccessRecordFilterSet(filters.FilterSet):
+    """Access aggregates (and, grouped, denied attempts). `days` counts back from now."""
+
+    team = filters.CharFilter(field_name="namespace__team__slug", label="Team")
+    cluster = filters.CharFilter(field_name="cluster__name", label="Cluster")
+    namespace = filters.CharFilter(field_name="namespace__name", label="Namespace")
+    principal = filters.CharFilter(field_name="source_principal", lookup_expr="icontains", label="Principal contains")
+    host = filters.CharFilter(field_name="host", lookup_expr="icontains", label="Host contains")
+    verdict = filters.MultipleChoiceFilter(choices=AccessVerdict.choices)
+    grant = filters.NumberFilter(field_name="grant_id", label="Grant id", min_value=1, max_value=2**63 - 1)
+    since = filters.IsoDateTimeFilter(field_name="hour", lookup_expr="gte", label="Hours from")
+    until = filters.IsoDateTimeFilter(field_name="hour", lookup_expr="lt", label="Hours before")
+    days = filters.NumberFilter(method="filter_days", label="In the last N days", min_value=1)
+
+    class Meta:
+        model = AccessRecord
+        fields = ["team", "cluster", "namespace", "principal", "host", "verdict", "grant"]
+
+    def filter_days(self, queryset, name, value):
+        # Nothing older than the retention exists, and a huge value would overflow the date arithmetic.
+        since = timezone.now() - timedelta(days=min(float(value), settings.EGRESSUI_ACCESS_RETENTION_DAYS))
+        return queryset.filter(hour__gte=since.replace(minute=0, second=0, microsecond=0))

@@ -9,7 +9,15 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from policies.choices import Decision, RequestStatus, StepStatus, TeamRole
-from policies.models import ApprovalStep, AuditEvent, EgressRequest, Grant, TeamMembership, WorkloadIdentity
+from policies.models import (
+    AccessRecord,
+    ApprovalStep,
+    AuditEvent,
+    EgressRequest,
+    Grant,
+    TeamMembership,
+    WorkloadIdentity,
+)
 
 
 def is_platform_admin(user) -> bool:
@@ -153,6 +161,16 @@ def can_revoke_grant(user, grant: Grant) -> bool:
 
 def can_renew_grant(user, grant: Grant) -> bool:
     return grant.team_id in member_team_ids(user) or is_platform_admin(user)
+
+
+def visible_access_records(user) -> QuerySet[AccessRecord]:
+    """Egress traffic of a team's namespaces is the team's to see; traffic from principals no team
+    owns (unknown namespaces, other trust domains, no identity logged) only platform admins see."""
+    if is_platform_admin(user):
+        return AccessRecord.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return AccessRecord.objects.none()
+    return AccessRecord.objects.filter(namespace__team_id__in=member_team_ids(user))
 
 
 def can_manage_clusters(user) -> bool:

@@ -25,4 +25,11 @@ def beat_schedule(*, resync_seconds: int) -> dict:
         "expire-grants": {"task": "policies.tasks.expire_grants_task", "schedule": 60.0, "options": {"expires": 55}},
         # Remind owning teams of grants about to expire (EGRESSUI_EXPIRY_NOTICE_DAYS), at minute 5 of each hour.
         "grant-expiry-notices": {"task": "policies.tasks.send_expiry_notices_task", "schedule": crontab(minute=5)},
+        # Drop access aggregates past EGRESSUI_ACCESS_RETENTION_DAYS; hourly, as they are kept per hour.
+        "prune-access-records": {"task": "policies.tasks.prune_access_records_task", "schedule": crontab(minute=20)},
+        # Email teams about grants unused for EGRESSUI_UNUSED_GRANT_DAYS (if enabled), daily at 07:00 UTC.
+        "unused-grant-notices": {
+            "task": "policies.tasks.notify_unused_grants_task",
+            "schedule": crontab(hour=7, minute=0),
+        },
     }

@@ -3,12 +3,14 @@ from policies.models.audit import AppendOnlyError, AuditChainHead, AuditEvent
 from policies.models.clusters import Cluster, ClusterSyncState, Namespace, WorkloadIdentity
 from policies.models.grants import Grant
 from policies.models.idempotency import IdempotencyRecord
+from policies.models.monitoring import AccessRecord, ClusterIngestState, UnusedGrantNotice
 from policies.models.reconcile import ManagedObject, ReconcileLease, ReconcileObjectResult, ReconcileRun
 from policies.models.requests import EgressRequest, RequestDestination
 from policies.models.teams import Team, TeamMembership
 from policies.models.tokens import ApiToken
 
 __all__ = [
+    "AccessRecord",
     "ApiToken",
     "AppendOnlyError",
     "ApprovalDecision",
@@ -18,6 +20,7 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "Cluster",
+    "ClusterIngestState",
     "ClusterSyncState",
     "DomainList",
     "EgressRequest",
@@ -31,5 +34,6 @@ __all__ = [
     "RequestDestination",
     "Team",
     "TeamMembership",
+    "UnusedGrantNotice",
     "WorkloadIdentity",
 ]

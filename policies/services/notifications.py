@@ -120,3 +120,29 @@ def notify_grant_expiring(*, grant, days: int) -> None:
 
 def notify_grant_ended(*, grant, reason: str) -> None:
     _enqueue_webhook(grant.team, f"grant.{grant.status}", {"grant_id": grant.pk, "host": grant.host, "reason": reason})
+
+
+def notify_grants_unused(*, team, grants: list, days: int) -> None:
+    """One digest per team: its grants without traffic for `days` days (see services.usage_notices)."""
+    context = {
+        "team": team,
+        "days": days,
+        "retention": settings.EGRESSUI_ACCESS_RETENTION_DAYS,
+        "grants": [{"grant": grant, "url": _link("grant_detail", grant.pk)} for grant in grants],
+        "report_url": _page_link("unused_grants"),
+    }
+    recipients = [team.email] if team.email else _approvers_of(team.pk, exclude_user_id=None)
+    count = len(grants)
+    _enqueue_email(
+        f"[egressui] {count} grant{'s' if count != 1 else ''} of team {team.slug} unused for {days} days",
+        "policies/email/grants_unused.txt",
+        context,
+        recipients,
+    )
+
+
+def _page_link(view_name: str) -> str:
+    try:
+        return settings.EGRESSUI_BASE_URL + reverse(view_name)
+    except NoReverseMatch:
+        return settings.EGRESSUI_BASE_URL

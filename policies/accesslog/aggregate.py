@@ -1,0 +1,50 @@
+"""Summing events per (source principal, host, verdict, hour) in memory, so a batch of thousands of
+lines becomes a few rows to upsert."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from policies.accesslog.parse import AccessEvent
+
+AggregateKey = tuple[str, str, str, datetime]  # principal, host, verdict, hour
+
+
+@dataclass(slots=True)
+class Aggregate:
+    count: int
+    bytes_sent: int
+    bytes_received: int
+    first_seen: datetime
+    last_seen: datetime
+    port: int | None
+    detail: str
+
+
+class BatchAggregator:
+    def __init__(self):
+        self.rows: dict[AggregateKey, Aggregate] = {}
+        self.newest: datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, event: AccessEvent) -> None:
+        moment = event.time
+        key = (event.principal, event.host, event.verdict, moment.replace(minute=0, second=0, microsecond=0))
+        row = self.rows.get(key)
+        if row is None:
+            self.rows[key] = Aggregate(
+                1, event.bytes_sent, event.bytes_received, moment, moment, event.port, event.detail
+            )
+        else:
+            row.count += 1
+            row.bytes_sent += event.bytes_sent
+            row.bytes_received += event.bytes_received
+            if moment < row.first_seen:
+                row.first_seen = moment
+            if moment >= row.last_seen:
+                row.last_seen = moment
+                row.port = event.port or row.port
+                row.detail = event.detail or row.detail
+        if self.newest is None or moment > self.newest:
+            self.newest = moment

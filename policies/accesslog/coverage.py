@@ -1,0 +1,110 @@
+"""Which logged hosts a grant covers, in the names the gateway logs (the outer SNI, reference §8.2):
+its host; with a wildcard any host under it (and the wildcard itself, which is how a wildcard
+route's SNI is recorded); its expanded hosts; for tcp the synthetic host the renderer gives the
+CIDR and port (`policies.manifests.names.tcp_synthetic_host`). And the reverse: the destination to
+put in a new request for a host seen in the log."""
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from policies.choices import Protocol
+from policies.constants import TCP_SYNTHETIC_SUFFIX
+from policies.manifests.names import DIRECT_LABEL, tcp_synthetic_host
+
+_SYNTHETIC = re.compile(
+    rf"(?P<address>[0-9a-f.]+)-(?P<prefix>\d+)\.p(?P<port>\d+)(?:\.{DIRECT_LABEL})?\.{re.escape(TCP_SYNTHETIC_SUFFIX)}"
+)
+
+
+def covered_hosts(*, host: str, port: int, protocol: str, expanded_hosts: Iterable[str], tcp_direct: bool):
+    """(exact hosts, wildcard suffix such as '.example.com' or '')."""
+    if protocol == Protocol.TCP:
+        try:
+            cidr = str(ipaddress.ip_network(host, strict=False))
+        except ValueError:
+            return frozenset(), ""
+        return frozenset({tcp_synthetic_host(cidr, port, direct=tcp_direct)}), ""
+    return frozenset({host, *expanded_hosts}), (host[1:] if host.startswith("*.") else "")
+
+
+@dataclass(frozen=True, slots=True)
+class GrantCover:
+    id: int
+    port: int
+    exact: frozenset[str]
+    wildcard_suffix: str
+    starts: datetime
+    ends: datetime
+
+    @classmethod
+    def from_values(cls, grant: dict) -> "GrantCover":
+        """From `Grant.objects.values(*GrantCover.FIELDS)`."""
+        exact, suffix = covered_hosts(
+            host=grant["host"],
+            port=grant["port"],
+            protocol=grant["protocol"],
+            expanded_hosts=grant["expanded_hosts"],
+            tcp_direct=grant["tcp_direct"],
+        )
+        ends = min(grant["expires_at"], grant["ended_at"] or grant["expires_at"])
+        return cls(grant["pk"], grant["port"], exact, suffix, grant["valid_from"], ends)
+
+    def rank(self, host: str, port: int | None) -> tuple | None:
+        """Lower is better: an exact host beats a wildcard, a longer wildcard a shorter one, and a
+        matching port a different one; None when the grant does not cover `host`."""
+        if host in self.exact:
+            kind = 0
+        elif self.wildcard_suffix and host.endswith(self.wildcard_suffix):
+            kind = 1
+        else:
+            return None
+        return (kind, -len(self.wildcard_suffix), port is not None and port != self.port, self.id)
+
+
+GRANT_COVER_FIELDS = (
+    "pk",
+    "identity_id",
+    "host",
+    "port",
+    "protocol",
+    "expanded_hosts",
+    "tcp_direct",
+    "valid_from",
+    "expires_at",
+    "ended_at",
+)
+
+
+def best_grant(candidates: Iterable[GrantCover], host: str, port: int | None, moment: datetime) -> int | None:
+    """The id of the grant in force at `moment` that covers `host` best, or None."""
+    best, best_rank = None, None
+    for cover in candidates:
+        if not cover.starts <= moment < cover.ends:
+            continue
+        rank = cover.rank(host, port)
+        if rank is not None and (best_rank is None or rank < best_rank):
+            best, best_rank = cover.id, rank
+    return best
+
+
+def requested_destination(host: str, port: int | None) -> dict | None:
+    """What a new request for a logged host asks for: {host, port, protocol}; None if unknown."""
+    if not host:
+        return None
+    match = _SYNTHETIC.fullmatch(host)
+    if match:
+        address = match["address"]
+        if "." not in address and len(address) == 32:  # IPv6 written as 32 hex digits
+            address = ":".join(address[i : i + 4] for i in range(0, 32, 4))
+        try:
+            network = ipaddress.ip_network(f"{address}/{match['prefix']}", strict=False)
+        except ValueError:
+            return None
+        target = str(network.network_address) if network.num_addresses == 1 else str(network)
+        return {"host": target, "port": int(match["port"]), "protocol": str(Protocol.TCP.value)}
+    if port == 80:
+        return {"host": host, "port": 80, "protocol": str(Protocol.HTTP.value)}
+    return {"host": host, "port": port or 443, "protocol": str(Protocol.TLS.value)}

@@ -1,0 +1,231 @@
+"""One access-log record (a decoded JSON object) → an AccessEvent, or a LineError naming the field.
+
+Two formats are read, by field name: egressui's Telemetry provider (reference §8.2: `sni`,
+`source_principal`, `duration_ms`, …) and Istio's default JSON format (`requested_server_name`,
+`response_code_details`, …; it names no source identity, so its lines have an unknown principal
+unless `%DOWNSTREAM_PEER_URI_SAN%` is added as `downstream_peer_uri_san`). Envoy writes `-` or null
+for empty values. A record whose only content is a `log` string (a container log line collected
+without a JSON parser) is unwrapped first.
+"""
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import idna
+
+from policies.accesslog.classify import classify
+from policies.constants import MAX_HOST_LENGTH
+from policies.manifests.names import WILDCARD_SNI_LABEL
+
+MAX_PRINCIPAL_LENGTH = 300
+# One connection moving more than a pebibyte is a broken counter, not traffic.
+MAX_BYTES = 2**50
+MAX_DETAIL_LENGTH = 200
+
+_ASCII_HOST = re.compile(r"[a-z0-9_*](?:[a-z0-9_.\-]*[a-z0-9_])?")
+_PRINCIPAL = re.compile(r"[!-~]+")  # printable ASCII, no spaces
+_WILDCARD_SNI_PREFIX = WILDCARD_SNI_LABEL + "."
+
+
+class LineError(Exception):
+    """Why one line was rejected; the message starts with the field it is about."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEvent:
+    time: datetime  # aware, UTC
+    principal: str  # `trust-domain/ns/NS/sa/SA` (no spiffe://), another SAN as logged, or ""
+    host: str  # normalised host name or IP, `*.suffix` for a wildcard route's SNI, or ""
+    verdict: str
+    port: int | None
+    bytes_sent: int
+    bytes_received: int
+    detail: str
+
+
+def _type_name(value) -> str:
+    return {dict: "an object", list: "a list", bool: "true/false", str: "text"}.get(type(value), type(value).__name__)
+
+
+def _text(record: dict, *keys: str) -> str:
+    """The first present, non-empty string among `keys`."""
+    for key in keys:
+        value = record.get(key)
+        if value is None:
+            continue
+        if type(value) is not str:
+            raise LineError(f"{key}: expected text, got {_type_name(value)}")
+        if value and value != "-":
+            return value
+    return ""
+
+
+def _whole_number(record: dict, key: str, limit: int) -> int:
+    value = record.get(key)
+    if value is None:
+        return 0
+    if type(value) is int:
+        number = value
+    elif type(value) is str:
+        if value in ("", "-"):
+            return 0
+        if not value.isdigit():
+            raise LineError(f"{key}: expected a whole number, got {value[:40]!r}")
+        number = int(value)
+    elif type(value) is float and value.is_integer():
+        number = int(value)
+    else:
+        raise LineError(f"{key}: expected a whole number, got {_type_name(value)}")
+    if not 0 <= number <= limit:
+        raise LineError(f"{key}: {number} is outside 0–{limit}")
+    return number
+
+
+@lru_cache(maxsize=65_536)
+def normalize_log_host(raw: str) -> str | None:
+    """Lower case, no trailing dot, internationalised names as punycode; None if not a host name or IP."""
+    host = raw.strip().lower().rstrip(".")
+    if not host or len(host) > MAX_HOST_LENGTH:
+        return None
+    if _ASCII_HOST.fullmatch(host) and ".." not in host and "*" not in host[1:]:
+        return host
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        pass
+    try:
+        encoded = idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return None
+    return encoded if _ASCII_HOST.fullmatch(encoded) and len(encoded) <= MAX_HOST_LENGTH else None
+
+
+def _split_authority(authority: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]:port` → (host, port)."""
+    if authority.startswith("["):
+        host, _, rest = authority[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif authority.count(":") == 1:
+        host, _, port = authority.partition(":")
+    else:
+        host, port = authority, ""
+    return host, (int(port) if port.isdigit() and 0 < int(port) < 65536 else None)
+
+
+def _split_upstream_cluster(name: str) -> tuple[str, int | None]:
+    """Istio's `outbound|443|subset|api.example.com` → (host, port); anything else → ("", None)."""
+    parts = name.split("|")
+    if len(parts) != 4 or not parts[1].isdigit():
+        return "", None
+    port = int(parts[1])
+    return parts[3], (port if 0 < port < 65536 else None)
+
+
+def _host(field: str, raw: str) -> str:
+    host = normalize_log_host(raw)
+    if host is None:
+        raise LineError(f"{field}: {raw[:80]!r} is not a host name")
+    if host.startswith(_WILDCARD_SNI_PREFIX):
+        # The outer SNI of a wildcard route (policies.manifests.names.wildcard_sni): the connection
+        # went to some host under the wildcard; which one only the inner TLS handshake knows.
+        return "*." + host[len(_WILDCARD_SNI_PREFIX) :]
+    return host
+
+
+def _principal(raw: str) -> str:
+    # %DOWNSTREAM_PEER_URI_SAN% lists every URI SAN, comma-separated; Istio certificates carry one.
+    first = raw.split(",", 1)[0].strip()
+    if first.startswith("spiffe://"):
+        first = first[len("spiffe://") :]
+    if len(first) > MAX_PRINCIPAL_LENGTH or not _PRINCIPAL.fullmatch(first):
+        raise LineError(f"source_principal: {raw[:80]!r} is not a principal")
+    return first
+
+
+def _time(record: dict, oldest: datetime, newest: datetime) -> datetime:
+    raw = record.get("start_time")
+    if raw is None or raw in ("", "-"):
+        raise LineError("start_time: missing; every line needs the connection's start time")
+    if type(raw) is not str:
+        raise LineError(f"start_time: expected an ISO 8601 time, got {_type_name(raw)}")
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise LineError(f"start_time: {raw[:40]!r} is not an ISO 8601 time") from None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment < oldest:
+        raise LineError(f"start_time: {raw} is older than the retention period")
+    if moment > newest:
+        raise LineError(f"start_time: {raw} is in the future")
+    return moment
+
+
+class LineParser:
+    """Parses records for one cluster. `oldest`/`newest` bound start_time: lines older than the
+    retention would be pruned at once, lines from the future come from a broken clock."""
+
+    def __init__(self, *, cluster_name: str, oldest: datetime, newest: datetime):
+        self.cluster_name = cluster_name
+        self.oldest = oldest
+        self.newest = newest
+
+    def parse(self, record) -> AccessEvent:
+        if type(record) is not dict:
+            raise LineError(f"line: expected a JSON object, got {_type_name(record)}")
+        if "start_time" not in record and type(record.get("log")) is str:
+            try:
+                record = json.loads(record["log"])
+            except ValueError:
+                raise LineError("log: the wrapped log line is not JSON") from None
+            if type(record) is not dict:
+                raise LineError("log: the wrapped log line is not a JSON object")
+        cluster = _text(record, "cluster")
+        if cluster and cluster != self.cluster_name:
+            raise LineError(
+                f"cluster: the line is from cluster {cluster[:63]!r}, this feed is for {self.cluster_name!r}"
+            )
+        moment = _time(record, self.oldest, self.newest)
+
+        upstream_cluster = _text(record, "upstream_cluster")
+        upstream_host, port = _split_upstream_cluster(upstream_cluster)
+        sni = _text(record, "sni", "requested_server_name")
+        if sni:
+            host = _host("sni", sni)
+        else:
+            authority = _text(record, "authority")
+            if authority:
+                raw_host, authority_port = _split_authority(authority)
+                host = _host("authority", raw_host)
+                port = port or authority_port
+            else:
+                host = _host("upstream_cluster", upstream_host) if upstream_host else ""
+
+        raw_principal = _text(record, "source_principal", "downstream_peer_uri_san")
+        principal = _principal(raw_principal) if raw_principal else ""
+
+        verdict, detail = classify(
+            flags=_text(record, "response_flags"),
+            response_code=_whole_number(record, "response_code", 999),
+            code_details=_text(record, "response_code_details"),
+            termination=_text(record, "connection_termination_details"),
+            upstream_cluster=upstream_cluster,
+            transport_failure=_text(record, "upstream_transport_failure_reason"),
+        )
+        return AccessEvent(
+            time=moment,
+            principal=principal,
+            host=host,
+            verdict=verdict,
+            port=port,
+            bytes_sent=_whole_number(record, "bytes_sent", MAX_BYTES),
+            bytes_received=_whole_number(record, "bytes_received", MAX_BYTES),
+            detail=detail[:MAX_DETAIL_LENGTH],
+        )

@@ -1,0 +1,267 @@
+"""Ingesting the egress gateway's access log: parse and classify each line, sum the lines per
+(source principal, host, verdict, hour) in memory, tie each sum to the identity and grant it belongs
+to, then write the sums with one set-based upsert and bump the cluster's totals, in one transaction.
+
+A bad line is counted and reported with its line number; it never stops the good lines of the
+batch. Ingestion and pruning write telemetry, not decisions, so they record no audit events.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from policies.accesslog import Aggregate, BatchAggregator, LineError, LineParser
+from policies.accesslog.coverage import GRANT_COVER_FIELDS, GrantCover, best_grant
+from policies.choices import BLOCKED_VERDICTS
+from policies.models import AccessRecord, Cluster, ClusterIngestState, Grant, Namespace, WorkloadIdentity
+
+MAX_REPORTED_ERRORS = 20
+# Lines stamped this far ahead of our clock come from a broken clock, not from clock skew.
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+_ISTIO_PRINCIPAL = re.compile(r"([^/]+)/ns/([^/]+)/sa/([^/]+)")
+_BLOCKED = frozenset(str(verdict) for verdict in BLOCKED_VERDICTS)
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    rejected: int = 0
+    blocked: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+    def reject(self, line: int, message: str) -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append({"line": line, "error": message})
+
+    def merge(self, other: "IngestReport") -> None:
+        self.accepted += other.accepted
+        self.blocked += other.blocked
+        for error in other.errors:
+            if len(self.errors) < MAX_REPORTED_ERRORS:
+                self.errors.append(error)
+        self.rejected += other.rejected
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "rejected": self.rejected, "errors": self.errors}
+
+
+def retention_cutoff(now: datetime) -> datetime:
+    return now - timedelta(days=settings.EGRESSUI_ACCESS_RETENTION_DAYS)
+
+
+def access_log_ingest(
+    *, cluster: Cluster, records: Iterable[tuple[int, object]], now: datetime | None = None
+) -> IngestReport:
+    """Ingest one batch of `(line number, decoded JSON value or LineError)` for `cluster`."""
+    now = now or timezone.now()
+    parser = LineParser(cluster_name=cluster.name, oldest=retention_cutoff(now), newest=now + MAX_CLOCK_SKEW)
+    report = IngestReport()
+    batch = BatchAggregator()
+    for number, record in records:
+        if isinstance(record, LineError):
+            report.reject(number, record.message)
+            continue
+        try:
+            event = parser.parse(record)
+        except LineError as exc:
+            report.reject(number, exc.message)
+            continue
+        batch.add(event)
+        report.accepted += 1
+        if event.verdict in _BLOCKED:
+            report.blocked += 1
+    rows = _attributed_rows(cluster, batch) if batch.rows else []
+    with transaction.atomic():
+        if rows:
+            _upsert(rows)
+        _count(cluster, report, newest=batch.newest, now=now)
+    return report
+
+
+def _count(cluster: Cluster, report: IngestReport, *, newest: datetime | None, now: datetime) -> None:
+    ClusterIngestState.objects.bulk_create([ClusterIngestState(cluster_id=cluster.pk)], ignore_conflicts=True)
+    changes: dict = {
+        "lines_accepted": F("lines_accepted") + report.accepted,
+        "lines_rejected": F("lines_rejected") + report.rejected,
+        "lines_blocked": F("lines_blocked") + report.blocked,
+    }
+    if report.accepted:
+        changes["last_received_at"] = Value(now)
+        changes["first_received_at"] = Coalesce(F("first_received_at"), Value(now))
+        changes["last_line_at"] = Greatest(Coalesce(F("last_line_at"), Value(newest)), Value(newest))
+    if report.rejected:
+        first = report.errors[0]
+        changes["last_rejected_at"] = Value(now)
+        changes["last_rejection"] = Value(f"line {first['line']}: {first['error']}"[:300])
+    ClusterIngestState.objects.filter(pk=cluster.pk).update(**changes)
+
+
+# --- attribution: principal → namespace / identity, (identity, host) → grant ----------------------
+
+
+def _attributed_rows(cluster: Cluster, batch: BatchAggregator) -> list[tuple]:
+    """Rows for the upsert, sorted by key so concurrent batches lock rows in the same order."""
+    trust_domain = cluster.trust_domain
+    wanted: dict[str, tuple[str, str]] = {}
+    for principal, _host, _verdict, _hour in batch.rows:
+        if principal not in wanted:
+            match = _ISTIO_PRINCIPAL.fullmatch(principal)
+            if match and match.group(1) == trust_domain:
+                wanted[principal] = (match.group(2), match.group(3))
+    namespaces: dict[str, int] = {}
+    identities: dict[tuple[str, str], int] = {}
+    covers: dict[int, list[GrantCover]] = {}
+    if wanted:
+        names = {ns for ns, _sa in wanted.values()}
+        namespaces = dict(Namespace.objects.filter(cluster=cluster, name__in=names).values_list("name", "pk"))
+        accounts = {sa for _ns, sa in wanted.values()}
+        for ns_name, account, pk in WorkloadIdentity.objects.filter(
+            namespace__cluster=cluster, namespace__name__in=names, service_account__in=accounts
+        ).values_list("namespace__name", "service_account", "pk"):
+            identities[(ns_name, account)] = pk
+        if identities:
+            first = min(row.first_seen for row in batch.rows.values())
+            grants = Grant.objects.filter(
+                Q(ended_at__isnull=True) | Q(ended_at__gt=first),
+                cluster=cluster,
+                identity_id__in=set(identities.values()),
+                valid_from__lte=batch.newest,
+                expires_at__gt=first,
+            ).values(*GRANT_COVER_FIELDS)
+            for grant in grants:
+                covers.setdefault(grant["identity_id"], []).append(GrantCover.from_values(grant))
+    rows = []
+    for key in sorted(batch.rows):
+        principal, host, verdict, hour = key
+        aggregate: Aggregate = batch.rows[key]
+        namespace_id = identity_id = grant_id = None
+        parsed = wanted.get(principal)
+        if parsed is not None:
+            namespace_id = namespaces.get(parsed[0])
+            identity_id = identities.get(parsed)
+            if identity_id is not None and host:
+                grant_id = best_grant(covers.get(identity_id, ()), host, aggregate.port, aggregate.last_seen)
+        rows.append(
+            (
+                cluster.pk,
+                hour,
+                principal,
+                host,
+                verdict,
+                namespace_id,
+                identity_id,
+                grant_id,
+                aggregate.port,
+                aggregate.count,
+                aggregate.bytes_sent,
+                aggregate.bytes_received,
+                aggregate.first_seen,
+                aggregate.last_seen,
+                aggregate.detail,
+            )
+        )
+    return rows
+
+
+# --- the set-based upsert -------------------------------------------------------------------------
+
+_COLUMNS = (
+    "cluster_id",
+    "hour",
+    "source_principal",
+    "host",
+    "verdict",
+    "namespace_id",
+    "identity_id",
+    "grant_id",
+    "port",
+    "count",
+    "bytes_sent",
+    "bytes_received",
+    "first_seen",
+    "last_seen",
+    "detail",
+)
+_DATETIME_COLUMNS = frozenset({1, 12, 13})
+_PG_TYPES = (
+    "bigint",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "bigint",
+    "bigint",
+    "bigint",
+    "integer",
+    "bigint",
+    "bigint",
+    "bigint",
+    "timestamptz",
+    "timestamptz",
+    "text",
+)
+_KEY = "cluster_id, source_principal, host, verdict, hour"
+
+
+def _conflict_clause(table: str, least: str, greatest: str) -> str:
+    return (
+        f"ON CONFLICT ({_KEY}) DO UPDATE SET "
+        f"count = {table}.count + excluded.count, "
+        f"bytes_sent = {table}.bytes_sent + excluded.bytes_sent, "
+        f"bytes_received = {table}.bytes_received + excluded.bytes_received, "
+        f"first_seen = {least}({table}.first_seen, excluded.first_seen), "
+        f"last_seen = {greatest}({table}.last_seen, excluded.last_seen), "
+        f"namespace_id = COALESCE(excluded.namespace_id, {table}.namespace_id), "
+        f"identity_id = COALESCE(excluded.identity_id, {table}.identity_id), "
+        f"grant_id = COALESCE(excluded.grant_id, {table}.grant_id), "
+        f"port = COALESCE(excluded.port, {table}.port), "
+        f"detail = CASE WHEN excluded.detail <> '' THEN excluded.detail ELSE {table}.detail END"
+    )
+
+
+def _upsert(rows: list[tuple]) -> None:
+    """Add the batch's sums to the stored ones: one statement on PostgreSQL (arrays unnested), a few
+    multi-row statements on SQLite (bounded by its parameter limit)."""
+    table = connection.ops.quote_name(AccessRecord._meta.db_table)
+    columns = ", ".join(_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{kind}[]" for kind in _PG_TYPES)
+            sql = (
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
+                f"{_conflict_clause(table, 'LEAST', 'GREATEST')}"
+            )
+            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        width = len(_COLUMNS)
+        per_statement = max(1, (connection.features.max_query_params or 999) // width)
+        placeholders = "(" + ", ".join(["%s"] * width) + ")"
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            params = [
+                adapt(value) if index in _DATETIME_COLUMNS else value
+                for row in chunk
+                for index, value in enumerate(row)
+            ]
+            values = ", ".join([placeholders] * len(chunk))
+            sql = f"INSERT INTO {table} ({columns}) VALUES {values} {_conflict_clause(table, 'MIN', 'MAX')}"
+            cursor.execute(sql, params)
+
+
+# --- retention ------------------------------------------------------------------------------------
+
+
+def access_records_prune(*, now: datetime | None = None) -> int:
+    """Drop aggregates older than EGRESSUI_ACCESS_RETENTION_DAYS; returns how many rows went."""
+    cutoff = retention_cutoff(now or timezone.now())
+    deleted, _ = AccessRecord.objects.filter(hour__lt=cutoff).delete()
+    return deleted
