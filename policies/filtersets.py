@@ -22,6 +22,9 @@ from policies.models import (
 from policies.selectors.requests import RISK_FLAGS, risk_filter_q
 
 _EVENT_NAMES = [(member.label, member.label) for member in AuditEventType]
+# Bounds for numeric filters, so huge values are a 400 instead of an overflow in timedelta or the database.
+MAX_FILTER_DAYS = 36500
+MAX_ID = 2**63 - 1
 
 
 class RequestFilterSet(filters.FilterSet):
@@ -33,7 +36,9 @@ class RequestFilterSet(filters.FilterSet):
     risk = filters.MultipleChoiceFilter(choices=[(flag, flag) for flag in RISK_FLAGS], method="filter_risk")
     submitted_after = filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
     submitted_before = filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
-    older_than_days = filters.NumberFilter(method="filter_older_than", label="Waiting more than N days")
+    older_than_days = filters.NumberFilter(
+        method="filter_older_than", label="Waiting more than N days", min_value=0, max_value=MAX_FILTER_DAYS
+    )
 
     class Meta:
         model = EgressRequest
@@ -66,7 +71,9 @@ class GrantFilterSet(filters.FilterSet):
     namespace = filters.CharFilter(field_name="identity__namespace__name", label="Namespace")
     service_account = filters.CharFilter(field_name="identity__service_account", label="Service account")
     expiring_before = filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
-    expiring_within_days = filters.NumberFilter(method="filter_expiring_within", label="Expiring within N days")
+    expiring_within_days = filters.NumberFilter(
+        method="filter_expiring_within", label="Expiring within N days", min_value=0, max_value=MAX_FILTER_DAYS
+    )
 
     class Meta:
         model = Grant
@@ -85,7 +92,7 @@ class AuditEventFilterSet(filters.FilterSet):
     subject_type = filters.CharFilter(field_name="subject_type")
     subject_id = filters.CharFilter(field_name="subject_id")
     subject = filters.CharFilter(method="filter_subject", label="Subject contains")
-    request = filters.NumberFilter(field_name="egress_request_id", label="Request id")
+    request = filters.NumberFilter(field_name="egress_request_id", label="Request id", min_value=1, max_value=MAX_ID)
     cluster = filters.CharFilter(method="filter_cluster", label="Cluster")
     occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")

@@ -193,7 +193,7 @@ class RequestSerializer(serializers.ModelSerializer):
     current_step = serializers.SerializerMethodField(help_text="The step waiting for a decision, if any.")
     clusters = serializers.SerializerMethodField()
     risk_flags = serializers.SerializerMethodField()
-    renewal_of = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Grant this request renews.")
+    renewal_of = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True, help_text="Grant it renews.")
 
     class Meta:
         model = EgressRequest

@@ -2,19 +2,28 @@
 requests; secrets are never output); platform admins change them, trigger reconciles and read runs
 and manifests, which show every team's grants on the cluster."""
 
-from drf_spectacular.utils import extend_schema
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
 from policies.api import serializers as s
 from policies.api.auth import ClusterAdminPermission
 from policies.api.idempotency import idempotent
+from policies.api.renderers import YAMLRenderer
 from policies.exceptions import PermissionDenied
 from policies.filtersets import ClusterFilterSet, ReconcileRunFilterSet
+from policies.manifests.serialize import dump_yaml
+from policies.models import Cluster
 from policies.permissions import can_manage_clusters
 from policies.selectors.clusters import cluster_list, reconcile_run_list
+from policies.selectors.manifests import desired_objects_for_cluster
 from policies.services.clusters import cluster_create, cluster_update
+from policies.services.reconcile import cluster_reconcile_request
 
 TAG = "clusters"
 
@@ -92,3 +101,48 @@ class ReconcileRunDetailApi(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return reconcile_run_list().prefetch_related("results")
+
+
+def _cluster_or_404(pk) -> Cluster:
+    cluster = Cluster.objects.filter(pk=pk).first()
+    if cluster is None:
+        raise Http404
+    return cluster
+
+
+class ClusterManifestsApi(APIView):
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, ClusterAdminPermission]
+    renderer_classes = [JSONRenderer, YAMLRenderer]
+
+    @extend_schema(
+        tags=[TAG],
+        summary="The objects the cluster should hold now (platform admins); ?format=yaml for a YAML stream",
+        parameters=[OpenApiParameter("format", str, enum=["json", "yaml"])],
+        responses={
+            (200, "application/json"): s.ManifestListSerializer,
+            (200, "application/yaml"): OpenApiResponse(
+                OpenApiTypes.STR, description="Multi-document YAML, as `render_manifests` writes it."
+            ),
+        },
+    )
+    def get(self, request, pk: int):
+        objects = desired_objects_for_cluster(_cluster_or_404(pk))
+        if request.accepted_renderer.format == YAMLRenderer.format:
+            return HttpResponse(dump_yaml(objects), content_type="application/yaml; charset=utf-8")
+        return Response({"apiVersion": "v1", "kind": "List", "items": objects})
+
+
+class ClusterReconcileApi(APIView):
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, ClusterAdminPermission]
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Reconcile now (platform admins): queues a run and returns its id; poll reconcile-runs/{id}/",
+        request=None,
+        responses={202: s.ReconcileQueuedSerializer},
+    )
+    @idempotent(atomic=False)  # the service commits on its own (durable) before the task is queued
+    def post(self, request, pk: int):
+        run = cluster_reconcile_request(cluster=_cluster_or_404(pk), actor=request.user)
+        body = {"run_id": run.pk, "run": s.ReconcileRunSerializer(reconcile_run_list().get(pk=run.pk)).data}
+        return Response(body, status=status.HTTP_202_ACCEPTED)

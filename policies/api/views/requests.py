@@ -20,6 +20,7 @@ from policies.permissions import (
     visible_requests,
 )
 from policies.selectors.identities import workload_identities_by_name
+from policies.selectors.manifests import request_preview
 from policies.selectors.requests import request_list
 from policies.services.approvals import egress_request_approve, egress_request_reject, egress_request_request_changes
 from policies.services.requests import (
@@ -284,11 +285,24 @@ class RequestRequestChangesApi(_RequestActionApi):
         egress_request_request_changes(request=egress_request, approver=user, comment=data["comment"])
 
 
+class RequestPreviewApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="The objects approving this request would add, change or remove, per cluster",
+        responses={200: s.RequestPreviewSerializer},
+    )
+    def get(self, request, pk: int):
+        egress_request = visible_request_or_404(request.user, pk)
+        previews = request_preview(egress_request)
+        return Response(s.RequestPreviewSerializer({"request": egress_request.pk, "clusters": previews}).data)
+
+
 __all__ = [
     "RequestApproveApi",
     "RequestCancelApi",
     "RequestDetailApi",
     "RequestListCreateApi",
+    "RequestPreviewApi",
     "RequestRejectApi",
     "RequestRequestChangesApi",
     "RequestSubmitApi",
