@@ -6,7 +6,7 @@ from django.urls import path, re_path, register_converter
 
 from policies.api.docs import DocsApi, SchemaApi
 from policies.api.errors import api_not_found
-from policies.api.views import audit, clusters, grants, requests, teams, tokens
+from policies.api.views import audit, clusters, grants, monitoring, requests, teams, tokens
 
 app_name = "api"
 
@@ -74,6 +74,15 @@ tokens_urls = [
     path("tokens/<id:pk>/revoke/", tokens.TokenRevokeApi.as_view(), name="token-revoke"),
 ]
 
+monitoring_urls = [
+    path("clusters/<int:pk>/access-logs/", monitoring.AccessLogIngestApi.as_view(), name="cluster-access-logs"),
+    path("clusters/<int:pk>/ingest-token/", monitoring.IngestTokenRotateApi.as_view(), name="cluster-ingest-token"),
+    path("grants/unused/", monitoring.UnusedGrantListApi.as_view(), name="grant-unused"),
+    path("grants/<int:pk>/usage/", monitoring.GrantUsageApi.as_view(), name="grant-usage"),
+    path("access-records/", monitoring.AccessRecordListApi.as_view(), name="access-record-list"),
+    path("denied-attempts/", monitoring.DeniedAttemptListApi.as_view(), name="denied-attempt-list"),
+]
+
 docs_urls = [
     path("schema/", SchemaApi.as_view(), name="schema"),
     path("docs/", DocsApi.as_view(), name="docs"),
@@ -86,6 +95,7 @@ urlpatterns = [
     *clusters_urls,
     *audit_urls,
     *tokens_urls,
+    *monitoring_urls,
     *docs_urls,
 ]
 
