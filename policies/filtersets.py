@@ -147,6 +147,7 @@ class WorkloadIdentityFilterSet(filters.FilterSet):
         model = WorkloadIdentity
         fields = ["cluster", "namespace", "team", "service_account", "discovered"]
 
+
 class AccessRecordFilterSet(filters.FilterSet):
     """Access aggregates (and, grouped, denied attempts). `days` counts back from now."""
 
@@ -156,7 +157,7 @@ class AccessRecordFilterSet(filters.FilterSet):
     principal = filters.CharFilter(field_name="source_principal", lookup_expr="icontains", label="Principal contains")
     host = filters.CharFilter(field_name="host", lookup_expr="icontains", label="Host contains")
     verdict = filters.MultipleChoiceFilter(choices=AccessVerdict.choices)
-    grant = filters.NumberFilter(field_name="grant_id", label="Grant id", min_value=1, max_value=2**63 - 1)
+    grant = filters.NumberFilter(field_name="grant_id", label="Grant id", min_value=1, max_value=MAX_ID)
     since = filters.IsoDateTimeFilter(field_name="hour", lookup_expr="gte", label="Hours from")
     until = filters.IsoDateTimeFilter(field_name="hour", lookup_expr="lt", label="Hours before")
     days = filters.NumberFilter(method="filter_days", label="In the last N days", min_value=1)

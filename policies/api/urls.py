@@ -75,10 +75,10 @@ tokens_urls = [
 ]
 
 monitoring_urls = [
-    path("clusters/<int:pk>/access-logs/", monitoring.AccessLogIngestApi.as_view(), name="cluster-access-logs"),
-    path("clusters/<int:pk>/ingest-token/", monitoring.IngestTokenRotateApi.as_view(), name="cluster-ingest-token"),
+    path("clusters/<id:pk>/access-logs/", monitoring.AccessLogIngestApi.as_view(), name="cluster-access-logs"),
+    path("clusters/<id:pk>/ingest-token/", monitoring.IngestTokenRotateApi.as_view(), name="cluster-ingest-token"),
     path("grants/unused/", monitoring.UnusedGrantListApi.as_view(), name="grant-unused"),
-    path("grants/<int:pk>/usage/", monitoring.GrantUsageApi.as_view(), name="grant-usage"),
+    path("grants/<id:pk>/usage/", monitoring.GrantUsageApi.as_view(), name="grant-usage"),
     path("access-records/", monitoring.AccessRecordListApi.as_view(), name="access-record-list"),
     path("denied-attempts/", monitoring.DeniedAttemptListApi.as_view(), name="denied-attempt-list"),
 ]
