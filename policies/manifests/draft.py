@@ -12,13 +12,13 @@ class Draft:
     namespace: str
     name: str
     spec: dict
-    grants: tuple[str, ...] = ()  # labels of the grants served, oldest first
+    grants: str = ""  # the grants annotation: labels of the grants served, oldest first
 
 
-def grant_labels(grants: dict[int, str]) -> tuple[str, ...]:
-    """Labels in grant-id order, each once (a preview's grants share one label). The planner adds
-    grants oldest first, so insertion order already is id order."""
-    return tuple(dict.fromkeys(grants.values()))
+def grant_labels(grants: dict[int, str]) -> str:
+    """The grants annotation: labels in grant-id order, each once (a preview's grants share one
+    label). The planner adds grants oldest first, so insertion order already is id order."""
+    return ",".join(dict.fromkeys(grants.values()))
 
 
 @lru_cache(maxsize=64)

@@ -153,7 +153,7 @@ def origination_destination_rule(cluster: ClusterSettings, plan: HostPlan) -> Dr
     else:
         spec["trafficPolicy"] = {"portLevelSettings": settings}
     name = origination_rule_name(plan.host)
-    return Draft(DESTINATION_RULE, cluster.egress_namespace, name, spec, grant_labels(plan.grants))
+    return Draft(DESTINATION_RULE, cluster.egress_namespace, name, spec, _route_grants(plan))
 
 
 def virtual_service(cluster: ClusterSettings, plan: HostPlan, hosts: dict[str, HostPlan]) -> Draft:
@@ -215,8 +215,10 @@ def authorization_policy(cluster: ClusterSettings, plan: HostPlan) -> Draft:
     return Draft(AUTHORIZATION_POLICY, cluster.egress_namespace, routing_name(plan.host), spec, _route_grants(plan))
 
 
-def _route_grants(plan: HostPlan) -> tuple[str, ...]:
-    return grant_labels(plan.grants)
+def _route_grants(plan: HostPlan) -> str:
+    if plan.annotation is None:
+        plan.annotation = grant_labels(plan.grants)
+    return plan.annotation
 
 
 def sidecar(cluster: ClusterSettings, namespace: NamespacePlan) -> Draft:

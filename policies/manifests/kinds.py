@@ -4,7 +4,7 @@ The reconciler lists and applies by this table and deletes in reverse order; the
 (ClusterRole) is derived from it, so a new kind is added here and nowhere else.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,10 +14,10 @@ class KindInfo:
     version: str
     plural: str
     namespaced: bool = True
+    api_version: str = field(init=False)  # "group/version", or "version" for the core group
 
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "api_version", f"{self.group}/{self.version}" if self.group else self.version)
 
 
 SERVICE_ENTRY = KindInfo("ServiceEntry", "networking.istio.io", "v1", "serviceentries")

@@ -66,6 +66,7 @@ class HostPlan:
     routes: dict[str, Route] = field(default_factory=dict)  # class → route
     originate_ports: set[int] = field(default_factory=set)  # as an upstream: gateway originates TLS
     passthrough_ports: set[int] = field(default_factory=set)  # as an upstream: TLS passes through
+    annotation: str | None = None  # the grants annotation, once all grants are in (see istio._route_grants)
 
     @property
     def outer_sni(self) -> str:

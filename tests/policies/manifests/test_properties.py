@@ -3,7 +3,7 @@
 from collections import Counter
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from policies.constants import ANNOTATION_GRANTS
@@ -156,6 +156,7 @@ def test_nothing_rendered_for_grants_not_in_force(grants):
 @given(grant_sets(), st.data())
 def test_removing_a_grant_changes_only_its_hosts_and_namespace(grants, data):
     removed = data.draw(st.sampled_from(grants))
+    note(f"grants: {grants!r}")
     rest = [g for g in grants if g is not removed]
     before, after = _render(grants), _render(rest)
     old = {object_key(o): o for o in before.objects}
@@ -173,6 +174,11 @@ def test_removing_a_grant_changes_only_its_hosts_and_namespace(grants, data):
         for host in _all_hosts(g):
             allowed |= _host_objects(host)
         allowed |= {("NetworkPolicy", g.namespace, "egressui-egress"), ("Sidecar", g.namespace, "default")}
+    # The one link between hosts: a wildcard served by the removed grant's host routes to that host's
+    # TLS-origination subset, which exists only while the host also passes TLS through (reference §2).
+    for g in rest:
+        if SERVING.get(g.host) in _all_hosts(removed):
+            allowed |= _host_objects(g.host)
     gateway_policy = ("NetworkPolicy", "istio-egress", "egressui-gateway-ingress")
     assert changed - allowed <= {gateway_policy}
     if gateway_policy in changed:
