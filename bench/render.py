@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/render.py [--repeat N]
 
-`seconds` is the best of N timed renders (the input is built beforehand, not timed). `lower_bound`
+`seconds` is the best wall time of N renders (the input is built beforehand, not timed);
+`cpu_seconds` the best process CPU time of the same renders, which other load on the machine
+inflates far less than wall time. `lower_bound`
 is the fewest objects any correct rendering needs, counted from the input alone: per host five
 (ServiceEntry, Gateway, gateway DestinationRule, VirtualService, AuthorizationPolicy) plus one
 origination DestinationRule for hosts reached with TLS origination and one ServiceEntry for a
@@ -87,16 +89,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     data, bound = build_input()
-    best, result = float("inf"), None
+    best, best_cpu, result = float("inf"), float("inf"), None
     for _ in range(args.repeat):
-        started = time.perf_counter()
+        result = None  # free the previous run's objects before the clock starts, not inside it
+        started, started_cpu = time.perf_counter(), time.process_time()
         result = render_cluster(data)
         best = min(best, time.perf_counter() - started)
+        best_cpu = min(best_cpu, time.process_time() - started_cpu)
     line = {
         "grants": len(data.grants),
         "objects": len(result.objects),
         "lower_bound": bound,
         "seconds": round(best, 3),
+        "cpu_seconds": round(best_cpu, 3),
         "unrenderable": len(result.unrenderable),
     }
     print(json.dumps(line))
