@@ -15,6 +15,7 @@ _SECTIONS = (
     ("break_glass", "grants"),
     ("cluster_", "clusters"),
     ("audit_", "audit"),
+    ("denied_", "denied"),
 )
 
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from policies.views import actions
+from policies.views import actions, monitoring
 from policies.views.pages import approvals, audit, clusters, dashboard, grants, requests
 
 urlpatterns = [
@@ -43,6 +43,11 @@ urlpatterns = [
     path("clusters/<int:pk>/manifests/", clusters.cluster_manifests, name="cluster_manifests"),
     path("clusters/<int:pk>/reconcile/", actions.cluster_reconcile, name="cluster_reconcile"),
     path("clusters/<int:pk>/test-connection/", actions.cluster_test_connection, name="cluster_test_connection"),
+    # Egress monitoring
+    path("denied-attempts/", monitoring.denied_attempts_page, name="denied_attempts"),
+    path("denied-attempts/request/", monitoring.denied_attempt_request, name="denied_attempt_request"),
+    path("grants/unused/", monitoring.unused_grants_page, name="grant_unused"),
+    path("clusters/<int:pk>/ingest-token/", monitoring.cluster_ingest_token, name="cluster_ingest_token"),
     # Audit
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/verify/", audit.audit_verify, name="audit_verify"),

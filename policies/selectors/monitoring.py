@@ -189,6 +189,7 @@ def denied_attempts(records: QuerySet[AccessRecord]) -> QuerySet:
             "host",
             "namespace_id",
             "namespace__name",
+            "namespace__team_id",
             "namespace__team__slug",
             "identity_id",
         )
@@ -237,3 +238,22 @@ def denied_attempts_explained(rows: list[dict], *, now: datetime | None = None) 
             }
         )
     return explained
+
+
+def cluster_ingest_context(cluster: Cluster) -> dict:
+    """What the cluster page shows about the cluster's access-log feed."""
+    state = ClusterIngestState.objects.filter(cluster=cluster).first()
+    return {"ingest": state, "ingest_fresh": feed_is_fresh(state)}
+
+
+def denied_attempts_summary(*, user, days: int = 7, limit: int = 5) -> dict:
+    """For the dashboard: the newest blocked pairs of the viewer's teams, how many pairs, how many
+    attempts (three queries)."""
+    since = (timezone.now() - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    records = visible_access_records(user).filter(hour__gte=since, verdict__in=_BLOCKED)
+    pairs = denied_attempts(records)
+    rows = list(pairs[:limit])
+    if not rows:
+        return {"days": days, "rows": [], "pairs": 0, "attempts": 0}
+    total = records.aggregate(attempts=Coalesce(Sum("count"), 0))["attempts"]
+    return {"days": days, "rows": rows, "pairs": pairs.count(), "attempts": total}

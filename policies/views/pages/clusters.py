@@ -10,6 +10,7 @@ from policies.manifests import dump_yaml
 from policies.models import Cluster, ReconcileObjectResult, ReconcileRun
 from policies.selectors.clusters import cluster_list, cluster_overview_list, reconcile_run_list, reconcile_run_results
 from policies.selectors.manifests import desired_objects_for_cluster
+from policies.selectors.monitoring import cluster_ingest_context
 from policies.views.common import login_required, paginate, render_page, require_admin
 
 
@@ -50,6 +51,7 @@ def cluster_detail_response(request, pk: int, *, connection_report=None):
         "selected_outcomes": request.GET.getlist("outcome"),
         "connection_report": connection_report,
         "managed_count": cluster.managed_objects.count(),
+        **cluster_ingest_context(cluster),
     }
     return render_page(request, "policies/cluster_detail.html", context, partial="runs")
 

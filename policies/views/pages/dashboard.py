@@ -7,6 +7,7 @@ from policies.models import Cluster
 from policies.permissions import approver_team_ids, is_platform_admin, visible_identities
 from policies.selectors.approvals import approval_inbox_summary
 from policies.selectors.grants import grants_expiring
+from policies.selectors.monitoring import denied_attempts_summary
 from policies.selectors.requests import request_list
 from policies.views.common import login_required, render_page
 
@@ -37,5 +38,6 @@ def dashboard(request):
         "expiring_count": expiring.count(),
         "expiry_window": EXPIRY_WINDOW_DAYS,
         "clusters": list(_clusters_for(user)),
+        "denied": denied_attempts_summary(user=user),
     }
     return render_page(request, "policies/dashboard.html", context)

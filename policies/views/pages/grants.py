@@ -11,6 +11,7 @@ from policies.forms import DESTINATION_PREFIX, BreakGlassForm, DestinationFormSe
 from policies.models import AuditEvent, Cluster
 from policies.permissions import can_break_glass, can_renew_grant, can_revoke_grant
 from policies.selectors.grants import grant_list
+from policies.selectors.monitoring import grant_usage
 from policies.services.grants import grant_break_glass
 from policies.validators import destination_risk_flags
 from policies.views.common import apply_service_errors, deny, login_required, paginate, render_page
@@ -68,6 +69,7 @@ def grant_detail(request, pk: int):
         "can_revoke": grant.status == GrantStatus.ACTIVE and can_revoke_grant(user, grant),
         "can_renew": can_renew_grant(user, grant),
         "applied_states": AppliedState,
+        "usage": grant_usage(grant=grant),
     }
     return render_page(request, "policies/grant_detail.html", context)
 
