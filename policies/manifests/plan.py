@@ -275,6 +275,12 @@ def build_plan(data: RenderInput) -> Plan:
             if isinstance(candidate, str):
                 report(reported_host, candidate)
                 continue
+            # What a namespace imports and whether it may reach the gateway follow from its own grants,
+            # not from who won a conflict: removing another team's grant never touches this namespace.
+            # Importing a host whose route was refused is inert (its ServiceEntry is not exported here).
+            namespace.hosts.add(candidate.host)
+            if candidate.kind != DIRECT:
+                namespace.uses_gateway = True
             if candidate not in accepted:
                 reason = _conflict(hosts, candidate)
                 if reason:
@@ -290,9 +296,6 @@ def build_plan(data: RenderInput) -> Plan:
             klass = candidate.klass
             if klass:
                 plan.routes[klass].principals.add(who)
-            namespace.hosts.add(candidate.host)
             if candidate.kind == DIRECT:
                 namespace.direct.add((candidate.cidr, candidate.port))
-            else:
-                namespace.uses_gateway = True
     return Plan(cluster, hosts, namespaces, unrenderable)

@@ -165,15 +165,13 @@ def test_removing_a_grant_changes_only_its_hosts_and_namespace(grants, data):
     if not removed.is_effective(NOW):
         assert not changed
         return
-    # Grants the removed one was blocking (a conflict it won) may now render: their objects may change too.
-    unblocked = [
-        g for g in rest if {(g.id, h) for h in [g.host, *g.expanded_hosts]} & (_unrendered(before) - _unrendered(after))
-    ]
-    allowed = set()
-    for g in [removed, *unblocked]:
+    # Grants whose conflict with the removed one is now decided differently: their hosts may change.
+    flipped = _unrendered(before) ^ _unrendered(after)
+    affected = [g for g in rest if {(g.id, h) for h in [g.host, *g.expanded_hosts]} & flipped]
+    allowed = {("NetworkPolicy", removed.namespace, "egressui-egress"), ("Sidecar", removed.namespace, "default")}
+    for g in [removed, *affected]:
         for host in _all_hosts(g):
             allowed |= _host_objects(host)
-        allowed |= {("NetworkPolicy", g.namespace, "egressui-egress"), ("Sidecar", g.namespace, "default")}
     # The one link between hosts: a wildcard served by the removed grant's host routes to that host's
     # TLS-origination subset, which exists only while the host also passes TLS through (reference §2).
     for g in rest:
@@ -191,4 +189,4 @@ def test_removing_a_grant_changes_only_its_hosts_and_namespace(grants, data):
                 else set()
             )
 
-        assert sources(old) ^ sources(new) <= {removed.namespace} | {g.namespace for g in unblocked}
+        assert sources(old) ^ sources(new) == {removed.namespace}
