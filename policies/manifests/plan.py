@@ -72,10 +72,6 @@ class HostPlan:
     def outer_sni(self) -> str:
         return names.wildcard_sni(self.host) if self.kind == WILDCARD else self.host
 
-    @property
-    def needs_routing(self) -> bool:
-        return bool(self.routes)
-
 
 @dataclass(slots=True)
 class NamespacePlan:

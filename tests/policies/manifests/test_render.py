@@ -476,3 +476,20 @@ class GrantSelectionTests:
         shuffled = list(grants)
         random.Random(3).shuffle(shuffled)
         assert dump_yaml(render(shuffled).objects) == first
+
+
+def test_objects_share_no_mutable_parts():
+    """Callers (the reconciler, previews) may edit what they get; no dict or list is shared."""
+    from tests.policies.manifests.cases import BROAD_CLUSTER, broad_grants
+
+    seen: set[int] = set()
+
+    def walk(node):
+        if isinstance(node, dict | list):
+            assert id(node) not in seen
+            seen.add(id(node))
+            for child in node.values() if isinstance(node, dict) else node:
+                walk(child)
+
+    for obj in render(broad_grants(), **BROAD_CLUSTER).objects:
+        walk(obj)
