@@ -25,11 +25,12 @@ from policies.choices import ConnectionKind
 from policies.constants import FIELD_MANAGER
 from policies.manifests.kinds import KindInfo
 from policies.reconciler.errors import ObjectFailed, TargetUnavailable
-from policies.reconciler.resources import ObjectKey, is_ours, key_of, kind_info, label_selector
+from policies.reconciler.resources import ObjectKey, is_ours, key_of, kind_info, label_selector, not_ours_message
 
 logger = logging.getLogger(__name__)
 
 APPLY_PATCH = "application/apply-patch+yaml"
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
 RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 
 
@@ -139,6 +140,29 @@ class KubernetesTarget:
                 items[key_of(item)] = item
         return items
 
+    def unmanaged_keys(self, info: KindInfo) -> set[ObjectKey]:
+        """Objects of a kind that exist without our labels for this cluster, from one metadata-only
+        list of the kind. Used instead of a GET per create when a run creates many objects."""
+        try:
+            body = self._call(
+                "list",
+                lambda: self.objects.list_cluster_custom_object(
+                    info.group,
+                    info.version,
+                    info.plural,
+                    _request_timeout=self.timeout,
+                    _headers={"Accept": METADATA_LIST},
+                ),
+            )
+        except ApiException as exc:
+            raise self._target_error(exc, f"listing {info.plural}") from None
+        keys = set()
+        for item in body.get("items") or []:
+            if not is_ours(item, self.cluster_name):
+                meta = item.get("metadata") or {}
+                keys.add(ObjectKey(info.kind, meta.get("namespace") or "", meta.get("name", "")))
+        return keys
+
     def apply(self, obj: dict, *, dry_run: bool = False, create: bool = False) -> None:
         """Server-side apply as field manager `egressui`, strict field validation, forcing only the
         fields in `obj` (ours). For a `create`, refuse to adopt an existing object we do not manage."""
@@ -147,10 +171,7 @@ class KubernetesTarget:
         if create:
             existing = self.get(key)
             if existing is not None and not is_ours(existing, self.cluster_name):
-                raise ObjectFailed(
-                    f"{key} already exists without egressui's labels for cluster {self.cluster_name}; "
-                    "egressui leaves it alone. Delete or rename it to let egressui manage this name."
-                )
+                raise ObjectFailed(not_ours_message(key, self.cluster_name))
         try:
             self._call(
                 "apply",

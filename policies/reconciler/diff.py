@@ -32,6 +32,8 @@ class Change:
 def first_difference(desired, live, path: str = "") -> str | None:
     """Where `live` departs from `desired`, as a dotted path, or None. Keys only in `live` are allowed
     (defaults, other managers); an empty map or list we set may be absent (the server drops empties)."""
+    if type(desired) is type(live) and desired == live:  # the usual case, at C speed
+        return None
     if isinstance(desired, Mapping):
         if not isinstance(live, Mapping):
             return path or "."
@@ -53,8 +55,6 @@ def first_difference(desired, live, path: str = "") -> str | None:
             if found is not None:
                 return found
         return None
-    if isinstance(desired, bool) or isinstance(live, bool):
-        return None if desired is live else path
     return None if desired == live else path
 
 

@@ -13,6 +13,7 @@ A second run with nothing changed lists and makes zero write calls.
 
 import logging
 import time
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
@@ -26,9 +27,13 @@ from policies.reconciler.desired import DesiredStateInvalid, desired_state
 from policies.reconciler.directory import DirectoryTarget
 from policies.reconciler.errors import LeaseLost, ObjectFailed, ReconcileBusy, ReconcileRetry, TargetUnavailable
 from policies.reconciler.locks import Lease, cluster_lease
+from policies.reconciler.resources import kind_info, not_ours_message
 from policies.reconciler.results import DONE, FAILED, UNCHANGED, ObjectResult, RunReport
 
 logger = logging.getLogger(__name__)
+
+# From this many creates of one kind in a run, check names with one list instead of a GET each.
+BULK_CREATE_CHECK = 20
 
 
 def target_for(cluster):
@@ -158,10 +163,11 @@ def _execute(changes: list[diff.Change], target, report: RunReport, *, lease: Le
     lease is renewed while waiting, so a long batch never loses the lock; a target-wide failure stops
     the remaining batches (what was done is still recorded)."""
     report.results.extend(ObjectResult(change, UNCHANGED) for change in changes if not change.writes)
+    unmanaged = _unmanaged_keys(changes, target, lease)
     heartbeat = max(0.5, lease.ttl / 4)
     with ThreadPoolExecutor(max_workers=target.parallelism, thread_name_prefix="reconcile") as pool:
         for batch in diff.phases(changes):
-            pending = {pool.submit(_write, target, change, dry_run) for change in batch}
+            pending = {pool.submit(_write, target, change, dry_run, unmanaged) for change in batch}
             try:
                 while pending:
                     done, pending = wait(pending, timeout=heartbeat, return_when=FIRST_COMPLETED)
@@ -187,12 +193,29 @@ def _collect(futures, report: RunReport, *, quiet: bool = False) -> None:
         raise error
 
 
-def _write(target, change: diff.Change, dry_run: bool) -> ObjectResult:
+def _unmanaged_keys(changes: list[diff.Change], target, lease: Lease) -> dict[str, set]:
+    """For kinds with many creates (a first sync), one metadata-only list of everything of the kind
+    replaces a GET per create: names taken by objects without our labels must not be adopted."""
+    creates = Counter(change.key.kind for change in changes if change.action == diff.CREATE)
+    unmanaged = {}
+    if hasattr(target, "unmanaged_keys"):
+        for kind, count in creates.items():
+            if count >= BULK_CREATE_CHECK:
+                lease.keep_alive()
+                unmanaged[kind] = target.unmanaged_keys(kind_info(kind))
+    return unmanaged
+
+
+def _write(target, change: diff.Change, dry_run: bool, unmanaged: dict[str, set]) -> ObjectResult:
     try:
         if change.action == diff.DELETE:
             deleted = target.delete(change.key, change.live, dry_run=dry_run)
             if not deleted:
                 return ObjectResult(change, UNCHANGED, "Already gone, or no longer carries egressui's labels.")
+        elif change.key.kind in unmanaged:
+            if change.key in unmanaged[change.key.kind]:
+                raise ObjectFailed(not_ours_message(change.key, target.cluster_name))
+            target.apply(change.desired, dry_run=dry_run)
         else:
             target.apply(change.desired, dry_run=dry_run, create=change.action == diff.CREATE)
     except ObjectFailed as exc:

@@ -70,6 +70,13 @@ def is_ours(obj: dict, cluster_name: str) -> bool:
     return labels.get(LABEL_MANAGED_BY) == MANAGED_BY and labels.get(LABEL_CLUSTER) == cluster_name
 
 
+def not_ours_message(key: ObjectKey, cluster_name: str) -> str:
+    return (
+        f"{key} already exists without egressui's labels for cluster {cluster_name}; egressui leaves it "
+        "alone. Delete or rename it to let egressui manage this name."
+    )
+
+
 def content_hash_of(obj: dict) -> str:
     return ((obj.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_CONTENT_HASH, "")
 

@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
 from django.utils import timezone
@@ -42,6 +44,44 @@ def _locked_head() -> AuditChainHead:
     return AuditChainHead.objects.select_for_update().get(pk=1)
 
 
+def _event(
+    *,
+    seq: int,
+    prev_hash: str,
+    event_type: AuditEventType,
+    subject,
+    actor: AbstractBaseUser | None = None,
+    actor_repr: str | None = None,
+    message: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+    egress_request=None,
+    cluster=None,
+) -> AuditEvent:
+    subject_type, subject_id, subject_repr = _subject_fields(subject)
+    if actor_repr is None:
+        actor_repr = actor.get_username() if actor is not None else SYSTEM_ACTOR
+    event = AuditEvent(
+        seq=seq,
+        event_type=int(event_type),
+        occurred_at=timezone.now(),
+        actor=actor,
+        actor_repr=actor_repr[:150],
+        subject_type=subject_type,
+        subject_id=subject_id,
+        subject_repr=subject_repr,
+        egress_request=egress_request,
+        cluster=cluster,
+        correlation_id=current_correlation_id(),
+        before=json_safe(redact(before)),
+        after=json_safe(redact(after)),
+        message=message,
+        prev_hash=prev_hash,
+    )
+    event.hash = compute_hash(event)
+    return event
+
+
 @transaction.atomic
 def audit_event_record(
     *,
@@ -59,27 +99,37 @@ def audit_event_record(
     the event exists if and only if the change committed. `subject` is a model instance or a
     `(type, id, repr)` triple."""
     head = _locked_head()
-    subject_type, subject_id, subject_repr = _subject_fields(subject)
-    if actor_repr is None:
-        actor_repr = actor.get_username() if actor is not None else SYSTEM_ACTOR
-    event = AuditEvent(
+    event = _event(
         seq=head.last_seq + 1,
-        event_type=int(event_type),
-        occurred_at=timezone.now(),
+        prev_hash=head.last_hash,
+        event_type=event_type,
+        subject=subject,
         actor=actor,
-        actor_repr=actor_repr[:150],
-        subject_type=subject_type,
-        subject_id=subject_id,
-        subject_repr=subject_repr,
+        actor_repr=actor_repr,
+        message=message,
+        before=before,
+        after=after,
         egress_request=egress_request,
         cluster=cluster,
-        correlation_id=current_correlation_id(),
-        before=json_safe(redact(before)),
-        after=json_safe(redact(after)),
-        message=message,
-        prev_hash=head.last_hash,
     )
-    event.hash = compute_hash(event)
     event.save(force_insert=True)
     AuditChainHead.objects.filter(pk=1).update(last_seq=event.seq, last_hash=event.hash)
     return event
+
+
+@transaction.atomic
+def audit_events_record(events: Iterable[dict]) -> list[AuditEvent]:
+    """Append many events (each a dict of `audit_event_record`'s keyword arguments) under one lock of
+    the chain head and batched INSERTs; the chain is exactly what recording them one by one gives.
+    For writers that change many things at once (a reconcile that applies thousands of objects)."""
+    head = _locked_head()
+    created: list[AuditEvent] = []
+    seq, prev_hash = head.last_seq, head.last_hash
+    for fields in events:
+        event = _event(seq=seq + 1, prev_hash=prev_hash, **fields)
+        seq, prev_hash = event.seq, event.hash
+        created.append(event)
+    if created:
+        AuditEvent.objects.bulk_create(created, batch_size=500)
+        AuditChainHead.objects.filter(pk=1).update(last_seq=seq, last_hash=prev_hash)
+    return created

@@ -21,8 +21,8 @@ from policies.exceptions import PermissionDenied
 from policies.models import Cluster, ClusterSyncState, Grant, ManagedObject, ReconcileObjectResult, ReconcileRun
 from policies.permissions import can_manage_clusters
 from policies.reconciler.resources import ObjectKey, content_hash_of
-from policies.reconciler.results import CREATED, DELETED, FAILED, UPDATED, RunReport
-from policies.services.audit import audit_event_record
+from policies.reconciler.results import CREATED, DELETED, FAILED, UNCHANGED, UPDATED, RunReport
+from policies.services.audit import audit_event_record, audit_events_record
 from policies.services.outbox import cluster_mark_for_reconcile, enqueue_reconcile
 
 RECONCILER = "reconciler"
@@ -146,7 +146,7 @@ def reconcile_run_finish(*, cluster: Cluster, start: RunStart, report: RunReport
     run.outcome, run.finished_at = outcome, now
     run.desired_hash = report.desired.digest if report.desired is not None else ""
     run.created, run.updated, run.deleted = report.count(CREATED), report.count(UPDATED), report.count(DELETED)
-    run.unchanged, run.failed = report.count("unchanged"), len(failures)
+    run.unchanged, run.failed = report.count(UNCHANGED), len(failures)
     run.error = report.error[:MAX_MESSAGE]
     run.timings = {**run.timings, **report.timings}
     run.api_calls = dict(report.api_calls)
@@ -164,7 +164,7 @@ def reconcile_run_finish(*, cluster: Cluster, start: RunStart, report: RunReport
                 message=(result.message or result.change.drift)[:MAX_MESSAGE],
             )
             for result in report.results
-            if result.action != "unchanged" or result.message
+            if result.action != UNCHANGED or result.message
         ]
     )
     if dry_run:
@@ -175,42 +175,41 @@ def reconcile_run_finish(*, cluster: Cluster, start: RunStart, report: RunReport
     status_changed = _update_status(cluster, start, report, outcome, now)
 
     by_key = {(row.kind, row.namespace, row.name): row for row in rows}
+    events = []
     for result in report.results:
-        if result.action == "unchanged":
+        if result.action == UNCHANGED:
             continue
         row = by_key[tuple(result.key)]
         drift = bool(result.change.drift) and result.action != FAILED
-        audit_event_record(
-            event_type=AuditEventType.OBJECT_DRIFT_REPAIRED if drift else _OBJECT_EVENTS[result.action],
-            actor=None,
-            actor_repr=RECONCILER,
-            subject=row,
-            cluster=cluster,
-            before={"content_hash": result.old_hash} if result.old_hash else None,
-            after=_object_after(result),
-            message=row.message,
+        events.append(
+            {
+                "event_type": AuditEventType.OBJECT_DRIFT_REPAIRED if drift else _OBJECT_EVENTS[result.action],
+                "subject": row,
+                "before": {"content_hash": result.old_hash} if result.old_hash else None,
+                "after": _object_after(result),
+                "message": row.message,
+            }
         )
     for grant_id, (before, after) in grant_changes.items():
-        audit_event_record(
-            event_type=AuditEventType.GRANT_APPLIED_STATE,
-            actor=None,
-            actor_repr=RECONCILER,
-            subject=("grant", grant_id, f"grant #{grant_id}"),
-            cluster=cluster,
-            before=before,
-            after=after,
-            message=after.get("message", ""),
+        events.append(
+            {
+                "event_type": AuditEventType.GRANT_APPLIED_STATE,
+                "subject": ("grant", grant_id, f"grant #{grant_id}"),
+                "before": before,
+                "after": after,
+                "message": after.get("message", ""),
+            }
         )
-    if any(result.action != "unchanged" for result in report.results) or report.error or status_changed:
-        audit_event_record(
-            event_type=AuditEventType.RECONCILE_FINISHED,
-            actor=None,
-            actor_repr=RECONCILER,
-            subject=run,
-            cluster=cluster,
-            after={"outcome": outcome, "trigger": run.trigger, "summary": run.summary, "commit": report.commit},
-            message=run.error,
+    if events or report.error or status_changed:
+        events.append(
+            {
+                "event_type": AuditEventType.RECONCILE_FINISHED,
+                "subject": run,
+                "after": {"outcome": outcome, "trigger": run.trigger, "summary": run.summary, "commit": report.commit},
+                "message": run.error,
+            }
         )
+    audit_events_record({**event, "actor": None, "actor_repr": RECONCILER, "cluster": cluster} for event in events)
     return run
 
 

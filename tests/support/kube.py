@@ -37,6 +37,7 @@ import kmock
 from kmock._internal import rendering
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+METADATA_LIST_PARAMS = "as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 SERVICE_ACCOUNTS = kmock.resource("", "v1", "serviceaccounts")
 SSAR = kmock.resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews")
@@ -248,8 +249,10 @@ class ApiEmulator(kmock.KubernetesEmulator):
 
     def get(self, plural: str, namespace: str | None, name: str) -> dict | None:
         """The object as the API server would return it (with managedFields), or None."""
-        for key, obj in self.objects.items():
-            if key[0].plural == plural and key[1:] == (namespace, name) and not obj.deleted:
+        resources = [resource for resource in self._kinds if resource.plural == plural]
+        for key in ((resource, namespace, name) for resource in resources):
+            obj = self.objects._objects.get(key)
+            if obj is not None and not obj.deleted:
                 return self._with_owners(key, copy.deepcopy(obj.raw))
         return None
 
@@ -488,6 +491,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
         except ValueError as exc:
             return _status(400, "BadRequest", f"unable to parse requirement: {exc}")
         fields = dict(part.split("=", 1) for part in request.params.get("fieldSelector", "").split(",") if "=" in part)
+        # `Accept: application/json;as=PartialObjectMetadataList;…`: metadata only, as the API server does.
+        metadata_only = "as=PartialObjectMetadataList" in request.headers.get("Accept", "")
         items = []
         for (res, ns, name), obj in self.objects._objects.items():
             if res != resource or obj.deleted:
@@ -499,16 +504,24 @@ class ApiEmulator(kmock.KubernetesEmulator):
             raw = obj.raw
             labels = raw.get("metadata", {}).get("labels") or {}
             if all(requirement(labels) for requirement in requirements):
-                items.append(self._with_owners((res, ns, name), copy.deepcopy(raw)))
+                item = copy.deepcopy(raw)
+                if metadata_only:
+                    item = {
+                        "apiVersion": "meta.k8s.io/v1",
+                        "kind": "PartialObjectMetadata",
+                        "metadata": item["metadata"],
+                    }
+                items.append(self._with_owners((res, ns, name), item))
         kind = self._kinds.get(resource, "Object")
         api_version = f"{resource.group}/{resource.version}" if resource.group else resource.version
         body = {
-            "apiVersion": api_version,
-            "kind": f"{kind}List",
+            "apiVersion": "meta.k8s.io/v1" if metadata_only else api_version,
+            "kind": "PartialObjectMetadataList" if metadata_only else f"{kind}List",
             "metadata": {"resourceVersion": str(next(self._rv))},
             "items": items,
         }
-        return aiohttp.web.Response(text=json.dumps(body), content_type="application/json")
+        content_type = f"application/json;{METADATA_LIST_PARAMS}" if metadata_only else "application/json"
+        return aiohttp.web.Response(body=json.dumps(body).encode(), headers={"Content-Type": content_type})
 
     async def _fetch(self, request: rendering.Request) -> aiohttp.web.Response:
         if not self._served(request.resource):

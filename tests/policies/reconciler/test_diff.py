@@ -130,7 +130,7 @@ class DiffTests:
     def test_first_difference_paths(self):
         assert first_difference({"a": {"b": [1, {"c": 2}]}}, {"a": {"b": [1, {"c": 3}]}}) == "a.b[1].c"
         assert first_difference({"a": [1, 2]}, {"a": [1]}) == "a"
-        assert first_difference({"a": True}, {"a": 1}) == "a"
+        assert first_difference({"a": "443"}, {"a": 443}) == "a"
         assert first_difference({"a": 1}, {"a": 1, "b": 2}) is None
         assert ObjectKey("Gateway", "ns", "n") == key_of(
             {"kind": "Gateway", "metadata": {"name": "n", "namespace": "ns"}}

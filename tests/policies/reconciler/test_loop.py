@@ -148,6 +148,27 @@ class ChangeTests:
         assert result.outcome == ReconcileRun.Outcome.PARTIAL and result.created == len(desired) - 1
         assert kube.count("create") == 0  # namespaces (or anything) are never created with POST
 
+    def test_many_creates_check_names_with_one_list_per_kind_instead_of_a_get_each(self, world, api_cluster, kube):
+        for index in range(25):
+            GrantFactory(identity=world.checkout, host=f"api{index}.example.com")
+        squatter = {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "ServiceEntry",
+            "metadata": {"name": "api7-example-com", "namespace": "istio-egress", "labels": {"team": "x"}},
+            "spec": {"hosts": ["api7.example.com"]},
+        }
+        kube.create("serviceentries", squatter)
+        result = run(api_cluster)
+        gets = {c.plural for c in kube.calls if c.verb == "get"}
+        assert gets == {"sidecars", "networkpolicies", "telemetries"}  # kinds with few creates: one GET each
+        metadata_lists = [c for c in kube.calls if c.verb == "list" and "labelSelector" not in c.params]
+        assert sorted(c.plural for c in metadata_lists) == sorted(
+            ["serviceentries", "destinationrules", "gateways", "authorizationpolicies", "virtualservices"]
+        )
+        [failure] = result.results.filter(action="failed")
+        assert failure.name == "api7-example-com" and "without egressui's labels" in failure.message
+        assert kube.get("serviceentries", "istio-egress", "api7-example-com")["metadata"]["labels"] == {"team": "x"}
+
     def test_nothing_desired_deletes_only_our_objects(self, world, api_cluster, grants, kube):
         run(api_cluster)
         kube.create(
@@ -285,11 +306,11 @@ class ConcurrencyTests:
 
         real_write, writes = loop._write, []
 
-        def dying_write(target, change, dry_run):
+        def dying_write(target, change, *args):
             if len(writes) == 5:
                 raise Killed()
             writes.append(change.key)
-            return real_write(target, change, dry_run)
+            return real_write(target, change, *args)
 
         monkeypatch.setattr(loop, "_write", dying_write)
         monkeypatch.setattr(DatabaseLease, "_release", lambda self: None)  # a dead process releases nothing

@@ -1,0 +1,250 @@
+"""Reconcile the 10,000-grant cluster of bench/render.py against the Kubernetes API emulator; print one JSON line.
+
+    REDIS_URL=redis://127.0.0.1:6379/2 .venv/bin/python bench/reconcile.py [--approvals 20]
+
+The grants are written to a scratch database (a SQLite file, or a throwaway PostgreSQL database when
+DATABASE_URL names a PostgreSQL server), the cluster is the emulator of the test suite (tests/support/
+kube.py: real HTTP, server-side apply, label selectors; its CRD validator is off here, it would time
+itself rather than the reconciler). Measured, after a first full sync:
+
+- `writes_noop`, `lists_noop`, `seconds_noop`: a reconcile with nothing changed (must be 0 writes and
+  one list per kind);
+- `writes_one_change`: a reconcile after one grant is revoked (only the objects of its host and
+  namespace);
+- `latency_p50` / `latency_p95`: seconds from an approval's commit until its objects are in the
+  cluster, over N approvals of new hosts, with a live Celery worker on Redis (needs REDIS_URL; null
+  without it).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from tests.support.worker import CeleryWorker, process_env, scratch_database  # noqa: E402
+
+
+def seed(data, api_url: str):
+    """The render benchmark's input as database rows: one team, 500 namespaces, their identities, one
+    approved request with every destination, 10,000 active grants."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from policies.choices import ConnectionKind, RequestStatus, TeamRole
+    from policies.models import (
+        Cluster,
+        ClusterSyncState,
+        EgressRequest,
+        Grant,
+        Namespace,
+        RequestDestination,
+        Team,
+        TeamMembership,
+        WorkloadIdentity,
+    )
+
+    users = get_user_model().objects
+    dev, lead = users.create(username="dev"), users.create(username="lead")
+    team = Team.objects.create(slug="bench", name="Bench")
+    TeamMembership.objects.create(team=team, user=dev, role=TeamRole.MEMBER)
+    TeamMembership.objects.create(team=team, user=lead, role=TeamRole.APPROVER)
+    cluster = Cluster.objects.create(
+        name=data.cluster.name,
+        connection_kind=ConnectionKind.TOKEN,
+        api_url=api_url,
+        token="bench",
+        wildcard_serving_hosts=dict(data.cluster.wildcard_serving_hosts),
+    )
+    ClusterSyncState.objects.create(cluster=cluster, needs_reconcile=False)
+    names = sorted({grant.namespace for grant in data.grants})
+    Namespace.objects.bulk_create([Namespace(cluster=cluster, name=name, team=team) for name in names])
+    namespaces = {ns.name: ns for ns in Namespace.objects.filter(cluster=cluster)}
+    accounts = sorted({(grant.namespace, grant.service_account) for grant in data.grants})
+    WorkloadIdentity.objects.bulk_create(
+        [WorkloadIdentity(namespace=namespaces[ns], service_account=sa) for ns, sa in accounts]
+    )
+    identities = {
+        (identity.namespace.name, identity.service_account): identity
+        for identity in WorkloadIdentity.objects.select_related("namespace")
+    }
+    now = timezone.now()
+    request = EgressRequest.objects.create(
+        team=team, requester=dev, status=RequestStatus.APPROVED, justification="bench", duration_days=365
+    )
+    destinations = {}
+    for grant in data.grants:
+        destinations.setdefault(
+            (grant.host, grant.port, grant.protocol),
+            RequestDestination(
+                request=request,
+                host=grant.host,
+                port=grant.port,
+                protocol=grant.protocol,
+                expanded_hosts=list(grant.expanded_hosts),
+            ),
+        )
+    RequestDestination.objects.bulk_create(destinations.values())
+    stored = {(d.host, d.port, d.protocol): d for d in RequestDestination.objects.filter(request=request)}
+    Grant.objects.bulk_create(
+        [
+            Grant(
+                request=request,
+                destination=stored[(g.host, g.port, g.protocol)],
+                identity=identities[(g.namespace, g.service_account)],
+                cluster=cluster,
+                team=team,
+                host=g.host,
+                port=g.port,
+                protocol=g.protocol,
+                expanded_hosts=list(g.expanded_hosts),
+                valid_from=now - timedelta(hours=1),
+                expires_at=now + timedelta(days=365),
+            )
+            for g in data.grants
+        ],
+        batch_size=2000,
+    )
+    return cluster, names
+
+
+def reconcile(cluster, kube) -> tuple[float, object]:
+    from policies.reconciler.loop import reconcile_cluster
+
+    kube.reset_calls()
+    started = time.perf_counter()
+    run = reconcile_cluster(cluster.pk, trigger="bench")
+    return time.perf_counter() - started, run
+
+
+def approvals(cluster, kube, count: int) -> list[float]:
+    """Submit and approve `count` requests for new hosts, one at a time; for each, the time from the
+    approval's commit until the host's VirtualService (applied last of its objects) and the updated
+    Sidecar of the namespace are in the cluster."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from policies.models import WorkloadIdentity
+    from policies.services.approvals import egress_request_approve
+    from policies.services.requests import DestinationInput, RequestInput, egress_request_create
+
+    users = get_user_model().objects
+    dev, lead = users.get(username="dev"), users.get(username="lead")
+    identity = WorkloadIdentity.objects.select_related("namespace__team").filter(namespace__cluster=cluster).first()
+    namespace = identity.namespace.name
+    latencies = []
+    for index in range(count):
+        host = f"latency{index}.bench.example.com"
+        name = host.replace(".", "-")
+        data = RequestInput(
+            team=identity.namespace.team,
+            identities=[identity],
+            destinations=[DestinationInput(host=host, port=443)],
+            justification="bench",
+        )
+        request = egress_request_create(requester=dev, data=data, submit=True)
+        committed = []
+        with transaction.atomic():
+            transaction.on_commit(lambda stamps=committed: stamps.append(time.perf_counter()))  # before the enqueue
+            egress_request_approve(request=request, approver=lead)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            sidecar = kube.get("sidecars", namespace, "default") or {}
+            if kube.get("virtualservices", "istio-egress", name) and host in json.dumps(sidecar.get("spec", {})):
+                break
+            time.sleep(0.01)
+        else:
+            raise SystemExit(f"approval {index} was not applied within 120 s")
+        latencies.append(time.perf_counter() - committed[0])
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--approvals", type=int, default=20)
+    args = parser.parse_args()
+    redis_url = os.environ.get("REDIS_URL", "")
+
+    with ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="egressui-bench-")))
+        database_url = stack.enter_context(scratch_database(scratch))
+        env = process_env(database_url=database_url, redis_url=redis_url, var_dir=scratch, DJANGO_LOG_LEVEL="WARNING")
+        os.environ.update(env)
+        if not redis_url:
+            os.environ.pop("REDIS_URL")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from render import build_input
+
+        from policies.manifests.kinds import KINDS
+        from tests.support.kube import ApiEmulator, EmulatorThread
+
+        call_command("migrate", verbosity=0)
+        kube = ApiEmulator()
+
+        for info in KINDS:
+            kube.serve_kind(group=info.group, version=info.version, plural=info.plural, kind=info.kind)
+        data, _ = build_input()
+        stack.enter_context(EmulatorThread(kube))
+        cluster, namespaces = seed(data, kube.url)
+        for name in ("istio-egress", "istio-system", "kube-system", *namespaces):
+            kube.add_namespace(name)
+
+        seconds_first, first = reconcile(cluster, kube)
+        assert first.outcome == "succeeded", first.error
+        seconds_noop, noop = reconcile(cluster, kube)
+        writes_noop, lists_noop = len(kube.writes()), kube.count("list")
+
+        from policies.models import Grant
+
+        _revoke(Grant.objects.filter(cluster=cluster, protocol="tls").order_by("pk").first())
+        _, one = reconcile(cluster, kube)
+        writes_one_change = len(kube.writes())
+
+        latency = None
+        if redis_url:
+            worker_env = {**env, "DJANGO_LOG_LEVEL": "WARNING"}
+            with CeleryWorker(worker_env, scratch / "worker.log"):
+                latency = approvals(cluster, kube, args.approvals)
+
+    line = {
+        "grants": len(data.grants),
+        "objects": first.created,
+        "kinds": len(KINDS),
+        "seconds_first_sync": round(seconds_first, 2),
+        "writes_noop": writes_noop,
+        "lists_noop": lists_noop,
+        "seconds_noop": round(seconds_noop, 3),
+        "timings_noop_ms": noop.timings,
+        "writes_one_change": writes_one_change,
+        "one_change": one.summary,
+        "approvals": len(latency) if latency else 0,
+        "latency_p50": round(statistics.median(latency), 3) if latency else None,
+        "latency_p95": round(sorted(latency)[max(0, round(0.95 * len(latency)) - 1)], 3) if latency else None,
+    }
+    print(json.dumps(line))
+
+
+def _revoke(grant) -> None:
+    """Revoke as a platform admin would (the service audits it and marks the cluster)."""
+    from django.contrib.auth import get_user_model
+
+    from policies.services.grants import grant_revoke
+
+    admin = get_user_model().objects.create(username="bench-admin", is_superuser=True)
+    grant_revoke(grant=grant, actor=admin, reason="bench")
+
+
+if __name__ == "__main__":
+    main()
