@@ -32,4 +32,9 @@ def beat_schedule(*, resync_seconds: int) -> dict:
             "task": "policies.tasks.notify_unused_grants_task",
             "schedule": crontab(hour=7, minute=0),
         },
+        # Forget API Idempotency-Keys older than EGRESSUI_IDEMPOTENCY_HOURS, hourly at minute 35.
+        "purge-idempotency-keys": {
+            "task": "policies.tasks.purge_idempotency_records_task",
+            "schedule": crontab(minute=35),
+        },
     }

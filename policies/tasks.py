@@ -91,3 +91,10 @@ def notify_unused_grants_task() -> int:
     from policies.services.usage_notices import unused_grants_notify
 
     return unused_grants_notify()
+
+
+@shared_task(acks_late=True)
+def purge_idempotency_records_task() -> int:
+    from policies.api.idempotency import idempotency_records_purge
+
+    return idempotency_records_purge()

@@ -89,3 +89,18 @@ class IdempotencyTests:
         assert retry.json()["id"] == first.json()["id"]
         assert secret not in str(IdempotencyRecord.objects.values_list("response_body", flat=True))
         assert ApiToken.objects.filter(name="deploy").count() == 1
+
+
+def test_the_beat_schedule_purges_old_keys(clients, world, settings):
+    from egressui.celery import app
+    from policies.schedule import beat_schedule
+    from policies.tasks import purge_idempotency_records_task
+
+    entry = beat_schedule(resync_seconds=600)["purge-idempotency-keys"]
+    assert entry["task"] in app.tasks
+    _post(clients.dev, f"{API}/requests/", create_body(world), "key-1")
+    assert purge_idempotency_records_task() == 0
+    IdempotencyRecord.objects.update(
+        created_at=timezone.now() - timedelta(hours=settings.EGRESSUI_IDEMPOTENCY_HOURS + 1)
+    )
+    assert purge_idempotency_records_task() == 1
