@@ -10,17 +10,21 @@ is the fewest objects any correct rendering needs, counted from the input alone:
 origination DestinationRule for hosts reached with TLS origination and one ServiceEntry for a
 wildcard's serving host; per namespace a NetworkPolicy and a Sidecar; per cluster the gateway's
 NetworkPolicy and the Telemetry. `objects` must equal it: nothing is rendered per grant.
+`--validate N` also checks every Nth object strictly (CRD schema, CEL rules, webhook rules,
+kubernetes-validate; tests/support/manifest_validation.py) and adds `validated` and `invalid`.
 """
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from policies.manifests import ClusterSettings, GrantSpec, RenderInput, render_cluster  # noqa: E402
 
@@ -87,6 +91,7 @@ def lower_bound(cluster: ClusterSettings, grants: list[GrantSpec]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--validate", type=int, default=0, metavar="N", help="validate every Nth object")
     args = parser.parse_args()
     data, bound = build_input()
     best, best_cpu, result = float("inf"), float("inf"), None
@@ -104,7 +109,18 @@ def main() -> None:
         "cpu_seconds": round(best_cpu, 3),
         "unrenderable": len(result.unrenderable),
     }
+    if args.validate:
+        line.update(_validate(result.objects[:: args.validate]))
     print(json.dumps(line))
+
+
+def _validate(objects: list[dict]) -> dict:
+    from tests.support.manifest_validation import ManifestValidator
+
+    crds = os.environ.get("EGRESSUI_ISTIO_CRDS", str(ROOT.parent / "shared" / "istio" / "crd-all.gen.yaml"))
+    validator = ManifestValidator(crds)
+    invalid = [obj["metadata"]["name"] for obj in objects if validator.errors(obj)]
+    return {"validated": len(objects), "invalid": len(invalid)}
 
 
 if __name__ == "__main__":
