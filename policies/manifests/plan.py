@@ -240,6 +240,7 @@ def build_plan(data: RenderInput) -> Plan:
     expanded: dict[tuple, list[tuple[str, _Candidate | str]]] = {}
     accepted: set[_Candidate] = set()
     now = data.now
+    shared_port = cluster.gateway_http_port == cluster.gateway_https_port
     effective = sorted((grant for grant in data.grants if grant.is_effective(now)), key=lambda grant: grant.id)
     for grant in effective:
         label = grant.label
@@ -277,6 +278,13 @@ def build_plan(data: RenderInput) -> Plan:
             namespace.hosts.add(candidate.host)
             if candidate.kind != DIRECT:
                 namespace.uses_gateway = True
+            if candidate.klass == HTTP_CLASS and shared_port:
+                report(
+                    reported_host,
+                    f"The cluster's gateway HTTP and HTTPS Service ports are both {cluster.gateway_http_port}; "
+                    "http routes need a port of their own on the gateway.",
+                )
+                continue
             if candidate not in accepted:
                 reason = _conflict(hosts, candidate)
                 if reason:

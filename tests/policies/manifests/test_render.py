@@ -310,6 +310,15 @@ class ConflictTests:
         [item] = result.unrenderable
         assert item.grant == "2" and "already rendered as TLS" in item.reason
 
+    def test_http_routes_need_their_own_gateway_port(self):
+        result = render(
+            [grant(1, "a", "x", "api.example.com"), grant(2, "a", "x", "plain.example.com", 80, "http")],
+            gateway_http_port=443,
+        )
+        assert [o["metadata"]["name"] for o in kinds(result, "VirtualService")] == ["api-example-com"]
+        [item] = result.unrenderable
+        assert item.grant == "2" and "both 443" in item.reason
+
     def test_system_namespaces_are_refused(self):
         for namespace in ("istio-egress", "istio-system", "kube-system"):
             result = render([grant(1, namespace, "x", "api.example.com")])
