@@ -111,6 +111,10 @@ def desired_objects_for_cluster(cluster: Cluster) -> list[dict]:
 
 @dataclass(slots=True)
 class ClusterPreview:
+    """One cluster's share of a request preview. Each `ObjectChange` has kind, namespace, name,
+    `before` / `after` (None for an addition / a removal), `action` ("add", "change", "remove"),
+    `diff` (unified diff of the YAML) and `yaml` (the object as it would be)."""
+
     cluster_id: int
     cluster_name: str
     added: list[ObjectChange] = field(default_factory=list)
@@ -150,7 +154,7 @@ def _preview(identities, destinations: list[_Destination], invalid: list[tuple[s
             by_cluster[cluster.pk].append(identity)
     previews = []
     for cluster_id, cluster in sorted(clusters.items(), key=lambda item: item[1].name):
-        settings_ = cluster_settings(cluster)
+        rendering = cluster_settings(cluster)
         current = grant_specs_for_cluster(cluster, now=now)
         pending = [
             (identity.namespace.name, identity.service_account, destination)
@@ -174,8 +178,8 @@ def _preview(identities, destinations: list[_Destination], invalid: list[tuple[s
             )
             for index, (namespace, account, d) in enumerate(pending)
         ]
-        before = render_cluster(RenderInput(cluster=settings_, grants=tuple(current), now=now))
-        after = render_cluster(RenderInput(cluster=settings_, grants=tuple(kept + added), now=now))
+        before = render_cluster(RenderInput(cluster=rendering, grants=tuple(current), now=now))
+        after = render_cluster(RenderInput(cluster=rendering, grants=tuple(kept + added), now=now))
         diff = diff_objects(before.objects, after.objects)
         problems = [item for item in after.unrenderable if item.grant == ref]
         problems += [
