@@ -2,9 +2,10 @@
 format) or one JSON document per line (`json_lines`, `kubectl logs`). A line that is not JSON
 becomes a LineError for that line only; the others are still read."""
 
-import json
 import re
 from collections.abc import Iterable, Iterator
+
+import orjson
 
 from policies.accesslog.parse import LineError
 
@@ -20,12 +21,11 @@ def decode_line(raw: bytes | str, *, max_line_bytes: int) -> object:
     if len(raw) > max_line_bytes:
         return LineError(f"the line is {len(raw)} bytes long; the limit is {max_line_bytes}")
     try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        return LineError("the line is not UTF-8 text")
-    except ValueError as exc:
-        message = getattr(exc, "msg", str(exc))
-        return LineError(f"the line is not JSON ({message})")
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "utf-8" in str(exc).lower():
+            return LineError("the line is not UTF-8 text")
+        return LineError(f"the line is not JSON ({exc.msg})")
 
 
 def iter_lines(lines: Iterable[bytes | str], *, max_line_bytes: int, first: int = 1) -> Iterator[tuple[int, object]]:
@@ -40,10 +40,8 @@ def iter_body_records(body: bytes, *, max_line_bytes: int) -> Iterator[tuple[int
     """A JSON array is numbered by element (1-based); JSON lines by physical line."""
     if _ARRAY.match(body):
         try:
-            items = json.loads(body)
-        except UnicodeDecodeError:
-            raise BodyError("The body starts like a JSON array but is not UTF-8 text.") from None
-        except ValueError as exc:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             raise BodyError(f"The body starts like a JSON array but is not valid JSON: {exc}.") from None
         if not isinstance(items, list):
             raise BodyError("The body starts like a JSON array but is not one.")

@@ -52,15 +52,16 @@ FAILURE_FLAGS = frozenset(
 
 
 def classify(
-    *,
     flags: str,
     response_code: int,
     code_details: str,
     termination: str,
-    upstream_cluster: str,
+    catch_all_cluster: str,
     transport_failure: str,
 ) -> tuple[str, str]:
-    """(verdict, detail): the detail is what explains a verdict other than allowed, for people."""
+    """(verdict, detail): the detail is what explains a verdict other than allowed, for people.
+    `catch_all_cluster` is the upstream cluster if it is one of NO_ROUTE_CLUSTERS, else empty (so
+    the many ordinary cluster names do not spoil the parser's cache of verdicts)."""
     if RBAC_MARKER in termination:
         return DENIED, termination
     if RBAC_MARKER in code_details:
@@ -72,8 +73,8 @@ def classify(
         return DENIED, f"403 {code_details}".strip()
     if flag_set & NO_ROUTE_FLAGS:
         return NO_ROUTE, flags
-    if upstream_cluster in NO_ROUTE_CLUSTERS:
-        return NO_ROUTE, upstream_cluster
+    if catch_all_cluster:
+        return NO_ROUTE, catch_all_cluster
     if flag_set & FAILURE_FLAGS:
         return UPSTREAM_FAILURE, f"{flags} {transport_failure}".strip()
     if transport_failure:

@@ -108,3 +108,24 @@ def requested_destination(host: str, port: int | None) -> dict | None:
     if port == 80:
         return {"host": host, "port": 80, "protocol": str(Protocol.HTTP.value)}
     return {"host": host, "port": port or 443, "protocol": str(Protocol.TLS.value)}
+
+
+class CoverIndex:
+    """Grants by identity and host, so finding the grant of a logged (identity, host) costs a dict
+    lookup plus a look at the identity's wildcard grants, not a scan of all its grants."""
+
+    def __init__(self, covers: Iterable[tuple[int, GrantCover]]):
+        self._exact: dict[tuple[int, str], list[GrantCover]] = {}
+        self._wildcards: dict[int, list[GrantCover]] = {}
+        for identity_id, cover in covers:
+            for host in cover.exact:
+                self._exact.setdefault((identity_id, host), []).append(cover)
+            if cover.wildcard_suffix:
+                self._wildcards.setdefault(identity_id, []).append(cover)
+
+    def best(self, identity_id: int, host: str, port: int | None, moment: datetime) -> int | None:
+        exact = self._exact.get((identity_id, host), ())
+        wildcards = self._wildcards.get(identity_id, ())
+        if not wildcards:
+            return best_grant(exact, host, port, moment)
+        return best_grant([*exact, *wildcards], host, port, moment)

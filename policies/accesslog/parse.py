@@ -9,15 +9,15 @@ without a JSON parser) is unwrapped first.
 """
 
 import ipaddress
-import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 import idna
+import orjson
 
-from policies.accesslog.classify import classify
+from policies.accesslog.classify import NO_ROUTE_CLUSTERS, classify
 from policies.constants import MAX_HOST_LENGTH
 from policies.manifests.names import WILDCARD_SNI_LABEL
 
@@ -39,8 +39,8 @@ class LineError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class AccessEvent:
+class AccessEvent(NamedTuple):
+    # A named tuple, not a dataclass: one is built per line, and tuples are the cheapest to build.
     time: datetime  # aware, UTC
     principal: str  # `trust-domain/ns/NS/sa/SA` (no spiffe://), another SAN as logged, or ""
     host: str  # normalised host name or IP, `*.suffix` for a wildcard route's SNI, or ""
@@ -73,6 +73,8 @@ def _whole_number(record: dict, key: str, limit: int) -> int:
     if value is None:
         return 0
     if type(value) is int:
+        if 0 <= value <= limit:  # the common case, first
+            return value
         number = value
     elif type(value) is str:
         if value in ("", "-"):
@@ -120,6 +122,7 @@ def _split_authority(authority: str) -> tuple[str, int | None]:
     return host, (int(port) if port.isdigit() and 0 < int(port) < 65536 else None)
 
 
+@lru_cache(maxsize=65_536)
 def _split_upstream_cluster(name: str) -> tuple[str, int | None]:
     """Istio's `outbound|443|subset|api.example.com` → (host, port); anything else → ("", None)."""
     parts = name.split("|")
@@ -129,25 +132,39 @@ def _split_upstream_cluster(name: str) -> tuple[str, int | None]:
     return parts[3], (port if 0 < port < 65536 else None)
 
 
-def _host(field: str, raw: str) -> str:
+@lru_cache(maxsize=65_536)
+def _logged_host(raw: str) -> str | None:
     host = normalize_log_host(raw)
-    if host is None:
-        raise LineError(f"{field}: {raw[:80]!r} is not a host name")
-    if host.startswith(_WILDCARD_SNI_PREFIX):
+    if host is not None and host.startswith(_WILDCARD_SNI_PREFIX):
         # The outer SNI of a wildcard route (policies.manifests.names.wildcard_sni): the connection
         # went to some host under the wildcard; which one only the inner TLS handshake knows.
         return "*." + host[len(_WILDCARD_SNI_PREFIX) :]
     return host
 
 
-def _principal(raw: str) -> str:
+def _host(field: str, raw: str) -> str:
+    host = _logged_host(raw)
+    if host is None:
+        raise LineError(f"{field}: {raw[:80]!r} is not a host name")
+    return host
+
+
+@lru_cache(maxsize=65_536)
+def _normalized_principal(raw: str) -> str | None:
     # %DOWNSTREAM_PEER_URI_SAN% lists every URI SAN, comma-separated; Istio certificates carry one.
     first = raw.split(",", 1)[0].strip()
     if first.startswith("spiffe://"):
         first = first[len("spiffe://") :]
     if len(first) > MAX_PRINCIPAL_LENGTH or not _PRINCIPAL.fullmatch(first):
-        raise LineError(f"source_principal: {raw[:80]!r} is not a principal")
+        return None
     return first
+
+
+def _principal(raw: str) -> str:
+    principal = _normalized_principal(raw)
+    if principal is None:
+        raise LineError(f"source_principal: {raw[:80]!r} is not a principal")
+    return principal
 
 
 def _time(record: dict, oldest: datetime, newest: datetime) -> datetime:
@@ -160,12 +177,51 @@ def _time(record: dict, oldest: datetime, newest: datetime) -> datetime:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise LineError(f"start_time: {raw[:40]!r} is not an ISO 8601 time") from None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is not UTC:  # Envoy writes UTC with a Z: no conversion in the common case
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     if moment < oldest:
         raise LineError(f"start_time: {raw} is older than the retention period")
     if moment > newest:
         raise LineError(f"start_time: {raw} is in the future")
     return moment
+
+
+_VERDICT_FIELDS = (
+    "response_flags",
+    "response_code",
+    "response_code_details",
+    "connection_termination_details",
+    "upstream_transport_failure_reason",
+)
+# Raw verdict fields (as logged, already checked once) → (verdict, detail). Nearly every line repeats
+# one of a handful of combinations, so this saves checking and classifying them line by line.
+_verdicts: dict[tuple, tuple[str, str]] = {}
+_MAX_CACHED_VERDICTS = 4096
+
+
+def _verdict(record: dict, catch_all_cluster: str) -> tuple[str, str]:
+    raw = (*map(record.get, _VERDICT_FIELDS), catch_all_cluster)
+    try:
+        cached = _verdicts.get(raw)
+    except TypeError:  # a list or object where text belongs: the checks below name the field
+        cached = None
+    if cached is not None and type(raw[1]) is not bool:  # True == 1 would otherwise hit 1's entry
+        return cached
+    result = classify(
+        _text(record, "response_flags"),
+        _whole_number(record, "response_code", 999),
+        _text(record, "response_code_details"),
+        _text(record, "connection_termination_details"),
+        catch_all_cluster,
+        _text(record, "upstream_transport_failure_reason"),
+    )
+    if len(_verdicts) >= _MAX_CACHED_VERDICTS:
+        _verdicts.clear()
+    try:
+        _verdicts[raw] = result
+    except TypeError:
+        pass
+    return result
 
 
 class LineParser:
@@ -182,12 +238,12 @@ class LineParser:
             raise LineError(f"line: expected a JSON object, got {_type_name(record)}")
         if "start_time" not in record and type(record.get("log")) is str:
             try:
-                record = json.loads(record["log"])
-            except ValueError:
+                record = orjson.loads(record["log"])
+            except orjson.JSONDecodeError:
                 raise LineError("log: the wrapped log line is not JSON") from None
             if type(record) is not dict:
                 raise LineError("log: the wrapped log line is not a JSON object")
-        cluster = _text(record, "cluster")
+        cluster = _text(record, "cluster") if "cluster" in record else ""
         if cluster and cluster != self.cluster_name:
             raise LineError(
                 f"cluster: the line is from cluster {cluster[:63]!r}, this feed is for {self.cluster_name!r}"
@@ -211,21 +267,14 @@ class LineParser:
         raw_principal = _text(record, "source_principal", "downstream_peer_uri_san")
         principal = _principal(raw_principal) if raw_principal else ""
 
-        verdict, detail = classify(
-            flags=_text(record, "response_flags"),
-            response_code=_whole_number(record, "response_code", 999),
-            code_details=_text(record, "response_code_details"),
-            termination=_text(record, "connection_termination_details"),
-            upstream_cluster=upstream_cluster,
-            transport_failure=_text(record, "upstream_transport_failure_reason"),
-        )
+        verdict, detail = _verdict(record, upstream_cluster if upstream_cluster in NO_ROUTE_CLUSTERS else "")
         return AccessEvent(
-            time=moment,
-            principal=principal,
-            host=host,
-            verdict=verdict,
-            port=port,
-            bytes_sent=_whole_number(record, "bytes_sent", MAX_BYTES),
-            bytes_received=_whole_number(record, "bytes_received", MAX_BYTES),
-            detail=detail[:MAX_DETAIL_LENGTH],
+            moment,
+            principal,
+            host,
+            verdict,
+            port,
+            _whole_number(record, "bytes_sent", MAX_BYTES),
+            _whole_number(record, "bytes_received", MAX_BYTES),
+            detail[:MAX_DETAIL_LENGTH],
         )

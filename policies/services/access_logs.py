@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Count, F, Max, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from policies.accesslog import Aggregate, BatchAggregator, LineError, LineParser
-from policies.accesslog.coverage import GRANT_COVER_FIELDS, GrantCover, best_grant
+from policies.accesslog.coverage import GRANT_COVER_FIELDS, CoverIndex, GrantCover
 from policies.choices import BLOCKED_VERDICTS
 from policies.models import AccessRecord, Cluster, ClusterIngestState, Grant, Namespace, WorkloadIdentity
 
@@ -107,18 +107,51 @@ def _count(cluster: Cluster, report: IngestReport, *, newest: datetime | None, n
 # --- attribution: principal → namespace / identity, (identity, host) → grant ----------------------
 
 
+# (cluster id, created) → (version, identity id → covers). Grants never change host, port or
+# protocol after approval; only new grants and ended ones change what is covered, and both change
+# the version. The creation time keeps a recreated cluster (same id, e.g. in tests) apart.
+_covers_cache: dict[tuple, tuple[tuple, CoverIndex]] = {}
+
+
+def _grant_covers(cluster: Cluster) -> CoverIndex:
+    """Every grant of the cluster as GrantCovers by identity, rebuilt only when the cluster's grants
+    change: one small aggregate query per batch instead of reading thousands of grants each time.
+    Grants that ended before the retention window can no longer match a line and are left out."""
+    grants = Grant.objects.filter(cluster_id=cluster.pk)
+    version = tuple(
+        grants.aggregate(
+            count=Count("pk"),
+            newest=Max("pk"),
+            ended=Count("ended_at"),
+            last_end=Max("ended_at"),
+            last_start=Max("valid_from"),
+            last_expiry=Max("expires_at"),
+        ).values()
+    )
+    key = (cluster.pk, cluster.created_at)
+    cached = _covers_cache.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    oldest = retention_cutoff(timezone.now())
+    relevant = grants.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=oldest), expires_at__gt=oldest)
+    covers = CoverIndex(
+        (grant["identity_id"], GrantCover.from_values(grant)) for grant in relevant.values(*GRANT_COVER_FIELDS)
+    )
+    _covers_cache[key] = (version, covers)
+    return covers
+
+
 def _attributed_rows(cluster: Cluster, batch: BatchAggregator) -> list[tuple]:
     """Rows for the upsert, sorted by key so concurrent batches lock rows in the same order."""
     trust_domain = cluster.trust_domain
     wanted: dict[str, tuple[str, str]] = {}
-    for principal, _host, _verdict, _hour in batch.rows:
-        if principal not in wanted:
-            match = _ISTIO_PRINCIPAL.fullmatch(principal)
-            if match and match.group(1) == trust_domain:
-                wanted[principal] = (match.group(2), match.group(3))
+    for principal in {key[0] for key in batch.rows}:
+        match = _ISTIO_PRINCIPAL.fullmatch(principal)
+        if match and match.group(1) == trust_domain:
+            wanted[principal] = (match.group(2), match.group(3))
     namespaces: dict[str, int] = {}
     identities: dict[tuple[str, str], int] = {}
-    covers: dict[int, list[GrantCover]] = {}
+    covers: CoverIndex | None = None
     if wanted:
         names = {ns for ns, _sa in wanted.values()}
         namespaces = dict(Namespace.objects.filter(cluster=cluster, name__in=names).values_list("name", "pk"))
@@ -128,16 +161,7 @@ def _attributed_rows(cluster: Cluster, batch: BatchAggregator) -> list[tuple]:
         ).values_list("namespace__name", "service_account", "pk"):
             identities[(ns_name, account)] = pk
         if identities:
-            first = min(row.first_seen for row in batch.rows.values())
-            grants = Grant.objects.filter(
-                Q(ended_at__isnull=True) | Q(ended_at__gt=first),
-                cluster=cluster,
-                identity_id__in=set(identities.values()),
-                valid_from__lte=batch.newest,
-                expires_at__gt=first,
-            ).values(*GRANT_COVER_FIELDS)
-            for grant in grants:
-                covers.setdefault(grant["identity_id"], []).append(GrantCover.from_values(grant))
+            covers = _grant_covers(cluster)
     rows = []
     for key in sorted(batch.rows):
         principal, host, verdict, hour = key
@@ -147,8 +171,8 @@ def _attributed_rows(cluster: Cluster, batch: BatchAggregator) -> list[tuple]:
         if parsed is not None:
             namespace_id = namespaces.get(parsed[0])
             identity_id = identities.get(parsed)
-            if identity_id is not None and host:
-                grant_id = best_grant(covers.get(identity_id, ()), host, aggregate.port, aggregate.last_seen)
+            if identity_id is not None and host and covers is not None:
+                grant_id = covers.best(identity_id, host, aggregate.port, aggregate.last_seen)
         rows.append(
             (
                 cluster.pk,
@@ -228,18 +252,24 @@ def _conflict_clause(table: str, least: str, greatest: str) -> str:
 
 
 def _upsert(rows: list[tuple]) -> None:
-    """Add the batch's sums to the stored ones: one statement on PostgreSQL (arrays unnested), a few
-    multi-row statements on SQLite (bounded by its parameter limit)."""
+    """Add the batch's sums to the stored ones, inside the caller's transaction: one COPY and one
+    INSERT on PostgreSQL, a few multi-row INSERTs on SQLite (bounded by its parameter limit)."""
     table = connection.ops.quote_name(AccessRecord._meta.db_table)
     columns = ", ".join(_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{kind}[]" for kind in _PG_TYPES)
-            sql = (
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
-                f"{_conflict_clause(table, 'LEAST', 'GREATEST')}"
-            )
-            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            # COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT: COPY is the cheapest
+            # way to hand PostgreSQL thousands of rows. ON COMMIT DROP keeps it transaction-scoped,
+            # which also suits connection poolers.
+            definition = ", ".join(f"{name} {kind}" for name, kind in zip(_COLUMNS, _PG_TYPES, strict=True))
+            cursor.execute(f"CREATE TEMPORARY TABLE access_batch ({definition}) ON COMMIT DROP")
+            with cursor.cursor.copy(f"COPY access_batch ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_PG_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+            conflict = _conflict_clause(table, "LEAST", "GREATEST")
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM access_batch {conflict}")
+            cursor.execute("DROP TABLE access_batch")
             return
         adapt = connection.ops.adapt_datetimefield_value
         width = len(_COLUMNS)

@@ -217,3 +217,16 @@ class BodyTests:
         assert items[0][1].message == "the line is 209 bytes long; the limit is 100"
         assert items[1][1].message == "the line is not UTF-8 text"
         assert items[2] == (3, {"c": 1})
+
+
+class VerdictCacheTests:
+    """Verdicts are cached by the raw fields; a cached combination must not let bad values through."""
+
+    def test_true_is_not_taken_for_the_cached_response_code_1(self):
+        assert parse(response_code=1).verdict == "allowed"
+        assert rejection(response_code=True) == "response_code: expected a whole number, got true/false"
+
+    def test_unhashable_values_are_still_rejected_by_field(self):
+        assert parse(response_flags="NR").verdict == "no_route"
+        assert rejection(response_flags=["NR"]) == "response_flags: expected text, got a list"
+        assert parse(response_flags="NR").verdict == "no_route"
