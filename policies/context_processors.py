@@ -36,9 +36,12 @@ class UIState:
     def inbox_count(self) -> int:
         if not self.is_approver:
             return 0
-        from policies.selectors.approvals import approval_inbox
+        counted = getattr(self._request, "egressui_inbox_count", None)  # counted afresh by this view
+        if counted is not None:
+            return counted
+        from policies.selectors.approvals import approval_inbox_count
 
-        return approval_inbox(user=self._user).order_by().count()
+        return approval_inbox_count(user=self._user)
 
     @cached_property
     def section(self) -> str:

@@ -1,9 +1,38 @@
-from django.db.models import Count, Exists, Min, OuterRef, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, QuerySet
 
 from policies.choices import Decision, RequestStatus
-from policies.models import ApprovalDecision, EgressRequest
-from policies.permissions import steps_awaiting
-from policies.selectors.requests import request_list
+from policies.models import ApprovalDecision, ApprovalStep, EgressRequest, RequestDestination, WorkloadIdentity
+from policies.permissions import steps_awaiting, visible_requests
+
+# What an inbox row shows, and nothing more: the inbox is the page approvers live in, so its rows are
+# loaded lean (no cluster settings or secrets per identity, no full team rows per step).
+_ROW_PREFETCHES = (
+    Prefetch("destinations", queryset=RequestDestination.objects.order_by("host", "port", "protocol")),
+    Prefetch(
+        "identities",
+        queryset=WorkloadIdentity.objects.select_related("namespace__cluster")
+        .only(
+            "service_account",
+            "namespace",
+            "namespace__name",
+            "namespace__cluster",
+            "namespace__cluster__name",
+            "namespace__cluster__environment",
+        )
+        .order_by("namespace__cluster__name", "namespace__name", "service_account"),
+    ),
+    Prefetch(
+        "steps",
+        queryset=ApprovalStep.objects.only(
+            "request", "round", "position", "name", "status", "required_approvals", "team"
+        ).order_by("round", "position"),
+    ),
+    Prefetch(
+        "decisions",
+        queryset=ApprovalDecision.objects.filter(decision=Decision.APPROVE).only("request", "step", "round"),
+    ),
+)
 
 
 def approval_inbox(*, user) -> QuerySet[EgressRequest]:
@@ -18,7 +47,9 @@ def approval_inbox(*, user) -> QuerySet[EgressRequest]:
         request=OuterRef("pk"), round=OuterRef("round"), user=user, decision=Decision.APPROVE
     )
     return (
-        request_list(user=user)
+        visible_requests(user)
+        .select_related("team", "requester")
+        .prefetch_related(*_ROW_PREFETCHES)
         .filter(status=RequestStatus.SUBMITTED)
         .filter(Exists(actionable))
         .exclude(Exists(approved_by_me))
@@ -29,3 +60,23 @@ def approval_inbox(*, user) -> QuerySet[EgressRequest]:
 def approval_inbox_summary(*, user) -> dict:
     """Count and oldest submission time of the inbox, in one query."""
     return approval_inbox(user=user).order_by().aggregate(count=Count("pk"), oldest=Min("submitted_at"))
+
+
+# The navigation badge is on every page an approver opens; a new request may take this long to be
+# counted there (the inbox itself and the user's own decisions always count afresh).
+INBOX_COUNT_SECONDS = 30
+
+
+def approval_inbox_count(*, user, fresh: bool = False) -> int:
+    key = f"egressui:inbox-count:{user.pk}"
+    if not fresh:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    count = approval_inbox(user=user).order_by().count()
+    approval_inbox_count_remember(user=user, count=count)
+    return count
+
+
+def approval_inbox_count_remember(*, user, count: int) -> None:
+    cache.set(f"egressui:inbox-count:{user.pk}", count, INBOX_COUNT_SECONDS)

@@ -2,7 +2,6 @@
 
 from django import template
 from django.conf import settings
-from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -20,13 +19,40 @@ RISK_HELP = {
 }
 
 
+_UNITS = (
+    ("year", 365 * 86400),
+    ("month", 30 * 86400),
+    ("week", 7 * 86400),
+    ("day", 86400),
+    ("hour", 3600),
+    ("minute", 60),
+)
+
+
+def relative(value, now) -> str:
+    """The distance in its largest whole unit, as in "3 hours ago" or "in 2 days". Lists show dozens
+    of times per page; this is far cheaper than humanize's naturaltime, which goes through translations."""
+    seconds = (now - value).total_seconds()
+    distance = abs(seconds)
+    if distance < 60:
+        return "just now"
+    for unit, size in _UNITS:
+        if distance >= size:
+            count = int(distance // size)
+            text = f"{count} {unit}{'' if count == 1 else 's'}"
+            return f"{text} ago" if seconds >= 0 else f"in {text}"
+    return "just now"
+
+
 @register.simple_tag
 def when(value, empty="—"):
     """A relative time ("3 hours ago") with the exact UTC time on hover and in `datetime`."""
     if not value:
         return empty
     exact = timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
-    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, naturaltime(value))
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, relative(value, timezone.now())
+    )
 
 
 @register.simple_tag

@@ -15,8 +15,7 @@ from policies.forms import BulkApproveForm, CommentForm, DecisionForm, ReasonFor
 from policies.models import Cluster, EgressRequest
 from policies.permissions import can_cancel_request, can_renew_grant, can_revoke_grant, current_step
 from policies.reconciler.connection import connection_test
-from policies.selectors.approvals import approval_inbox
-from policies.selectors.requests import request_list
+from policies.selectors.approvals import approval_inbox, approval_inbox_count
 from policies.services.approvals import egress_request_approve, egress_request_reject, egress_request_request_changes
 from policies.services.comments import egress_request_comment
 from policies.services.grants import grant_revoke
@@ -144,16 +143,16 @@ def request_decide(request, pk: int):
         if ok:
             messages.success(request, outcome)
         return _done(request, safe_next(request, reverse("request_detail", args=[pk])))
-    if ok:
-        fragment = render_to_string(
-            "policies/approval_inbox.html#decided", {"req": egress_request, "outcome": outcome}, request=request
-        )
-    else:  # keep the row (and what was typed is lost only on success); the reason shows at the top
-        row = inbox_rows(request_list(user=request.user).filter(pk=pk).prefetch_related("decisions"))
+    rows = [] if ok else inbox_rows(approval_inbox(user=request.user).filter(pk=pk))
+    if rows:  # refused but still waiting for this user: keep the row, the reason shows at the top
         inbox_url = request.htmx.current_url_abs_path or reverse("approval_inbox")
-        fragment = render_to_string(
-            "policies/approval_inbox.html#row", {"row": row[0], "inbox_url": inbox_url}, request=request
-        )
+        context = {"row": rows[0], "inbox_url": inbox_url}
+        fragment = render_to_string("policies/approval_inbox.html#row", context, request=request)
+    else:  # decided now, or by someone else meanwhile: the row gives way to the outcome
+        outcome = outcome if ok else f"Request #{pk} no longer waits for your decision."
+        request.egressui_inbox_count = approval_inbox_count(user=request.user, fresh=True)
+        context = {"req": egress_request, "outcome": outcome}
+        fragment = render_to_string("policies/approval_inbox.html#decided", context, request=request)
     return HttpResponse(fragment + messages_oob(request))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management import call_command
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -19,6 +20,7 @@ DEMO_PASSWORD = "browser-demo-password-1"
 def demo_data(transactional_db):
     """seed_demo in the test database. It runs before Playwright starts: Playwright's event loop makes
     Django refuse ORM calls from this thread afterwards."""
+    cache.clear()  # per-user values (the approvals badge) from earlier tests' databases
     call_command("seed_demo", password=DEMO_PASSWORD, force=True, stdout=open("/dev/null", "w"))
     return DEMO_PASSWORD
 

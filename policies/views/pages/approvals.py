@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 from policies.filtersets import RequestFilterSet
 from policies.models import ApprovalStep, Cluster, EgressRequest
 from policies.permissions import approver_team_ids, is_platform_admin
-from policies.selectors.approvals import approval_inbox
+from policies.selectors.approvals import approval_inbox, approval_inbox_count_remember
 from policies.selectors.requests import RISK_FLAGS, pending_step, request_clusters, request_risk_flags
 from policies.views.common import deny, login_required, paginate, render_page
 from policies.views.pages.requests import team_filter_choices
@@ -29,7 +29,7 @@ class InboxRow:
         """Approvals already given on the current step (it may need more than one)."""
         if self.step is None:
             return 0
-        return sum(1 for decision in self.req.decisions.all() if decision.step_id == self.step.pk)
+        return sum(1 for d in self.req.decisions.all() if d.step_id == self.step.pk and d.round == self.req.round)
 
 
 def inbox_rows(requests) -> list[InboxRow]:
@@ -42,12 +42,15 @@ def inbox_rows(requests) -> list[InboxRow]:
 def approval_inbox_page(request):
     if not (is_platform_admin(request.user) or approver_team_ids(request.user)):
         deny("The approvals inbox is for approvers and platform admins.")
-    base = approval_inbox(user=request.user).prefetch_related("decisions")
+    base = approval_inbox(user=request.user)
     data = {key: request.GET.getlist(key) if key == "risk" else request.GET.get(key) for key in INBOX_FILTERS}
     data = {key: value for key, value in data.items() if value}
     filterset = RequestFilterSet(data, queryset=base)
     queryset = filterset.qs if filterset.is_valid() else base
     page = paginate(request, queryset)
+    if not data:  # the navigation badge shows the same number
+        request.egressui_inbox_count = page.paginator.count
+        approval_inbox_count_remember(user=request.user, count=page.paginator.count)
     context = {
         "page_obj": page,
         "rows": inbox_rows(page.object_list),

@@ -10,7 +10,7 @@ from policies.filtersets import GrantFilterSet
 from policies.forms import DESTINATION_PREFIX, BreakGlassForm, DestinationFormSet
 from policies.models import AuditEvent, Cluster
 from policies.permissions import can_break_glass, can_renew_grant, can_revoke_grant
-from policies.selectors.grants import grant_list
+from policies.selectors.grants import grant_table
 from policies.selectors.monitoring import grant_usage
 from policies.services.grants import grant_break_glass
 from policies.validators import destination_risk_flags
@@ -25,7 +25,7 @@ EXPIRY_CHOICES = (("7", "within 7 days"), ("14", "within 14 days"), ("30", "with
 @require_GET
 def grant_list_page(request):
     user = request.user
-    base = grant_list(user=user)
+    base = grant_table(user=user)
     data = {key: request.GET.getlist(key) if key == "status" else request.GET.get(key) for key in request.GET}
     data = {key: value for key, value in data.items() if value and key not in ("page", "per_page")}
     filterset = GrantFilterSet(data, queryset=base)

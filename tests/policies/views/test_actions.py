@@ -224,3 +224,20 @@ class GrantActionTests:
         assert response.status_code == 400
         assert "Break-glass access needs a reason." in content and "lasts 1–72 hours" in content
         assert not EgressRequest.objects.exists()
+
+
+class InlineRaceTests:
+    def test_a_request_decided_by_someone_else_meanwhile_leaves_the_inbox(self, client, world):
+        request = submitted(world)
+        client.force_login(world.lead2)
+        client.post(reverse("request_decide", args=[request.pk]), {"decision": "approve"})
+        client.force_login(world.lead)
+        response = client.post(
+            reverse("request_decide", args=[request.pk]),
+            {"decision": "approve"},
+            headers={**HTMX, "HX-Target": f"inbox-row-{request.pk}"},
+        )
+        content = response.content.decode()
+        assert f'<tr id="inbox-row-{request.pk}" class="decided">' in content
+        assert "no longer waits for your decision" in content
+        assert "is approved; it is not waiting for approval" in content

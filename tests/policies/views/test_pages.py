@@ -230,3 +230,21 @@ class AuditLogTests:
         client.force_login(world.admin)
         content = client.get(reverse("audit_verify")).content.decode()
         assert "<!doctype html>" in content and "event #1 was altered" in content
+
+
+class ApprovalsBadgeTests:
+    def test_the_badge_is_cached_briefly_and_refreshed_by_the_inbox(self, client, world):
+        first = submitted(world)
+        client.force_login(world.lead)
+        badge = '<span class="count" title="Approvals waiting for you">{}</span>'
+        assert badge.format(1) in client.get(reverse("grant_list")).content.decode()
+        submitted(world, "api.adyen.com")
+        assert badge.format(1) in client.get(reverse("grant_list")).content.decode()  # cached for a while
+        assert badge.format(2) in client.get(reverse("approval_inbox")).content.decode()  # counted afresh
+        assert badge.format(2) in client.get(reverse("grant_list")).content.decode()
+        client.post(
+            reverse("request_decide", args=[first.pk]),
+            {"decision": "approve"},
+            headers={**HTMX, "HX-Target": f"inbox-row-{first.pk}"},
+        )
+        assert badge.format(1) in client.get(reverse("grant_list")).content.decode()  # own decision: at once

@@ -1,0 +1,505 @@
+"""Latency of the busiest UI pages: the approvals inbox, the grants list and the audit log, with
+10,000 requests, 20,000 grants and their audit events in PostgreSQL, served by gunicorn (the
+production configuration in deploy/gunicorn.conf.py) to 8 concurrent signed-in clients.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/egressui_bench_web .venv/bin/python bench/web.py
+
+The database named by DATABASE_URL (default: egressui_bench_web on 127.0.0.1) is dropped and created
+again: use a throwaway one (`--reuse` measures again on the data a previous run left). Prints one JSON
+line: p50/p95 per page (target: p95 under 150 ms), and the CPU time gunicorn and PostgreSQL spent per
+page load, which does not depend on what else the machine is running.
+"""
+
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+REQUESTS = 10_000
+GRANTS = 20_000
+TEAMS = 20
+CLUSTERS = 4
+CLIENTS = 8
+ROUNDS = 30  # requests per client per page, after warm-up
+PASSWORD = "bench-web-password-1"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/egressui_bench_web"
+
+
+def environment(database_url: str, static_root: str) -> dict:
+    from cryptography.fernet import Fernet
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "EGRESSUI_"))}
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"),
+        DJANGO_SETTINGS_MODULE="egressui.settings",
+        DJANGO_SECRET_KEY="bench-only-secret-key-" + "x" * 40,
+        EGRESSUI_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        EGRESSUI_HTTPS="false",
+        DJANGO_STATIC_ROOT=static_root,
+        EGRESSUI_LOG_FORMAT="json",
+        DJANGO_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def recreate_database(database_url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(env: dict, *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def populate() -> dict:
+    """Write the data set with bulk inserts (the services would take minutes for 10,000 requests).
+    The audit events are real chain links, so the audit page and its filters see realistic rows."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from policies.audit_chain import GENESIS_HASH, compute_hash
+    from policies.choices import (
+        AppliedState,
+        AuditEventType,
+        Environment,
+        GrantStatus,
+        Protocol,
+        RequestStatus,
+        StepStatus,
+        TeamRole,
+    )
+    from policies.models import (
+        ApprovalStep,
+        AuditChainHead,
+        AuditEvent,
+        Cluster,
+        ClusterSyncState,
+        EgressRequest,
+        Grant,
+        Namespace,
+        RequestDestination,
+        Team,
+        TeamMembership,
+        WorkloadIdentity,
+    )
+
+    rng = random.Random(7)
+    User = get_user_model()
+    now = timezone.now()
+    with transaction.atomic():
+        User.objects.create_superuser("bench-admin", "admin@example.com", PASSWORD)
+        teams = Team.objects.bulk_create(Team(slug=f"team{n:02d}", name=f"Team {n:02d}") for n in range(TEAMS))
+        users = User.objects.bulk_create(
+            User(username=f"dev{n:02d}", email=f"dev{n:02d}@example.com") for n in range(TEAMS)
+        )
+        approvers = User.objects.bulk_create(User(username=f"lead{n:02d}") for n in range(TEAMS))
+        security = User.objects.create(username="secops")
+        for user in [*users, *approvers, security]:
+            user.set_password(PASSWORD)
+        User.objects.bulk_update([*users, *approvers, security], ["password"])
+        security_team = Team.objects.create(slug="security", name="Security")
+        TeamMembership.objects.bulk_create(
+            [TeamMembership(team=t, user=u, role=TeamRole.MEMBER) for t, u in zip(teams, users, strict=True)]
+            + [TeamMembership(team=t, user=u, role=TeamRole.APPROVER) for t, u in zip(teams, approvers, strict=True)]
+            + [TeamMembership(team=security_team, user=security, role=TeamRole.APPROVER)]
+        )
+        clusters = Cluster.objects.bulk_create(
+            Cluster(
+                name=f"cluster{n}",
+                environment=Environment.PROD if n % 2 == 0 else Environment.NON_PROD,
+                directory_path=f"/tmp/bench/{n}",
+            )
+            for n in range(CLUSTERS)
+        )
+        ClusterSyncState.objects.bulk_create(ClusterSyncState(cluster=c, needs_reconcile=False) for c in clusters)
+        namespaces = Namespace.objects.bulk_create(
+            Namespace(cluster=c, name=f"{t.slug}-ns", team=t) for t in teams for c in clusters
+        )
+        identities = WorkloadIdentity.objects.bulk_create(
+            WorkloadIdentity(namespace=ns, service_account=f"sa{k}") for ns in namespaces for k in range(5)
+        )
+        namespace_by_id = {ns.pk: ns for ns in namespaces}
+        by_team: dict[int, list] = {}
+        for identity in identities:
+            by_team.setdefault(namespace_by_id[identity.namespace_id].team_id, []).append(identity)
+
+        # 10,000 requests: 70 % approved (they carry the grants), 15 % pending approval, the rest
+        # drafts, rejected, cancelled or sent back.
+        statuses = (
+            [RequestStatus.APPROVED] * 70
+            + [RequestStatus.SUBMITTED] * 15
+            + [RequestStatus.DRAFT] * 5
+            + [RequestStatus.REJECTED] * 4
+            + [RequestStatus.CANCELLED] * 3
+            + [RequestStatus.CHANGES_REQUESTED] * 3
+        )
+        requests = []
+        for n in range(REQUESTS):
+            team = teams[n % TEAMS]
+            status = statuses[n % len(statuses)]
+            created = now - timedelta(minutes=REQUESTS - n)
+            requests.append(
+                EgressRequest(
+                    team=team,
+                    requester=users[n % TEAMS],
+                    status=status,
+                    justification=f"Integration {n} needs this partner API.",
+                    duration_days=rng.choice([30, 90, 200]),
+                    round=0 if status == RequestStatus.DRAFT else 1,
+                    submitted_at=None if status == RequestStatus.DRAFT else created,
+                    decided_at=created if status in (RequestStatus.APPROVED, RequestStatus.REJECTED) else None,
+                )
+            )
+        requests = EgressRequest.objects.bulk_create(requests, batch_size=2000)
+        destinations, links, steps = [], [], []
+        request_identities: dict[int, list] = {}
+        for n, request in enumerate(requests):
+            protocol = rng.choice([Protocol.TLS] * 8 + [Protocol.HTTP_ORIGINATE, Protocol.HTTP])
+            host = f"api{n}.partner{n % 300}.example.com" if n % 25 else f"*.partner{n}.example.com"
+            destinations.append(
+                RequestDestination(
+                    request=request,
+                    host=host,
+                    port=80 if protocol == Protocol.HTTP else 443,
+                    protocol=protocol,
+                    expanded_hosts=[host.replace("*", "api")] if host.startswith("*.") else [],
+                )
+            )
+            chosen = rng.sample(by_team[request.team_id], 3)
+            request_identities[request.pk] = chosen
+            links += [EgressRequest.identities.through(egressrequest=request, workloadidentity=i) for i in chosen]
+            if request.status == RequestStatus.SUBMITTED:
+                steps.append(
+                    ApprovalStep(
+                        request=request,
+                        round=1,
+                        position=1,
+                        name="Team approver",
+                        team_id=request.team_id,
+                        status=StepStatus.PENDING,
+                    )
+                )
+                steps.append(
+                    ApprovalStep(
+                        request=request,
+                        round=1,
+                        position=2,
+                        name="Security review",
+                        team=security_team,
+                        status=StepStatus.WAITING,
+                    )
+                )
+        destinations = RequestDestination.objects.bulk_create(destinations, batch_size=2000)
+        EgressRequest.identities.through.objects.bulk_create(links, batch_size=5000)
+        ApprovalStep.objects.bulk_create(steps, batch_size=2000)
+
+        grants = []
+        approved = [(r, d) for r, d in zip(requests, destinations, strict=True) if r.status == RequestStatus.APPROVED]
+        for request, destination in approved:
+            for identity in request_identities[request.pk]:
+                if len(grants) == GRANTS:  # 7,000 approved requests × 3 identities, capped
+                    break
+                expires = now + timedelta(days=rng.randint(-30, 200))
+                status = GrantStatus.ACTIVE if expires > now else GrantStatus.EXPIRED
+                grants.append(
+                    Grant(
+                        request=request,
+                        destination=destination,
+                        identity=identity,
+                        cluster_id=namespace_by_id[identity.namespace_id].cluster_id,
+                        team_id=request.team_id,
+                        host=destination.host,
+                        port=destination.port,
+                        protocol=destination.protocol,
+                        status=status,
+                        valid_from=now - timedelta(days=60),
+                        expires_at=expires,
+                        applied_state=AppliedState.APPLIED if status == GrantStatus.ACTIVE else AppliedState.REMOVED,
+                    )
+                )
+        Grant.objects.bulk_create(grants, batch_size=2000)
+
+        events, previous, seq = [], GENESIS_HASH, 0
+        chain_types = {
+            RequestStatus.APPROVED: [
+                AuditEventType.REQUEST_CREATED,
+                AuditEventType.REQUEST_SUBMITTED,
+                AuditEventType.STEP_DECISION,
+                AuditEventType.REQUEST_APPROVED,
+                AuditEventType.GRANT_CREATED,
+            ],
+            RequestStatus.SUBMITTED: [AuditEventType.REQUEST_CREATED, AuditEventType.REQUEST_SUBMITTED],
+            RequestStatus.DRAFT: [AuditEventType.REQUEST_CREATED],
+        }
+        for request in requests:
+            for event_type in chain_types.get(
+                request.status,
+                [AuditEventType.REQUEST_CREATED, AuditEventType.REQUEST_SUBMITTED, AuditEventType.REQUEST_REJECTED],
+            ):
+                seq += 1
+                event = AuditEvent(
+                    seq=seq,
+                    event_type=int(event_type),
+                    occurred_at=now - timedelta(seconds=REQUESTS * 5 - seq),
+                    actor_id=request.requester_id,
+                    actor_repr=f"dev{request.team_id % TEAMS:02d}",
+                    subject_type="egressrequest",
+                    subject_id=str(request.pk),
+                    subject_repr=f"request #{request.pk}",
+                    egress_request_id=request.pk,
+                    after={"status": request.status},
+                    prev_hash=previous,
+                )
+                event.hash = compute_hash(event)
+                previous = event.hash
+                events.append(event)
+        AuditEvent.objects.bulk_create(events, batch_size=5000)
+        AuditChainHead.objects.update_or_create(pk=1, defaults={"last_seq": seq, "last_hash": previous})
+    with connection.cursor() as cursor:  # fresh statistics, as autovacuum would have them on a live system
+        cursor.execute("ANALYZE")
+    return counts()
+
+
+def counts() -> dict:
+    import django
+
+    django.setup()
+    from policies.choices import RequestStatus
+    from policies.models import AuditEvent, EgressRequest, Grant
+
+    return {
+        "requests": EgressRequest.objects.count(),
+        "grants": Grant.objects.count(),
+        "audit_events": AuditEvent.objects.count(),
+        "pending": EgressRequest.objects.filter(status=RequestStatus.SUBMITTED).count(),
+    }
+
+
+def log(message: str) -> None:
+    print(f"[bench/web] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def signed_in_session(base_url: str, username: str):
+    import requests
+
+    session = requests.Session()
+    session.get(base_url + "/login/", timeout=30)
+    response = session.post(
+        base_url + "/login/",
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": base_url + "/login/"},
+        timeout=30,
+        allow_redirects=False,
+    )
+    if response.status_code != 302:
+        raise SystemExit(f"could not sign in as {username}: HTTP {response.status_code}")
+    return session
+
+
+# Who loads which page: platform admins see everything (the largest counts), team members their team.
+PAGES = {
+    "inbox": ("/approvals/", ["bench-admin", "lead03", "secops"]),
+    "grants": ("/grants/", ["bench-admin", "dev05", "lead07"]),
+    "audit": ("/audit/", ["bench-admin", "dev09", "secops"]),
+}
+
+
+def cpu_ticks(pids: list[int]) -> int:
+    """User + system CPU time of these processes so far, in clock ticks (from /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def server_pids(master: int, database_url: str) -> tuple[list[int], list[int]]:
+    """gunicorn's workers, and the PostgreSQL backends serving them."""
+    import psycopg
+
+    workers = [
+        int(pid) for pid in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    ]
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return workers, [row[0] for row in rows]
+
+
+def measure(base_url: str, on_warm) -> dict:
+    """8 client threads: sign in, warm up, then (after `on_warm()` ran once) load each page ROUNDS times."""
+    results: dict[str, list[float]] = {page: [] for page in PAGES}
+    warm, go = threading.Barrier(CLIENTS + 1), threading.Barrier(CLIENTS + 1)
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client(index: int) -> None:
+        sessions = {}
+        for page, (_, users) in PAGES.items():
+            username = users[index % len(users)]
+            sessions[page] = sessions.get(username) or signed_in_session(base_url, username)
+        for page, (path, _) in PAGES.items():  # warm-up: worker imports, template caches, connections
+            sessions[page].get(base_url + path, timeout=30)
+        warm.wait()
+        go.wait()
+        for round_ in range(ROUNDS):
+            for page, (path, _) in PAGES.items():
+                url = base_url + path + (f"?page={1 + round_ % 3}" if round_ % 5 == 4 else "")
+                started = time.perf_counter()
+                response = sessions[page].get(url, timeout=30)
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    if response.status_code != 200:
+                        errors.append(f"{path}: HTTP {response.status_code}")
+                    results[page].append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    warm.wait()
+    on_warm()
+    go.wait()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise SystemExit(f"{len(errors)} failed page loads, e.g. {errors[:3]}")
+
+    def summary(samples: list[float]) -> dict:
+        ordered = sorted(samples)
+        return {
+            "p50_ms": round(statistics.median(ordered), 1),
+            "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1], 1),
+            "max_ms": round(ordered[-1], 1),
+            "n": len(ordered),
+        }
+
+    return {page: summary(samples) for page, samples in results.items()}
+
+
+def main() -> None:
+    database_url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    if not database_url.startswith("postgres"):
+        raise SystemExit("bench/web.py needs PostgreSQL: set DATABASE_URL to a throwaway database.")
+    reuse = "--reuse" in sys.argv  # measure again on the data set a previous run left
+    started = time.perf_counter()
+    if not reuse:
+        recreate_database(database_url)
+    with tempfile.TemporaryDirectory(prefix="egressui-bench-web-") as static_root:
+        env = environment(database_url, static_root)
+        os.environ.update(env)
+        manage(env, "collectstatic", "--noinput")
+        if reuse:
+            data = counts()
+        else:
+            manage(env, "migrate", "--noinput")
+            log(f"migrated in {time.perf_counter() - started:.0f} s; writing the data set")
+            data = populate()
+        log(f"data set: {data}")
+        seconds_setup = time.perf_counter() - started
+        port = free_port()
+        workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+        server_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers)}
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "deploy/gunicorn.conf.py",
+                "--worker-tmp-dir",
+                "/tmp",
+                "egressui.wsgi",
+            ],
+            cwd=ROOT,
+            env=server_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            import requests
+
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    requests.get(base_url + "/healthz", timeout=5).raise_for_status()
+                    break
+                except requests.RequestException:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("gunicorn did not start") from None
+                    time.sleep(0.2)
+            snapshot: dict = {}
+
+            def on_warm():
+                snapshot["pids"] = server_pids(server.pid, database_url)
+                snapshot["before"] = [cpu_ticks(pids) for pids in snapshot["pids"]]
+
+            pages = measure(base_url, on_warm)
+            ticks_before = snapshot["before"]
+            ticks_after = [cpu_ticks(pids) for pids in snapshot["pids"]]
+            loads = os.getloadavg()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    page_loads = sum(page["n"] for page in pages.values())
+    print(
+        json.dumps(
+            {
+                "bench": "web",
+                "requests": data["requests"],
+                "grants": data["grants"],
+                "audit_events": data["audit_events"],
+                "pending_approval": data["pending"],
+                "clients": CLIENTS,
+                "gunicorn_workers": workers,
+                "pages": pages,
+                "cpu_ms_per_page": {
+                    "app": round((ticks_after[0] - ticks_before[0]) * tick_ms / page_loads, 1),
+                    "database": round((ticks_after[1] - ticks_before[1]) * tick_ms / page_loads, 1),
+                },
+                "load_average_1m": round(loads[0], 2),
+                "target_p95_ms": 150,
+                "all_under_target": all(page["p95_ms"] < 150 for page in pages.values()),
+                "seconds_setup": round(seconds_setup, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
