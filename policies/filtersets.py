@@ -1,12 +1,14 @@
 """One FilterSet per listed model, shared by the UI pages and the REST API, so a filter means the
 same thing everywhere. Filters over many-valued relations use subqueries, never DISTINCT."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import django_filters as filters
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 
 from policies.choices import AccessVerdict, AuditEventType, Environment, GrantStatus, Protocol, RequestStatus
 from policies.models import (
@@ -22,6 +24,26 @@ from policies.models import (
 from policies.selectors.requests import RISK_FLAGS, risk_filter_q
 
 _EVENT_NAMES = [(member.label, member.label) for member in AuditEventType]
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """ISO 8601, converted to UTC: PostgreSQL refuses UTC offsets beyond ±15:59, and an offset can
+    push a date past year 1 or 9999; both are a 400 for the caller, never a database error."""
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is None:
+            return None
+        try:
+            return result.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("Enter a date and time between the years 1 and 9999.", code="invalid") from None
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 # Bounds for numeric filters, so huge values are a 400 instead of an overflow in timedelta or the database.
 MAX_FILTER_DAYS = 36500
 MAX_ID = 2**63 - 1
@@ -34,8 +56,8 @@ class RequestFilterSet(filters.FilterSet):
     host = filters.CharFilter(method="filter_host", label="Host contains")
     requester = filters.CharFilter(field_name="requester__username", label="Requester")
     risk = filters.MultipleChoiceFilter(choices=[(flag, flag) for flag in RISK_FLAGS], method="filter_risk")
-    submitted_after = filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
-    submitted_before = filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    submitted_after = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = UtcDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
     older_than_days = filters.NumberFilter(
         method="filter_older_than", label="Waiting more than N days", min_value=0, max_value=MAX_FILTER_DAYS
     )
@@ -70,7 +92,7 @@ class GrantFilterSet(filters.FilterSet):
     protocol = filters.ChoiceFilter(choices=Protocol.choices)
     namespace = filters.CharFilter(field_name="identity__namespace__name", label="Namespace")
     service_account = filters.CharFilter(field_name="identity__service_account", label="Service account")
-    expiring_before = filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
+    expiring_before = UtcDateTimeFilter(field_name="expires_at", lookup_expr="lt")
     expiring_within_days = filters.NumberFilter(
         method="filter_expiring_within", label="Expiring within N days", min_value=0, max_value=MAX_FILTER_DAYS
     )
@@ -94,8 +116,8 @@ class AuditEventFilterSet(filters.FilterSet):
     subject = filters.CharFilter(method="filter_subject", label="Subject contains")
     request = filters.NumberFilter(field_name="egress_request_id", label="Request id", min_value=1, max_value=MAX_ID)
     cluster = filters.CharFilter(method="filter_cluster", label="Cluster")
-    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent
@@ -118,7 +140,7 @@ class ReconcileRunFilterSet(filters.FilterSet):
     cluster = filters.CharFilter(field_name="cluster__name", label="Cluster")
     outcome = filters.MultipleChoiceFilter(choices=ReconcileRun.Outcome.choices)
     trigger = filters.CharFilter(field_name="trigger")
-    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte")
 
     class Meta:
         model = ReconcileRun
@@ -158,8 +180,8 @@ class AccessRecordFilterSet(filters.FilterSet):
     host = filters.CharFilter(field_name="host", lookup_expr="icontains", label="Host contains")
     verdict = filters.MultipleChoiceFilter(choices=AccessVerdict.choices)
     grant = filters.NumberFilter(field_name="grant_id", label="Grant id", min_value=1, max_value=MAX_ID)
-    since = filters.IsoDateTimeFilter(field_name="hour", lookup_expr="gte", label="Hours from")
-    until = filters.IsoDateTimeFilter(field_name="hour", lookup_expr="lt", label="Hours before")
+    since = UtcDateTimeFilter(field_name="hour", lookup_expr="gte", label="Hours from")
+    until = UtcDateTimeFilter(field_name="hour", lookup_expr="lt", label="Hours before")
     days = filters.NumberFilter(method="filter_days", label="In the last N days", min_value=1)
 
     class Meta:

@@ -8,6 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from policies.api.filtering import contains_nul
 from policies.choices import Protocol
 from policies.constants import MAX_DESTINATIONS_PER_REQUEST, MAX_EXPANDED_HOSTS, MAX_IDENTITIES_PER_REQUEST
 from policies.models import (
@@ -126,6 +127,12 @@ class ClusterWriteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cluster
         fields = ["name", *CLUSTER_FIELDS]
+
+    def validate(self, attrs):
+        bad = {name: ["Null characters are not allowed."] for name, value in attrs.items() if contains_nul(value)}
+        if bad:
+            raise serializers.ValidationError(bad)
+        return attrs
 
 
 class ClusterUpdateSerializer(ClusterWriteSerializer):

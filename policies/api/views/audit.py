@@ -2,6 +2,7 @@
 hash-chain verification."""
 
 import csv
+import itertools
 import json
 
 from django.http import StreamingHttpResponse
@@ -79,10 +80,10 @@ class _Echo:
         return value
 
 
-def _csv_stream(queryset):
+def _csv_stream(events):
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
-    for event in queryset.iterator(chunk_size=2000):
+    for event in events:
         yield writer.writerow(_csv_row(event))
 
 
@@ -110,8 +111,12 @@ class AuditEventListApi(generics.ListAPIView):
     def list(self, request, *args, **kwargs):
         if request.accepted_renderer.format != CSVRenderer.format:
             return super().list(request, *args, **kwargs)
-        queryset = self.filter_queryset(self.get_queryset())
-        response = StreamingHttpResponse(_csv_stream(queryset), content_type="text/csv; charset=utf-8")
+        events = self.filter_queryset(self.get_queryset()).iterator(chunk_size=2000)
+        # Run the query now, not once streaming has begun: a database error must still become an
+        # error response rather than a cut-off download.
+        first = next(events, None)
+        rows = itertools.chain([first], events) if first is not None else iter(())
+        response = StreamingHttpResponse(_csv_stream(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
         return response
 

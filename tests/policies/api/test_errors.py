@@ -73,3 +73,25 @@ class ThrottleTests:
         for _ in range(2):
             assert anon.get(f"{API}/schema/").status_code == 200
         assert anon.get(f"{API}/schema/").status_code == 429
+
+
+class DateTimeFilterTests:
+    def test_offsets_are_converted_to_utc_and_out_of_range_dates_are_400(self, clients):
+        url = f"{API}/audit-events/"
+        assert clients.admin.get(url, {"occurred_after": "2026-01-01T00:00:00+16:23"}).status_code == 200
+        assert clients.admin.get(url, {"occurred_after": "2026-01-01T00:00:00"}).status_code == 200  # naive: UTC
+        for value in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00", "2026-02-30T00:00:00Z"):
+            assert_error(clients.admin.get(url, {"occurred_before": value}), 400, "validation_error", "occurred_before")
+
+
+class NullCharacterTests:
+    def test_null_characters_are_400_not_database_errors(self, clients, world):
+        assert_error(clients.admin.get(f"{API}/grants/", {"host": "a\x00b"}), 400, "validation_error", "host")
+        response = clients.admin.patch(
+            f"{API}/clusters/{world.cluster.pk}/", {"gateway_selector": {"istio": "a\x00"}}, format="json"
+        )
+        assert_error(response, 400, "validation_error", "gateway_selector")
+        body = create_body(world, justification="a\x00b")
+        assert_error(
+            clients.dev.post(f"{API}/requests/", body, format="json"), 400, "validation_error", "justification"
+        )

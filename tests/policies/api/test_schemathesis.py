@@ -11,7 +11,9 @@ import os
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -57,12 +59,23 @@ OPERATIONS = [
 
 
 @pytest.fixture
-def api(db, world, settings):
+def wsgi_app():
+    """The real WSGI application, but leaving the test's database connection open between calls, as
+    Django's own test client does (its transaction is the test's; PostgreSQL would see it closed)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield get_wsgi_application()
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api(db, world, settings, wsgi_app):
     settings.EGRESSUI_API_THROTTLE_RATE = "100000/min"
     settings.EGRESSUI_API_ANON_THROTTLE_RATE = "100000/min"
     GrantFactory(identity=world.checkout, host="api.stripe.com")  # so reads return real rows
     schema = schemathesis.openapi.from_dict(DOCUMENT)
-    schema.app = get_wsgi_application()
+    schema.app = wsgi_app
     schema.config.generation.update(deterministic=True, with_security_parameters=False)
     return schema
 
