@@ -376,6 +376,7 @@ class RequestCreateSerializer(RequestInputSerializer):
 
 class RequestUpdateSerializer(RequestInputSerializer):
     team = serializers.CharField(max_length=63, required=False, help_text="Cannot change; optional.")
+    submit = serializers.BooleanField(default=False, help_text="Submit the edited request in the same call.")
 
 
 class CommentSerializer(serializers.Serializer):

@@ -177,7 +177,7 @@ class RequestDetailApi(APIView):
 
     @extend_schema(
         tags=[TAG],
-        summary="Replace a draft (or a request sent back for changes)",
+        summary="Replace a draft (or a request sent back for changes); submit=true also submits it",
         request=s.RequestUpdateSerializer,
         responses={200: s.RequestDetailSerializer},
     )
@@ -199,8 +199,9 @@ class RequestDetailApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         team = team_by_slug(data["team"]) if "team" in data else current.team
+        submit = data.get("submit", False)
         data = request_input(data, team=team, current=current if partial else None)
-        egress_request_update(request=current, actor=request.user, data=data)
+        egress_request_update(request=current, actor=request.user, data=data, submit=submit)
         return Response(request_detail_data(request.user, current.pk))
 
 

@@ -179,6 +179,15 @@ class RequestTransitionTests:
         decisions = clients.dev.get(f"{url}/").json()["decisions"]
         assert [d["decision"] for d in decisions] == ["request_changes"]
 
+    def test_edit_and_resubmit_in_one_call(self, clients, world):
+        created = _create(clients, world, submit=True)
+        url = f"{API}/requests/{created['id']}/"
+        clients.lead.post(f"{url}request-changes/", {"comment": "Add a ticket."}, format="json")
+        body = {"ticket_url": "https://tickets.example.com/2", "submit": True}
+        response = clients.dev.patch(url, body, format="json")
+        assert response.status_code == 200, response.content
+        assert response.json()["status"] == "submitted" and response.json()["round"] == 2
+
     def test_cancel_records_the_reason(self, clients, world):
         created = _create(clients, world, submit=True)
         response = clients.dev.post(f"{API}/requests/{created['id']}/cancel/", {"reason": "Not needed."}, format="json")
