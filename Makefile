@@ -40,5 +40,8 @@ format: install
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+screenshots: install
+	$(BIN)/python scripts/screenshots.py
+
 clean:
 	rm -rf var .pytest_cache .ruff_cache .hypothesis

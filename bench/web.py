@@ -2,10 +2,11 @@
 10,000 requests, 20,000 grants and their audit events in PostgreSQL, served by gunicorn (the
 production configuration in deploy/gunicorn.conf.py) to 8 concurrent signed-in clients.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/egressui_bench_web .venv/bin/python bench/web.py
+    .venv/bin/python bench/web.py [--reuse]
 
-The database named by DATABASE_URL (default: egressui_bench_web on 127.0.0.1) is dropped and created
-again: use a throwaway one (`--reuse` measures again on the data a previous run left). Prints one JSON
+The database named by EGRESSUI_BENCH_DATABASE_URL (default: egressui_bench_web on 127.0.0.1) is
+dropped and created again, so its name must contain "bench"; DATABASE_URL is deliberately ignored.
+`--reuse` measures again on the data a previous run left. Prints one JSON
 line: p50/p95 per page (target: p95 under 150 ms), and the CPU time gunicorn and PostgreSQL spent per
 page load, which does not depend on what else the machine is running.
 """
@@ -355,7 +356,8 @@ def server_pids(master: int, database_url: str) -> tuple[list[int], list[int]]:
     ]
     with psycopg.connect(database_url, autocommit=True) as connection:
         rows = connection.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid()"
         ).fetchall()
     return workers, [row[0] for row in rows]
 
@@ -411,9 +413,11 @@ def measure(base_url: str, on_warm) -> dict:
 
 
 def main() -> None:
-    database_url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    if not database_url.startswith("postgres"):
-        raise SystemExit("bench/web.py needs PostgreSQL: set DATABASE_URL to a throwaway database.")
+    database_url = os.environ.get("EGRESSUI_BENCH_DATABASE_URL", DEFAULT_URL)
+    if not database_url.startswith("postgres") or "bench" not in urlsplit(database_url).path:
+        raise SystemExit(
+            "EGRESSUI_BENCH_DATABASE_URL must name a throwaway PostgreSQL database with 'bench' in its name."
+        )
     reuse = "--reuse" in sys.argv  # measure again on the data set a previous run left
     started = time.perf_counter()
     if not reuse:

@@ -72,6 +72,15 @@ def risk_badges(flags):
     )
 
 
+DECISION_VERBS = {"approve": "approved", "reject": "rejected", "request_changes": "asked for changes"}
+
+
+@register.filter
+def decision_verb(value):
+    """What an approver did, as a past-tense verb: "approved", "asked for changes"."""
+    return DECISION_VERBS.get(value, str(value).replace("_", " "))
+
+
 @register.filter
 def protocol_help(value):
     return PROTOCOL_HELP.get(value, "")

@@ -21,6 +21,7 @@ from policies.permissions import (
 from policies.selectors.audit import request_timeline
 from policies.selectors.requests import request_clusters, request_get, request_list, request_risk_flags
 from policies.services.requests import egress_request_create, egress_request_update
+from policies.templatetags.egressui_ui import DECISION_VERBS
 from policies.views.common import apply_service_errors, deny, login_required, paginate, render_page
 from policies.views.lookups import visible_request_or_403
 from policies.views.preview import preview_for_input, preview_for_request
@@ -105,7 +106,7 @@ _DISCUSSION_EVENTS = {
 def _discussion(decisions, timeline) -> list[dict]:
     """Everything people wrote about the request, oldest first: comments, decision comments, reasons."""
     items = [
-        {"at": d.created_at, "who": d.user_repr, "kind": d.get_decision_display().lower(), "text": d.comment}
+        {"at": d.created_at, "who": d.user_repr, "kind": DECISION_VERBS.get(d.decision, d.decision), "text": d.comment}
         for d in decisions
         if d.comment
     ]

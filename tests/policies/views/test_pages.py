@@ -64,7 +64,7 @@ class RequestDetailTests:
         client.force_login(world.dev)
         content = client.get(reverse("request_detail", args=[request.pk])).content.decode()
         assert "api.stripe.com:443" in content and "payments/checkout" in content
-        assert "payments-lead — approve" in content
+        assert "payments-lead approved" in content
         assert "Needed before Friday." in content and "“Fine by me.”" in content
         events = AuditEvent.objects.filter(egress_request=request)
         assert events.count() >= 5
