@@ -1,5 +1,7 @@
 """Small presentation helpers for the UI templates: relative times, status and risk badges."""
 
+import json
+
 from django import template
 from django.conf import settings
 from django.utils import timezone
@@ -87,8 +89,9 @@ def protocol_help(value):
 
 
 @register.filter
-def get_item(mapping, key):
-    return mapping.get(key) if mapping else None
+def as_json(value):
+    """Indented JSON for audit before/after values (much cheaper than pprint on long pages)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 
 _DIFF_CLASSES = (("+++", ""), ("---", ""), ("@@", "hunk"), ("+", "add"), ("-", "del"))

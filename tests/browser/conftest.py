@@ -43,8 +43,8 @@ def browser(demo_data, live_server):
 class Session:
     """One signed-in user in its own browser context, with named steps that screenshot on failure."""
 
-    def __init__(self, browser, base_url: str, test_name: str):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def __init__(self, browser, base_url: str, test_name: str, *, javascript: bool = True):
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=javascript)
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.base_url = base_url
@@ -87,8 +87,8 @@ class Session:
 def session(browser, live_server, request):
     opened: list[Session] = []
 
-    def open_session() -> Session:
-        opened.append(Session(browser, live_server.url, request.node.name))
+    def open_session(*, javascript: bool = True) -> Session:
+        opened.append(Session(browser, live_server.url, request.node.name, javascript=javascript))
         return opened[-1]
 
     yield open_session
