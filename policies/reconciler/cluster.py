@@ -115,8 +115,10 @@ class KubernetesTarget:
         self.api_client.close()
 
     # --- the calls ----------------------------------------------------------------------------------
-    def list_managed(self, info: KindInfo) -> dict[ObjectKey, dict]:
-        """Our objects of one kind in every namespace: one list call, filtered by our labels."""
+    def list_managed(self, info: KindInfo, *, metadata_only: bool = False) -> dict[ObjectKey, dict]:
+        """Our objects of one kind in every namespace: one list call, filtered by our labels. With
+        `metadata_only`, the API server sends metadata without spec (enough to compare content hashes)."""
+        headers = {"Accept": METADATA_LIST} if metadata_only else None
         try:
             body = self._call(
                 "list",
@@ -126,6 +128,7 @@ class KubernetesTarget:
                     info.plural,
                     label_selector=label_selector(self.cluster_name),
                     _request_timeout=self.timeout,
+                    _headers=headers,
                 ),
             )
         except ApiException as exc:
@@ -134,8 +137,7 @@ class KubernetesTarget:
             raise self._target_error(exc, f"listing {info.plural}") from None
         items = {}
         for item in body.get("items") or []:
-            item.setdefault("apiVersion", info.api_version)
-            item.setdefault("kind", info.kind)
+            item["apiVersion"], item["kind"] = info.api_version, info.kind  # not PartialObjectMetadata
             if is_ours(item, self.cluster_name):  # the selector did this already; never trust blindly
                 items[key_of(item)] = item
         return items

@@ -58,13 +58,16 @@ def first_difference(desired, live, path: str = "") -> str | None:
     return None if desired == live else path
 
 
-def managed_difference(desired: dict, live: dict) -> str | None:
-    """Compare what we own: our labels and annotations, and everything outside metadata and status."""
+def managed_difference(desired: dict, live: dict, *, fields: bool = True) -> str | None:
+    """Compare what we own: our labels and annotations, and (with `fields`) everything outside
+    metadata and status."""
     want_meta, have_meta = desired.get("metadata") or {}, live.get("metadata") or {}
     for field in ("labels", "annotations"):
         found = first_difference(want_meta.get(field) or {}, have_meta.get(field) or {}, f"metadata.{field}")
         if found is not None:
             return found
+    if not fields:
+        return None
     for field, value in desired.items():
         if field in ("apiVersion", "kind", "metadata", "status"):
             continue
@@ -89,9 +92,13 @@ def plan(
     desired: Mapping[ObjectKey, dict],
     live: Mapping[ObjectKey, dict],
     inventory: Mapping[ObjectKey, str] | None = None,
+    *,
+    compare_fields: bool = True,
 ) -> list[Change]:
     """Every desired or live key once: creates and updates in apply order, then deletes in reverse.
-    `inventory` maps keys to the content hash the last run left in the cluster."""
+    `inventory` maps keys to the content hash the last run left in the cluster. Without
+    `compare_fields` (live objects listed as metadata only), objects whose hash matches are compared
+    by labels and annotations only: edits of the spec are left to a full run (the periodic resync)."""
     inventory = inventory or {}
     changes: list[Change] = []
     for key, want in desired.items():
@@ -102,7 +109,7 @@ def plan(
             continue
         want_hash, have_hash = content_hash_of(want), content_hash_of(have)
         if want_hash and want_hash == have_hash:
-            found = managed_difference(want, have)
+            found = managed_difference(want, have, fields=compare_fields)
             if found is None:
                 changes.append(Change(UNCHANGED, key, want, have))
             else:

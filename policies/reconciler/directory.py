@@ -59,7 +59,8 @@ class DirectoryTarget:
             self._files = files
         return self._files
 
-    def list_managed(self, info: KindInfo) -> dict[ObjectKey, dict]:
+    def list_managed(self, info: KindInfo, *, metadata_only: bool = False) -> dict[ObjectKey, dict]:
+        """Whole files always: reading them is the cost, whether or not the spec is compared."""
         self.calls["list"] += 1
         return {key: obj for key, (_, _, obj) in self._scan().items() if key.kind == info.kind}
 

@@ -20,7 +20,7 @@ from policies.choices import AppliedState, AuditEventType, ClusterStatus, GrantS
 from policies.exceptions import PermissionDenied
 from policies.models import Cluster, ClusterSyncState, Grant, ManagedObject, ReconcileObjectResult, ReconcileRun
 from policies.permissions import can_manage_clusters
-from policies.reconciler.resources import ObjectKey, content_hash_of
+from policies.reconciler.resources import ObjectKey, content_hash_of, grant_ids_of
 from policies.reconciler.results import CREATED, DELETED, FAILED, UNCHANGED, UPDATED, RunReport
 from policies.services.audit import audit_event_record, audit_events_record
 from policies.services.outbox import cluster_mark_for_reconcile, enqueue_reconcile
@@ -261,34 +261,46 @@ def _update_inventory(cluster: Cluster, report: RunReport) -> None:
 def _update_grants(cluster: Cluster, report: RunReport, now) -> dict[int, tuple[dict, dict]]:
     """Applied state per grant of this cluster. An active grant is applied when every object serving
     it is in place, failed (with the first reason) when one is not; a grant no longer desired is
-    removed once no object in the cluster serves it any more."""
+    removed once no object in the cluster serves it any more. Grants already in their steady state
+    (in force and applied, untouched by a failure) are not even loaded: a no-op run stays cheap."""
     target: dict[int, tuple[str, str]] = {}
     if report.complete:
-        serving: dict[int, list] = defaultdict(list)
-        for key, grant_ids in report.desired.grants_by_key().items():
-            for grant_id in grant_ids:
-                serving[grant_id].append(key)
-        failed = {result.key: result for result in report.failures}
-        still_served = {grant_id for result in report.results for grant_id in result.grants_after}
-        rows = (
+        failed: dict[int, object] = {}
+        for result in report.failures:
+            for grant_id in grant_ids_of(result.change.desired or {}):
+                failed.setdefault(grant_id, result)
+        unrenderable = report.desired.unrenderable
+        steady = Q(
+            status=GrantStatus.ACTIVE,
+            applied_state=AppliedState.APPLIED,
+            applied_message="",
+            valid_from__lte=now,
+            expires_at__gt=now,
+        )
+        rows = list(
             Grant.objects.filter(cluster=cluster)
             .exclude(applied_state=AppliedState.REMOVED)
+            .filter(~steady | Q(pk__in=[*failed, *unrenderable]))
             .values_list("pk", "status", "valid_from", "expires_at")
         )
+        served = {grant_id for ids in report.desired.grants_by_key().values() for grant_id in ids} if rows else set()
+        still_served = None
         for grant_id, status, valid_from, expires_at in rows:
-            if grant_id in serving:
-                problems = [failed[key] for key in serving[grant_id] if key in failed]
-                if problems:
-                    target[grant_id] = (AppliedState.FAILED, f"{problems[0].key}: {problems[0].message}")
-                else:
-                    target[grant_id] = (AppliedState.APPLIED, "")
+            if grant_id in failed:
+                result = failed[grant_id]
+                target[grant_id] = (AppliedState.FAILED, f"{result.key}: {result.message}")
+            elif grant_id in served:
+                target[grant_id] = (AppliedState.APPLIED, "")
             elif status == GrantStatus.ACTIVE and valid_from > now:
                 continue  # not in force yet: still pending
             elif status == GrantStatus.ACTIVE and expires_at > now:
-                reason = report.desired.unrenderable.get(grant_id, "the renderer produced no object for it")
+                reason = unrenderable.get(grant_id, "the renderer produced no object for it")
                 target[grant_id] = (AppliedState.FAILED, f"Not rendered: {reason}")
-            elif grant_id not in still_served:
-                target[grant_id] = (AppliedState.REMOVED, "")
+            else:
+                if still_served is None:  # what the cluster still holds, failed deletes included
+                    still_served = {grant for result in report.results for grant in result.grants_after}
+                if grant_id not in still_served:
+                    target[grant_id] = (AppliedState.REMOVED, "")
     elif report.error and not report.error_transient:
         # The cluster refused the whole run (CRDs missing, credentials, RBAC): say so on every grant
         # that should be there.

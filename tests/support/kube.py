@@ -83,6 +83,7 @@ class Call:
     dry_run: bool = False
     params: dict = field(default_factory=dict, compare=False)
     status: int = 200
+    metadata_only: bool = False  # asked for PartialObjectMetadata (no spec)
 
     @property
     def is_write(self) -> bool:
@@ -197,10 +198,12 @@ class ApiEmulator(kmock.KubernetesEmulator):
     calls: list = attrs.field(factory=list)
     _owners: dict = attrs.field(factory=dict)  # object key → {manager: set of leaf paths}
     _kinds: dict = attrs.field(factory=dict)  # resource → kind name
+    _index: dict = attrs.field(factory=dict)  # resource → {(namespace, name): kmock Object}, for fast lists
     _rv: itertools.count = attrs.field(factory=lambda: itertools.count(1000))
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
+        self._kinds[NAMESPACES], self._kinds[SERVICE_ACCOUNTS] = "Namespace", "ServiceAccount"  # core API
         # The official client asks for `/version/` and `/apis/`; the API server serves both spellings.
         self.fallback["get /version/"] << self._serve_server_version
         self.fallback["get /apis/"] << self._serve_apis
@@ -284,6 +287,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
 
     # --- request handling ----------------------------------------------------------------------------
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        if request.url.path.startswith("/_emulator/"):
+            return self._control(request)
         if request.resource is None or request.resource.plural is None:
             return await super()._handle(request)
         verb = self._verb(request)
@@ -320,9 +325,25 @@ class ApiEmulator(kmock.KubernetesEmulator):
                 dry_run,
                 dict(request.params),
                 response.status,
+                "as=PartialObjectMetadataList" in request.headers.get("Accept", ""),
             )
         )
         return response
+
+    def _control(self, request: rendering.Request) -> aiohttp.web.Response:
+        """Inspection for an emulator running in another process (see `RemoteEmulator`)."""
+        path = request.url.path
+        if path == "/_emulator/calls":
+            calls = [[c.verb, c.plural, c.namespace, c.name, c.dry_run, c.status] for c in self.calls]
+            return aiohttp.web.json_response({"calls": calls})
+        if path == "/_emulator/reset":
+            self.calls.clear()
+            return aiohttp.web.json_response({})
+        if path == "/_emulator/namespaces":
+            for name in (request.data or {}).get("names", []):
+                self.add_namespace(name)
+            return aiohttp.web.json_response({})
+        return _status(404, "NotFound", f"no emulator control at {path}")
 
     @staticmethod
     def _verb(request: rendering.Request) -> str:
@@ -367,6 +388,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
             meta["generation"] = 1
             if existing is None:
                 self.objects[key] = body
+                self._index.setdefault(resource, {})[(namespace, name)] = self.objects._objects[key]
             else:
                 existing.create(body)
         else:
@@ -494,8 +516,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
         # `Accept: application/json;as=PartialObjectMetadataList;…`: metadata only, as the API server does.
         metadata_only = "as=PartialObjectMetadataList" in request.headers.get("Accept", "")
         items = []
-        for (res, ns, name), obj in self.objects._objects.items():
-            if res != resource or obj.deleted:
+        for (ns, name), obj in self._index.get(resource, {}).items():
+            if obj.deleted:
                 continue
             if request.namespace is not None and ns != request.namespace:
                 continue
@@ -504,14 +526,13 @@ class ApiEmulator(kmock.KubernetesEmulator):
             raw = obj.raw
             labels = raw.get("metadata", {}).get("labels") or {}
             if all(requirement(labels) for requirement in requirements):
-                item = copy.deepcopy(raw)
+                # Shallow copies: the response is serialised at once, nothing below metadata changes.
                 if metadata_only:
-                    item = {
-                        "apiVersion": "meta.k8s.io/v1",
-                        "kind": "PartialObjectMetadata",
-                        "metadata": item["metadata"],
-                    }
-                items.append(self._with_owners((res, ns, name), item))
+                    item = {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata"}
+                else:
+                    item = dict(raw)
+                item["metadata"] = dict(raw["metadata"])
+                items.append(self._with_owners((resource, ns, name), item))
         kind = self._kinds.get(resource, "Object")
         api_version = f"{resource.group}/{resource.version}" if resource.group else resource.version
         body = {
@@ -664,3 +685,103 @@ def strict_validator(manifest_validator) -> Validator:
         return 422, f'{kind} "{name}" is invalid: {"; ".join(errors)}'
 
     return validate
+
+
+class RemoteEmulator:
+    """The inspection side of an `ApiEmulator` served by another process (`python -m tests.support.kube`),
+    over HTTP: a separate process keeps the emulator's CPU time out of the measured process, as with a
+    real API server."""
+
+    def __init__(self, url: str, kinds: Iterable):
+        self.url = url
+        self._paths = {info.plural: f"/apis/{info.group}/{info.version}" for info in kinds}
+
+    def _request(self, method: str, path: str, body: dict | None = None):
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def calls(self) -> list[Call]:
+        rows = self._request("GET", "/_emulator/calls")["calls"]
+        return [
+            Call(verb, plural, ns, name, dry_run, status=status) for verb, plural, ns, name, dry_run, status in rows
+        ]
+
+    def writes(self) -> list[Call]:
+        return [c for c in self.calls() if c.is_write and not c.dry_run and c.status < 400]
+
+    def count(self, verb: str) -> int:
+        return sum(1 for c in self.calls() if c.verb == verb)
+
+    def reset_calls(self) -> None:
+        self._request("POST", "/_emulator/reset", {})
+
+    def add_namespaces(self, names: Iterable[str]) -> None:
+        self._request("POST", "/_emulator/namespaces", {"names": list(names)})
+
+    def get(self, plural: str, namespace: str, name: str) -> dict | None:
+        return self._request("GET", f"{self._paths[plural]}/namespaces/{namespace}/{plural}/{name}")
+
+
+class EmulatorProcess:
+    """`python -m tests.support.kube` serving every rendered kind, stopped on exit."""
+
+    def __init__(self):
+        self.process = None
+        self.url = ""
+
+    def __enter__(self) -> RemoteEmulator:
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        from policies.manifests.kinds import KINDS
+
+        root = Path(__file__).resolve().parents[2]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.kube"],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.url = self.process.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            self.process.kill()
+            raise RuntimeError("the emulator process did not start")
+        return RemoteEmulator(self.url, KINDS)
+
+    def __exit__(self, *exc) -> None:
+        self.process.stdin.close()  # the server stops when its stdin closes
+        try:
+            self.process.wait(timeout=10)
+        except Exception:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process.stdout.close()
+
+
+def _serve_until_stdin_closes() -> None:
+    import sys
+
+    from policies.manifests.kinds import KINDS
+
+    emulator = ApiEmulator()
+    serve_kinds(emulator, [(info.group, info.version, info.plural, info.kind) for info in KINDS])
+    with EmulatorThread(emulator) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    _serve_until_stdin_closes()

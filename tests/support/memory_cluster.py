@@ -21,7 +21,7 @@ class MemoryTarget:
     def close(self) -> None:
         pass
 
-    def list_managed(self, info) -> dict[ObjectKey, dict]:
+    def list_managed(self, info, *, metadata_only: bool = False) -> dict[ObjectKey, dict]:
         self.calls["list"] += 1
         return {
             key: copy.deepcopy(obj)

@@ -211,6 +211,23 @@ class DriftTests:
         [event] = events(AuditEventType.OBJECT_DRIFT_REPAIRED)
         assert event.actor_repr == "reconciler" and event.after["name"] == name and "principals" in event.message
 
+    def test_change_runs_compare_hashes_from_metadata_lists_and_leave_spec_edits_to_the_resync(
+        self, api_cluster, grants, kube
+    ):
+        run(api_cluster)
+        kube.edit("serviceentries", "istio-egress", "api-stripe-com", {"spec": {"resolution": "NONE"}})
+        kube.reset_calls()
+        run(api_cluster, trigger="change")
+        lists = [c for c in kube.calls if c.verb == "list"]
+        assert len(lists) == len(KINDS) and all(c.metadata_only for c in lists)
+        assert kube.writes() == []
+        kube.reset_calls()
+        result = run(api_cluster, trigger="resync")
+        assert not any(c.metadata_only for c in kube.calls)
+        assert written(kube) == {("apply", "serviceentries", "istio-egress", "api-stripe-com")}
+        assert result.results.get().message == "edited behind our back (spec.resolution differed)"
+        assert kube.get("serviceentries", "istio-egress", "api-stripe-com")["spec"]["resolution"] == "DNS"
+
     def test_a_deleted_object_is_recreated_by_the_resync_and_audited(self, api_cluster, grants, kube):
         run(api_cluster)
         kube.remove("networkpolicies", "payments", "egressui-egress")
@@ -358,8 +375,8 @@ class ConcurrencyTests:
         )
         real_list = loop._list_live
 
-        def list_then_mark(target, lease):
-            live = real_list(target, lease)
+        def list_then_mark(target, lease, **kwargs):
+            live = real_list(target, lease, **kwargs)
             cluster_mark_for_reconcile(cluster_ids=[api_cluster.pk], reason="grant approved meanwhile", enqueue=False)
             return live
 
