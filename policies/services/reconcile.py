@@ -289,13 +289,14 @@ def _update_grants(cluster: Cluster, report: RunReport, now) -> dict[int, tuple[
             if grant_id in failed:
                 result = failed[grant_id]
                 target[grant_id] = (AppliedState.FAILED, f"{result.key}: {result.message}")
+            elif grant_id in unrenderable:  # namespace-wide objects may list it; its own are missing
+                target[grant_id] = (AppliedState.FAILED, f"Not rendered: {unrenderable[grant_id]}")
             elif grant_id in served:
                 target[grant_id] = (AppliedState.APPLIED, "")
             elif status == GrantStatus.ACTIVE and valid_from > now:
                 continue  # not in force yet: still pending
             elif status == GrantStatus.ACTIVE and expires_at > now:
-                reason = unrenderable.get(grant_id, "the renderer produced no object for it")
-                target[grant_id] = (AppliedState.FAILED, f"Not rendered: {reason}")
+                target[grant_id] = (AppliedState.FAILED, "Not rendered: the renderer produced no object for it")
             else:
                 if still_served is None:  # what the cluster still holds, failed deletes included
                     still_served = {grant for result in report.results for grant in result.grants_after}
