@@ -5,7 +5,7 @@ from django.http import QueryDict
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from policies.choices import AuditEventType, Protocol, RequestStatus
+from policies.choices import PROTOCOL_HELP, AuditEventType, Protocol, RequestStatus
 from policies.exceptions import ApplicationError
 from policies.filtersets import RequestFilterSet
 from policies.forms import DESTINATION_PREFIX, CommentForm, DecisionForm, DestinationFormSet, RequestForm
@@ -262,6 +262,7 @@ def _request_form(request, *, instance: EgressRequest | None):
         "preview": preview,
         "preview_requested": action == "preview",
         "error_summary": _error_summary(form, formset) if action == "preview" and preview is None else [],
+        "protocols": [(value, label, PROTOCOL_HELP[value]) for value, label in Protocol.choices],
     }
     if request.htmx and action == "preview":
         return render_page(request, "policies/request_form.html", context, partial="preview")
@@ -297,6 +298,8 @@ def _save(request, form, formset, *, instance, submit: bool) -> tuple[EgressRequ
 
 
 def request_outcome_message(saved: EgressRequest, *, submitted: bool) -> str:
+    if not submitted and saved.status == RequestStatus.CHANGES_REQUESTED:
+        return f"Request #{saved.pk} saved. Submit it again when the changes are done."
     if not submitted:
         return f"Draft #{saved.pk} saved. Submit it when it is ready."
     if saved.status == RequestStatus.APPROVED:
