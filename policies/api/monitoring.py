@@ -181,17 +181,16 @@ class IngestTokenSerializer(serializers.Serializer):
 
 
 class IngestStateSerializer(serializers.Serializer):
-    """A cluster's feed as other endpoints embed it (never the token)."""
+    """A cluster's feed as the cluster endpoints show it to every signed-in user: freshness and
+    totals, never the token nor its prefix, nor rejected lines (they may name other teams' hosts)."""
 
     has_token = serializers.SerializerMethodField()
-    token_prefix = serializers.CharField()
     token_rotated_at = serializers.DateTimeField(allow_null=True)
     first_received_at = serializers.DateTimeField(allow_null=True)
     last_received_at = serializers.DateTimeField(allow_null=True)
     last_line_at = serializers.DateTimeField(allow_null=True)
     lines_accepted = serializers.IntegerField()
     lines_rejected = serializers.IntegerField()
-    last_rejection = serializers.CharField()
 
     def get_has_token(self, state) -> bool:
         return bool(state.token_hash)

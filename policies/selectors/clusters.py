@@ -4,13 +4,18 @@ from policies.models import Cluster, ReconcileObjectResult, ReconcileRun
 
 
 def cluster_list() -> QuerySet[Cluster]:
-    """Clusters with their sync state. Secrets are deferred (never decrypted for a listing); the
-    `has_*` flags say whether one is stored."""
+    """Clusters with their sync state and access-log feed. Secrets are deferred (never decrypted for
+    a listing); the `has_*` flags say whether one is stored."""
     flags = {
         f"has_{field}": ExpressionWrapper(~Q(**{field: ""}), output_field=BooleanField())
         for field in Cluster.SECRET_FIELDS
     }
-    return Cluster.objects.defer(*Cluster.SECRET_FIELDS).select_related("sync").annotate(**flags).order_by("name", "id")
+    return (
+        Cluster.objects.defer(*Cluster.SECRET_FIELDS)
+        .select_related("sync", "ingest")
+        .annotate(**flags)
+        .order_by("name", "id")
+    )
 
 
 def reconcile_run_list() -> QuerySet[ReconcileRun]:

@@ -6,12 +6,15 @@ from django.utils import timezone
 from policies.choices import GrantStatus
 from policies.models import Grant
 from policies.permissions import visible_grants
+from policies.selectors.monitoring import last_used_subquery
 
 
 def grant_list(*, user) -> QuerySet[Grant]:
+    """Grants with everything a detail shows, and `last_used_at` from the access log."""
     return (
         visible_grants(user)
         .select_related("team", "cluster", "identity__namespace__cluster", "request", "ended_by")
+        .annotate(last_used_at=last_used_subquery())
         .order_by("-created_at", "-id")
     )
 

@@ -106,15 +106,20 @@ def grant_usage(*, grant: Grant, days: int = SPARKLINE_DAYS, now: datetime | Non
     )
 
 
+def last_used_subquery() -> Subquery:
+    """When a grant (OuterRef "pk") last let a connection through, as a correlated subquery."""
+    used = AccessRecord.objects.filter(grant=OuterRef("pk"), verdict__in=_USED).order_by().values("grant")
+    return Subquery(used.annotate(value=Max("last_seen")).values("value"))
+
+
 def grants_with_usage(queryset: QuerySet[Grant], *, days: int = SPARKLINE_DAYS, now=None) -> QuerySet[Grant]:
     """Annotate `last_used_at` and `use_count` (last `days` days) with correlated subqueries, so a
     page of grants still costs one query."""
     since = (now or timezone.now()) - timedelta(days=days)
     used = AccessRecord.objects.filter(grant=OuterRef("pk"), verdict__in=_USED).order_by().values("grant")
-    last = used.annotate(value=Max("last_seen")).values("value")
     count = used.filter(hour__gte=since).annotate(value=Sum("count")).values("value")
     return queryset.annotate(
-        last_used_at=Subquery(last),
+        last_used_at=last_used_subquery(),
         use_count=Coalesce(Subquery(count, output_field=IntegerField()), 0),
     )
 
@@ -242,7 +247,7 @@ def denied_attempts_explained(rows: list[dict], *, now: datetime | None = None) 
 
 def cluster_ingest_context(cluster: Cluster) -> dict:
     """What the cluster page shows about the cluster's access-log feed."""
-    state = ClusterIngestState.objects.filter(cluster=cluster).first()
+    state = getattr(cluster, "ingest", None)  # loaded with the cluster by cluster_list()
     return {"ingest": state, "ingest_fresh": feed_is_fresh(state)}
 
 

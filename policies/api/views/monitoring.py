@@ -179,13 +179,6 @@ class DeniedAttemptListApi(generics.ListAPIView):
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
 
-class UnusedGrantSerializer(s.GrantSerializer):
-    last_used_at = serializers.DateTimeField(allow_null=True, read_only=True)
-
-    class Meta(s.GrantSerializer.Meta):
-        fields = [*s.GrantSerializer.Meta.fields, "last_used_at"]
-
-
 @extend_schema(
     tags=[TAG],
     summary="Active grants without traffic for N days (default EGRESSUI_UNUSED_GRANT_DAYS), on monitored clusters",
@@ -195,7 +188,7 @@ class UnusedGrantListApi(generics.ListAPIView):
     """Only clusters whose access log covered the whole window and still arrives are considered;
     on others, silence proves nothing."""
 
-    serializer_class = UnusedGrantSerializer
+    serializer_class = s.GrantSerializer
 
     def get_queryset(self):
         days = _days(self.request, settings.EGRESSUI_UNUSED_GRANT_DAYS)

@@ -7,6 +7,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -314,3 +316,31 @@ class UnusedGrantTests:
         rows = clients.dev.get(f"{API}/grants/unused/").json()["results"]
         assert [(row["id"], row["last_used_at"]) for row in rows] == [(idle.pk, None)]
         assert clients.searcher.get(f"{API}/grants/unused/").json()["results"] == []
+
+
+class EmbeddedUsageTests:
+    """Usage shown by the grant and cluster endpoints (serializers of the API engineer, extended)."""
+
+    def test_grants_carry_their_last_use(self, clients, traffic):
+        GrantFactory(identity=traffic.identity, host="idle.example.com")
+        dev = clients.dev
+        dev.get(f"{API}/grants/")
+        with CaptureQueriesContext(connection) as few:
+            dev.get(f"{API}/grants/")
+        GrantFactory.create_batch(10, identity=traffic.identity)
+        with CaptureQueriesContext(connection) as many:
+            rows = dev.get(f"{API}/grants/").json()["results"]
+        assert len(many) == len(few)
+        last_used = {row["host"]: row["last_used_at"] for row in rows}
+        assert last_used["api.stripe.com"] is not None and last_used["idle.example.com"] is None
+        assert dev.get(f"{API}/grants/{traffic.pk}/").json()["last_used_at"] == last_used["api.stripe.com"]
+
+    def test_clusters_show_feed_freshness_but_no_token_material(self, world, clients, traffic):
+        secret = cluster_ingest_token_rotate(cluster=world.cluster, actor=None)
+        body = clients.dev.get(f"{API}/clusters/{world.cluster.pk}/").json()
+        assert body["ingest"]["has_token"] is True and body["ingest"]["lines_accepted"] == 6
+        assert body["ingest"]["last_received_at"] is not None
+        assert secret[:12] not in json.dumps(body) and "last_rejection" not in body["ingest"]
+
+    def test_a_cluster_without_a_feed_has_none(self, world, clients):
+        assert clients.dev.get(f"{API}/clusters/{world.cluster.pk}/").json()["ingest"] is None
