@@ -2,7 +2,7 @@
 clusters are written through their service, secrets are write-only, audit events read-only."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 from django.forms.models import model_to_dict
 
@@ -162,6 +162,31 @@ class ClusterAdmin(admin.ModelAdmin):
     def sync_status(self, obj):
         sync = getattr(obj, "sync", None)
         return sync.get_status_display() if sync else "—"
+
+    actions = ["test_connection", "reconcile_now"]
+
+    @admin.action(description="Test the connection (version, CRDs, permissions)")
+    def test_connection(self, request, queryset):
+        from policies.reconciler.connection import connection_test
+
+        for cluster in queryset:
+            report = connection_test(cluster)
+            if report.ok:
+                where = report.server_version or report.target
+                self.message_user(request, f"Cluster {cluster.name}: ready to reconcile ({where}).")
+                continue
+            problems = [report.error] if report.error else []
+            problems += [f"{check.kind} ({check.api_version}) not served" for check in report.missing_kinds]
+            problems += [f"missing permission: {check.name}" for check in report.missing_permissions]
+            self.message_user(request, f"Cluster {cluster.name}: not ready — {'; '.join(problems)}", messages.ERROR)
+
+    @admin.action(description="Reconcile now")
+    def reconcile_now(self, request, queryset):
+        from policies.services.reconcile import cluster_reconcile_request
+
+        for cluster in queryset:
+            run = cluster_reconcile_request(cluster=cluster, actor=request.user)
+            self.message_user(request, f"Cluster {cluster.name}: reconcile run #{run.pk} queued.")
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in CLUSTER_FIELDS if name in form.cleaned_data}
