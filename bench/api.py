@@ -14,8 +14,10 @@ cache and broker (BENCH_REDIS_URL) when it answers. Measured from the clients, a
   steps, audit events, notification queued), by members of the teams.
 
 Each client makes `--rounds` calls per measurement; p50/p95 are over all calls of all clients.
-`one_client_*` repeats both with a single client (the cost of a call without queueing behind the
-others), and `load_average_1m` is the machine's load at the end, for context. The database is
+`*_server_cpu_ms` is the CPU time gunicorn's workers spent per call (from /proc; the one figure
+that other load on the machine hardly changes), `one_client_*` repeats both with a single client
+(the latency of a call without queueing behind the others), and `load_average_1m` is the
+machine's load at the end, for context. The database is
 dropped at the end, and Redis database 4 flushed.
 """
 
@@ -238,7 +240,22 @@ def stop(server: subprocess.Popen) -> None:
             server.wait(timeout=10)
 
 
-def measure(clients: int, rounds: int, call) -> dict:
+def server_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU time (user + system) used so far by gunicorn's worker processes, from /proc: unlike latency,
+    it does not grow when other work on the machine competes for the cores."""
+    master = server.pid
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    ticks = 0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # a worker recycled meanwhile
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(clients: int, rounds: int, call, server: subprocess.Popen | None = None) -> dict:
     """Run `call(client_index, session)` rounds times in each of `clients` threads; latencies in ms."""
     import requests
 
@@ -260,12 +277,14 @@ def measure(clients: int, rounds: int, call) -> dict:
                         errors.append(problem)
 
     threads = [threading.Thread(target=worker, args=(index,)) for index in range(clients)]
+    cpu_before = server_cpu_seconds(server) if server is not None else 0.0
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    cpu = server_cpu_seconds(server) - cpu_before if server is not None else 0.0
     if errors:
         raise SystemExit(f"{len(errors)} calls failed, first: {errors[0]}")
     latencies.sort()
@@ -273,6 +292,7 @@ def measure(clients: int, rounds: int, call) -> dict:
         "p50_ms": round(statistics.median(latencies), 1),
         "p95_ms": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1),
         "per_s": round(len(latencies) / wall, 1),
+        "server_cpu_ms": round(cpu * 1000 / len(latencies), 1),
     }
 
 
@@ -334,9 +354,9 @@ def main() -> None:
 
             measure(args.clients, 3, lister(seeded["admin"]))  # warm-up: connections, imports, caches
             measure(args.clients, 2, creator)
-            listed = measure(args.clients, args.rounds, lister(seeded["admin"]))
-            listed_member = measure(args.clients, args.rounds, lister(seeded["approver"]))
-            created = measure(args.clients, args.rounds, creator)
+            listed = measure(args.clients, args.rounds, lister(seeded["admin"]), server)
+            listed_member = measure(args.clients, args.rounds, lister(seeded["approver"]), server)
+            created = measure(args.clients, args.rounds, creator, server)
             alone = {  # the same calls from a single client: the cost of one call without queueing
                 "list": measure(1, args.rounds, lister(seeded["admin"])),
                 "create_submit": measure(1, args.rounds, creator),
@@ -361,11 +381,13 @@ def main() -> None:
                 "list_p50_ms": listed["p50_ms"],
                 "list_p95_ms": listed["p95_ms"],
                 "list_per_s": listed["per_s"],
+                "list_server_cpu_ms": listed["server_cpu_ms"],
                 "list_approver_p50_ms": listed_member["p50_ms"],
                 "list_approver_p95_ms": listed_member["p95_ms"],
                 "create_submit_p50_ms": created["p50_ms"],
                 "create_submit_p95_ms": created["p95_ms"],
                 "create_submit_per_s": created["per_s"],
+                "create_submit_server_cpu_ms": created["server_cpu_ms"],
                 "one_client_list_p50_ms": alone["list"]["p50_ms"],
                 "one_client_create_submit_p50_ms": alone["create_submit"]["p50_ms"],
                 "load_average_1m": round(os.getloadavg()[0], 1),

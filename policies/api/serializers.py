@@ -26,7 +26,14 @@ from policies.models import (
     Team,
     WorkloadIdentity,
 )
-from policies.selectors.requests import pending_step, request_clusters, request_risk_flags
+from policies.selectors.requests import (
+    current_round_steps,
+    pending_step,
+    request_clusters,
+    request_destinations,
+    request_identities,
+    request_risk_flags,
+)
 from policies.services.clusters import CLUSTER_FIELDS
 from policies.services.teams import TEAM_FIELDS
 from policies.services.tokens import MAX_TOKEN_DAYS
@@ -273,7 +280,7 @@ class RequestSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(StepSerializer(many=True))
     def get_steps(self, request) -> list[dict]:
-        return [step_data(step) for step in request.steps.all() if step.round == request.round]
+        return [step_data(step) for step in current_round_steps(request)]
 
     @extend_schema_field(StepSerializer(allow_null=True))
     def get_current_step(self, request) -> dict | None:
@@ -289,7 +296,8 @@ class RequestSerializer(serializers.ModelSerializer):
     def to_representation(self, request) -> dict:
         """Built by hand: request lists are the API's hot path (bench/api.py) and DRF's generic field
         machinery costs several times more per row. The declared fields above define the schema;
-        tests/policies/api/test_serializers.py checks that both give the same document."""
+        tests/policies/api/test_serializers.py checks that both give the same document. Reads rows
+        loaded by `request_rows` (or prefetched by `request_list`)."""
         return {
             "id": request.pk,
             "team": request.team.slug,
@@ -298,8 +306,8 @@ class RequestSerializer(serializers.ModelSerializer):
             "justification": request.justification,
             "ticket_url": request.ticket_url,
             "duration_days": request.duration_days,
-            "identities": [identity_ref_data(identity) for identity in request.identities.all()],
-            "destinations": [destination_data(destination) for destination in request.destinations.all()],
+            "identities": [identity_ref_data(identity) for identity in request_identities(request)],
+            "destinations": [destination_data(destination) for destination in request_destinations(request)],
             "clusters": self.get_clusters(request),
             "risk_flags": self.get_risk_flags(request),
             "round": request.round,

@@ -31,6 +31,50 @@ def request_list(*, user) -> QuerySet[EgressRequest]:
     )
 
 
+def request_rows(*, user) -> QuerySet[EgressRequest]:
+    """`request_list` for code that serialises many rows (the API): the same rows, order and related
+    rows, loaded as plain lists (`destination_rows`, `identity_rows`, `step_rows`). Django gives each
+    row a queryset clone per prefetched relation; on a 100-row page that was half the CPU."""
+    return (
+        visible_requests(user)
+        .select_related("team", "requester")
+        .prefetch_related(
+            Prefetch(
+                "destinations",
+                queryset=RequestDestination.objects.order_by("host", "port", "protocol"),
+                to_attr="destination_rows",
+            ),
+            Prefetch(
+                "identities",
+                queryset=WorkloadIdentity.objects.select_related("namespace__cluster").order_by(
+                    "namespace__cluster__name", "namespace__name", "service_account"
+                ),
+                to_attr="identity_rows",
+            ),
+            Prefetch(
+                "steps",
+                queryset=ApprovalStep.objects.select_related("team").order_by("round", "position"),
+                to_attr="step_rows",
+            ),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def _related(request: EgressRequest, rows: str, relation: str) -> list:
+    """The rows `request_rows` loaded, else the (prefetched) relation."""
+    loaded = getattr(request, rows, None)
+    return loaded if loaded is not None else list(getattr(request, relation).all())
+
+
+def request_destinations(request: EgressRequest) -> list[RequestDestination]:
+    return _related(request, "destination_rows", "destinations")
+
+
+def request_identities(request: EgressRequest) -> list[WorkloadIdentity]:
+    return _related(request, "identity_rows", "identities")
+
+
 def request_get(*, user, pk: int) -> EgressRequest | None:
     return request_list(user=user).filter(pk=pk).first()
 
@@ -38,11 +82,12 @@ def request_get(*, user, pk: int) -> EgressRequest | None:
 def request_risk_flags(request: EgressRequest) -> list[str]:
     """Flags approvers see; uses prefetched destinations and identities when present."""
     flags: list[str] = []
-    for destination in request.destinations.all():
+    for destination in request_destinations(request):
         for flag in destination_risk_flags(host=destination.host, protocol=destination.protocol):
             if flag not in flags:
                 flags.append(flag)
-    if any(identity.namespace.cluster.environment == Environment.PROD for identity in request.identities.all()):
+    identities = request_identities(request)
+    if any(identity.namespace.cluster.environment == Environment.PROD for identity in identities):
         flags.append("prod")
     if request.duration_days > settings.EGRESSUI_LONG_GRANT_DAYS:
         flags.append("long-duration")
@@ -53,13 +98,13 @@ def request_risk_flags(request: EgressRequest) -> list[str]:
 
 def request_clusters(request: EgressRequest) -> list:
     seen: dict[int, object] = {}
-    for identity in request.identities.all():
+    for identity in request_identities(request):
         seen.setdefault(identity.namespace.cluster_id, identity.namespace.cluster)
     return sorted(seen.values(), key=lambda cluster: cluster.name)
 
 
 def current_round_steps(request: EgressRequest) -> list[ApprovalStep]:
-    return [step for step in request.steps.all() if step.round == request.round]
+    return [step for step in _related(request, "step_rows", "steps") if step.round == request.round]
 
 
 def pending_step(request: EgressRequest) -> ApprovalStep | None:

@@ -21,7 +21,7 @@ from policies.permissions import (
 )
 from policies.selectors.identities import workload_identities_by_name
 from policies.selectors.manifests import request_preview
-from policies.selectors.requests import request_list
+from policies.selectors.requests import request_rows
 from policies.services.approvals import egress_request_approve, egress_request_reject, egress_request_request_changes
 from policies.services.requests import (
     DestinationInput,
@@ -59,7 +59,7 @@ def visible_request_or_404(user, pk) -> EgressRequest:
 
 def request_detail_data(user, pk: int) -> dict:
     """The detail representation, re-read after a write so it shows the committed state."""
-    request = request_list(user=user).prefetch_related("decisions__step", "grants").get(pk=pk)
+    request = request_rows(user=user).prefetch_related("decisions__step", "grants").get(pk=pk)
     context = {
         "allowed_actions": {
             "edit": can_edit_request(user, request),
@@ -144,7 +144,7 @@ class RequestListCreateApi(generics.ListAPIView):
     filterset_class = RequestFilterSet
 
     def get_queryset(self):
-        return request_list(user=self.request.user)
+        return request_rows(user=self.request.user)
 
     @extend_schema(tags=[TAG], summary="List egress requests")
     def get(self, request, *args, **kwargs):

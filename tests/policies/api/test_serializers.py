@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from policies.api import serializers as s
-from policies.selectors.requests import request_list
+from policies.selectors.requests import request_list, request_rows
 from policies.services.approvals import egress_request_request_changes
 from policies.services.requests import DestinationInput, egress_request_create, egress_request_renew
 from tests.factories import GrantFactory
@@ -46,3 +46,12 @@ def test_hand_built_request_data_equals_the_declared_fields(world):
         for destination in row.destinations.all():
             assert s.destination_data(destination) == s.DestinationSerializer(destination).data
     assert s.datetime_data(timezone.now()).endswith("Z") and s.datetime_data(None) is None
+
+
+def test_rows_loaded_as_lists_serialise_like_prefetched_ones(world):
+    for submit in (False, True):
+        egress_request_create(requester=world.dev, data=world.request_input("api.stripe.com"), submit=submit)
+    GrantFactory(identity=world.refunds, host="api.adyen.com")
+    as_lists = [s.RequestSerializer().to_representation(row) for row in request_rows(user=world.admin)]
+    prefetched = [s.RequestSerializer().to_representation(row) for row in request_list(user=world.admin)]
+    assert as_lists == prefetched and len(as_lists) == 3
