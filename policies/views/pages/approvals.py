@@ -46,7 +46,7 @@ def approval_inbox_page(request):
     data = {key: request.GET.getlist(key) if key == "risk" else request.GET.get(key) for key in INBOX_FILTERS}
     data = {key: value for key, value in data.items() if value}
     filterset = RequestFilterSet(data, queryset=base)
-    queryset = filterset.qs if filterset.is_valid() else base
+    queryset = filterset.qs if filterset.is_valid() else base.none()
     page = paginate(request, queryset)
     if not data:  # the navigation badge shows the same number
         request.egressui_inbox_count = page.paginator.count
@@ -56,6 +56,7 @@ def approval_inbox_page(request):
         "rows": inbox_rows(page.object_list),
         "filterset": filterset,
         "filtered": bool(data),
+        "filter_errors": filterset.errors,
         "teams": team_filter_choices(),
         "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
         "risk_flags": RISK_FLAGS,

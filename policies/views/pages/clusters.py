@@ -42,7 +42,7 @@ def cluster_detail_response(request, pk: int, *, connection_report=None):
     runs = reconcile_run_list().filter(cluster=cluster)
     data = {"outcome": request.GET.getlist("outcome")} if request.GET.getlist("outcome") else {}
     filterset = ReconcileRunFilterSet(data, queryset=runs)
-    page = paginate(request, filterset.qs if filterset.is_valid() else runs)
+    page = paginate(request, filterset.qs if filterset.is_valid() else runs.none())
     context = {
         "cluster": cluster,
         "sync": getattr(cluster, "sync", None),

@@ -29,7 +29,7 @@ def grant_list_page(request):
     data = {key: request.GET.getlist(key) if key == "status" else request.GET.get(key) for key in request.GET}
     data = {key: value for key, value in data.items() if value and key not in ("page", "per_page")}
     filterset = GrantFilterSet(data, queryset=base)
-    queryset = filterset.qs if filterset.is_valid() else base
+    queryset = filterset.qs if filterset.is_valid() else base.none()
     page = paginate(request, queryset)
     rows = [
         {
@@ -44,7 +44,7 @@ def grant_list_page(request):
         "page_obj": page,
         "rows": rows,
         "filtered": bool(data),
-        "filter_errors": filterset.errors if not filterset.is_valid() else {},
+        "filter_errors": filterset.errors,
         "teams": team_filter_choices(),
         "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
         "statuses": GrantStatus.choices,

@@ -30,8 +30,9 @@ from policies.views.preview import preview_for_input, preview_for_request
 @login_required
 @require_GET
 def request_list_page(request):
-    filterset = RequestFilterSet(request.GET or None, queryset=request_list(user=request.user))
-    queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else request_list(user=request.user)
+    base = request_list(user=request.user)
+    filterset = RequestFilterSet(request.GET, queryset=base)
+    queryset = filterset.qs if filterset.is_valid() else base.none()
     page = paginate(request, queryset)
     rows = [(item, request_risk_flags(item), request_clusters(item)) for item in page.object_list]
     context = {
@@ -42,6 +43,7 @@ def request_list_page(request):
         "selected_statuses": request.GET.getlist("status"),
         "teams": team_filter_choices(),
         "filtered": bool(request.GET.dict().keys() - {"page", "per_page"}),
+        "filter_errors": filterset.errors,
     }
     return render_page(request, "policies/request_list.html", context, partial="results")
 

@@ -110,7 +110,7 @@ class GrantPagesTests:
     def test_a_bad_filter_value_is_explained(self, client, world):
         client.force_login(world.dev)
         content = client.get(reverse("grant_list") + "?expiring_within_days=soon").content.decode()
-        assert "expiring_within_days" in content and "Enter a number." in content
+        assert "Filter “expiring_within_days”: Enter a number." in content
 
 
 class ClusterPagesTests:
@@ -248,3 +248,22 @@ class ApprovalsBadgeTests:
             headers={**HTMX, "HX-Target": f"inbox-row-{first.pk}"},
         )
         assert badge.format(1) in client.get(reverse("grant_list")).content.decode()  # own decision: at once
+
+
+class FilterErrorTests:
+    @pytest.mark.parametrize(
+        "page, query",
+        [
+            ("request_list", "status=nonsense"),
+            ("approval_inbox", "older_than_days=soon"),
+            ("audit_log", "occurred_after=yesterday"),
+        ],
+    )
+    def test_a_filter_value_that_makes_no_sense_is_explained_not_ignored(self, client, world, page, query):
+        request = submitted(world)
+        client.force_login(world.admin)
+        content = client.get(reverse(page) + "?" + query).content.decode()
+        assert "Filter “" in content and 'role="alert"' in content
+        listed = reverse("request_detail", args=[request.pk]) + '"'
+        assert listed in client.get(reverse(page)).content.decode()  # the same list, unfiltered, shows it
+        assert listed not in content.split('id="results"')[-1]
