@@ -79,6 +79,8 @@ def test_the_sign_in_page_offers_sso_when_it_is_configured(client):
             clear_url_caches()
             content = client.get(reverse("login")).content.decode()
             assert "Sign in with Acme SSO" in content and reverse("oidc_authentication_init") in content
+            failed = client.get(reverse("login") + "?sso=failed").content.decode()
+            assert "Sign-in with Acme SSO did not complete" in failed
             start = client.get(reverse("oidc_authentication_init"))
             assert start.status_code == 302 and start["Location"].startswith("https://idp.example.com/authorize?")
     finally:
