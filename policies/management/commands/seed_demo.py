@@ -7,17 +7,22 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
 
-from policies.choices import ConnectionKind, Environment, Protocol, RuleOutcome, TeamRole
+from policies.accesslog.demo import demo_access_log
+from policies.choices import ConnectionKind, Environment, GrantStatus, Protocol, RuleOutcome, TeamRole
 from policies.models import (
     ApprovalRule,
     ApprovalRuleStep,
     Cluster,
     DomainList,
     EgressRequest,
+    Grant,
     Team,
     TeamMembership,
 )
+from policies.services.access_logs import access_log_ingest
 from policies.services.approvals import egress_request_approve, egress_request_request_changes
 from policies.services.clusters import cluster_create, namespace_assign, workload_identity_ensure
 from policies.services.grants import grant_revoke
@@ -259,3 +264,10 @@ class Command(BaseCommand):
         egress_request_approve(request=old, approver=lead)
         egress_request_approve(request=old, approver=secops)
         grant_revoke(grant=old.grants.get(), actor=lead, reason="Provider contract ended.")
+        self._traffic(ids["checkout"].namespace.cluster)
+
+    def _traffic(self, cluster):
+        """Some egress traffic since the grants began: usage on grant pages, refused attempts."""
+        start = Grant.objects.filter(status=GrantStatus.ACTIVE).aggregate(start=Max("valid_from"))["start"]
+        lines = demo_access_log(trust_domain=cluster.trust_domain, start=start, end=timezone.now())
+        access_log_ingest(cluster=cluster, records=list(enumerate(lines, start=1)))
