@@ -326,7 +326,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["policies.api.filtering.FilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "policies.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "policies.api.errors.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

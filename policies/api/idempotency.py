@@ -78,7 +78,13 @@ def idempotent(handler=None, *, atomic: bool = True):
         run = _run_atomic if atomic else _run_committed
         return run(records, fingerprint, lambda: handler(view, request, *args, **kwargs), request.user.pk, key)
 
+    wrapper.idempotent = True  # read by policies.api.schema to document the header
     return wrapper
+
+
+def accepts_idempotency_key(view_class, method: str) -> bool:
+    """Whether the view's handler for `method` (its own, or one it inherits and calls) is idempotent."""
+    return any(getattr(cls.__dict__.get(method), "idempotent", False) for cls in view_class.__mro__)
 
 
 def _run_atomic(records, fingerprint, call, user_id, key):

@@ -1,8 +1,11 @@
-"""OpenAPI post-processing: every operation documents the one error shape for each status it can
-answer with, and every POST its Idempotency-Key header. Done once here rather than on each view,
-so a new endpoint cannot forget them."""
+"""OpenAPI additions made once here rather than on each view, so a new endpoint cannot forget them:
+every operation documents the one error shape for each status it can answer with, and every
+`@idempotent` write its Idempotency-Key header (and the 422 for a reused key)."""
 
-from policies.api.idempotency import IDEMPOTENCY_HEADER, REPLAY_HEADER
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
+
+from policies.api.idempotency import IDEMPOTENCY_HEADER, REPLAY_HEADER, accepts_idempotency_key
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -83,16 +86,24 @@ def _error_response(status: int) -> dict:
     }
 
 
-_IDEMPOTENCY_PARAMETER = {
-    "in": "header",
-    "name": IDEMPOTENCY_HEADER,
-    "required": False,
-    "schema": {"type": "string", "maxLength": 255, "pattern": "^[!-~]+$"},
-    "description": (
+_IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    pattern="^[!-~]{1,255}$",
+    description=(
         "Any unique string (a UUID). A retry with the same key and body returns the first response "
         f"(with `{REPLAY_HEADER}: true`) and changes nothing; the same key with another body is a 422."
     ),
-}
+)
+
+
+class ApiAutoSchema(AutoSchema):
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if accepts_idempotency_key(type(self.view), self.method.lower()):
+            parameters.append(_IDEMPOTENCY_PARAMETER)
+        return parameters
 
 
 def add_error_responses(result, generator, request, public):
@@ -102,11 +113,8 @@ def add_error_responses(result, generator, request, public):
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
             statuses = _READ_ERRORS if method == "get" else _WRITE_ERRORS
-            if method == "post":
+            if any(parameter.get("name") == IDEMPOTENCY_HEADER for parameter in operation.get("parameters", [])):
                 statuses = (*statuses, 422)
-                parameters = operation.setdefault("parameters", [])
-                if not any(p.get("name") == IDEMPOTENCY_HEADER for p in parameters):
-                    parameters.append(_IDEMPOTENCY_PARAMETER)
             responses = operation.setdefault("responses", {})
             for status in statuses:
                 responses.setdefault(str(status), _error_response(status))
