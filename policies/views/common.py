@@ -25,8 +25,10 @@ def render_page(
     request: HtmxHttpRequest, template: str, context: dict, *, partial: str | None = None, status: int = 200
 ) -> HttpResponse:
     """The whole page, or only its `partial` for htmx requests: one template, two shapes (STYLE 18).
-    Responses vary on HX-Request so a cache never serves a fragment as a page or the reverse."""
-    name = f"{template}#{partial}" if partial and request.htmx and not request.htmx.boosted else template
+    A history restore (back button after hx-push-url) needs the whole page. Responses vary on
+    HX-Request so a cache never serves a fragment as a page or the reverse."""
+    fragment = request.htmx and not (request.htmx.boosted or request.htmx.history_restore_request)
+    name = f"{template}#{partial}" if partial and fragment else template
     response = render(request, name, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
     return response

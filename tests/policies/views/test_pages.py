@@ -267,3 +267,11 @@ class FilterErrorTests:
         listed = reverse("request_detail", args=[request.pk]) + '"'
         assert listed in client.get(reverse(page)).content.decode()  # the same list, unfiltered, shows it
         assert listed not in content.split('id="results"')[-1]
+
+
+def test_history_restore_gets_the_whole_page(client, world):
+    client.force_login(world.dev)
+    url = reverse("grant_list") + "?status=active"
+    fragment = client.get(url, headers=HTMX).content.decode()
+    restored = client.get(url, headers={**HTMX, "HX-History-Restore-Request": "true"}).content.decode()
+    assert "<!doctype html>" not in fragment and "<!doctype html>" in restored
