@@ -25,6 +25,11 @@ class InboxRow:
     clusters: list[Cluster]
 
     @property
+    def identity_names(self) -> list[str]:
+        """`cluster/namespace/service-account` of each identity (joined here: cheaper than in the template)."""
+        return [f"{i.namespace.cluster.name}/{i.namespace.name}/{i.service_account}" for i in self.req.identities.all()]
+
+    @property
     def approvals_so_far(self) -> int:
         """Approvals already given on the current step (it may need more than one)."""
         if self.step is None:
