@@ -107,9 +107,10 @@ def _count(cluster: Cluster, report: IngestReport, *, newest: datetime | None, n
 # --- attribution: principal → namespace / identity, (identity, host) → grant ----------------------
 
 
-# (cluster id, created) → (version, identity id → covers). Grants never change host, port or
-# protocol after approval; only new grants and ended ones change what is covered, and both change
-# the version. The creation time keeps a recreated cluster (same id, e.g. in tests) apart.
+# (cluster id, created) → (version, the cluster's grants indexed by identity and host). Grants never
+# change host, port or protocol after approval; only new grants and ended ones change what is
+# covered, and both change the version. The creation time keeps a recreated cluster (same id, e.g.
+# in tests) apart. One entry per cluster, per process.
 _covers_cache: dict[tuple, tuple[tuple, CoverIndex]] = {}
 
 

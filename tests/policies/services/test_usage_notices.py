@@ -9,6 +9,7 @@ from django.utils import timezone
 from policies.models import ClusterIngestState, UnusedGrantNotice
 from policies.services.access_logs import access_log_ingest
 from policies.services.usage_notices import unused_grants_notify
+from policies.tasks import send_email_task
 from tests.factories import GrantFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,9 +35,10 @@ def use(world, principal="payments/sa/checkout", host="api.stripe.com", *, at=No
 
 
 @pytest.fixture
-def monitored(world, settings):
+def monitored(world, settings, monkeypatch):
+    """A cluster whose access log covers the last 60 days; emails are sent in process after commit."""
     settings.EGRESSUI_UNUSED_GRANT_NOTIFY = True
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    monkeypatch.setattr(send_email_task, "delay", lambda **kwargs: send_email_task.apply(kwargs=kwargs).get())
     use(world)
     ClusterIngestState.objects.filter(cluster=world.cluster).update(
         first_received_at=timezone.now() - timedelta(days=60)
