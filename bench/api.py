@@ -88,7 +88,11 @@ def recreate_database(database_url: str, *, drop_only: bool = False) -> None:
     import psycopg
 
     admin = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
+    try:
+        connection = psycopg.connect(admin, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise SystemExit(f"bench/api.py needs PostgreSQL (BENCH_DATABASE_URL): {exc}") from None
+    with connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
         if not drop_only:
             connection.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
