@@ -38,22 +38,6 @@ from policies.services.clusters import CLUSTER_FIELDS
 from policies.services.teams import TEAM_FIELDS
 from policies.services.tokens import MAX_TOKEN_DAYS
 
-# --- errors (documentation only: policies.api.errors builds the bodies) ------------------------------
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable, machine-readable: validation_error, not_found, …")
-    message = serializers.CharField(help_text="Human-readable summary.")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text='Field path → messages, e.g. {"destinations.0.host": ["…"]}.',
-    )
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
-
-
 # --- teams ------------------------------------------------------------------------------------------
 
 
