@@ -185,6 +185,12 @@ class CeleryWorker:
         self.stop()
         raise RuntimeError(f"the worker was not ready within {timeout:g} s:\n{self.log()}")
 
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool at once: no cleanup, no ack, locks left behind."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.stop()
+
     def stop(self, timeout: float = 20) -> None:
         if self.process is None:
             return

@@ -53,6 +53,7 @@ class KubernetesTargetTests:
         live = kube.get("serviceentries", "istio-egress", "api-example-com")
         assert live["spec"]["hosts"] == ["api.example.com"]
         assert live["metadata"]["managedFields"][0]["manager"] == "egressui"
+        assert kube._requests[-1].headers["Authorization"] == "Bearer test-token"  # the stored token
 
     def test_apply_removes_fields_we_no_longer_set_and_keeps_other_managers_fields(self, target, kube):
         first = service_entry()

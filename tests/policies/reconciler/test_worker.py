@@ -1,5 +1,6 @@
-"""A real Celery worker process on Redis reconciles approvals into the (emulated) cluster, and nothing
-is lost when the broker is down at approval time: the outbox sweep picks the change up."""
+"""A real Celery worker process on Redis reconciles approvals into the (emulated) cluster; nothing is
+lost when the broker is down at approval time (the outbox sweep picks the change up), nor when a
+worker is killed mid-run (a later run takes over once its lease expires, and converges)."""
 
 import os
 import time
@@ -27,14 +28,20 @@ def wait_for(condition, worker: CeleryWorker, *, what: str, timeout: float = 30.
     pytest.fail(f"{what} did not happen within {timeout:g} s; worker log:\n{worker.log()[-5000:]}")
 
 
+def app_state(env: dict, cluster_id: int) -> dict:
+    with DjangoProcess(env) as app:
+        return app.call(f"{SCENARIO}.state", cluster_id)
+
+
 class WorkerIntegrationTests:
-    def test_approvals_reach_the_cluster_even_when_the_broker_was_down(self, kube, tmp_path):
+    def test_nothing_is_lost_through_a_broker_outage_or_a_killed_worker(self, kube, tmp_path):
         with scratch_database(tmp_path) as database_url:
             env = process_env(
                 database_url=database_url,
                 redis_url=os.environ["REDIS_URL"],
                 var_dir=tmp_path,
                 EGRESSUI_KUBE_BACKOFF_MS="10",
+                EGRESSUI_RECONCILE_LOCK_TTL="3",  # a killed worker's lease is free again 3 s later
             )
             manage(env, "migrate", "--noinput")
             broker_down = {**env, "REDIS_URL": "redis://127.0.0.1:9/0"}  # nothing listens there
@@ -45,7 +52,7 @@ class WorkerIntegrationTests:
             ):
                 ids = app.call(f"{SCENARIO}.seed", kube.url)
                 app.call(f"{SCENARIO}.purge")  # leftovers of earlier runs
-                first, second = ids["requests"]
+                first, second, third = ids["requests"]
 
                 app.call(f"{SCENARIO}.approve", first)
                 wait_for(
@@ -77,6 +84,34 @@ class WorkerIntegrationTests:
                     what="the outbox flag being cleared",
                 )
                 state = app.call(f"{SCENARIO}.state", ids["cluster"])
-            assert state["grants"] == {"api.stripe.com": "applied", "hooks.example.org": "applied"}
-            assert state["status"] == "ready"
-            assert ["sweep", "succeeded"] in state["runs"]
+                assert state["grants"] == {"api.stripe.com": "applied", "hooks.example.org": "applied"}
+                assert state["status"] == "ready" and ["sweep", "succeeded"] in state["runs"]
+
+                # A worker killed mid-run: its run stops between two writes, nothing is acked or released.
+                kube.stall("apply", plural="virtualservices", name="files-example-net", seconds=120)
+                app.call(f"{SCENARIO}.approve", third)
+                wait_for(
+                    lambda: kube.get("authorizationpolicies", "istio-egress", "files-example-net"),
+                    worker,
+                    what="the run reaching the stalled VirtualService",
+                )
+                worker.kill()
+            assert ["change", "running"] in app_state(env, ids["cluster"])["runs"]
+
+            with DjangoProcess(env) as app, CeleryWorker(env, tmp_path / "worker2.log") as successor:
+                # Beat's sweep keeps asking; the first runs find the dead worker's lease, later ones take over.
+                def converged():
+                    app.call(f"{SCENARIO}.sweep")
+                    time.sleep(0.5)
+                    return kube.get("virtualservices", "istio-egress", "files-example-net")
+
+                wait_for(converged, successor, what="a later run converging after the killed one")
+                wait_for(
+                    lambda: not app.call(f"{SCENARIO}.state", ids["cluster"])["needs_reconcile"],
+                    successor,
+                    what="the outbox flag being cleared after the takeover",
+                )
+                state = app.call(f"{SCENARIO}.state", ids["cluster"])
+            assert state["grants"]["files.example.net"] == "applied"
+            assert ["change", "failed"] in state["runs"]  # the dead run, closed by its successor
+            assert ["change", "running"] not in state["runs"]

@@ -3,7 +3,7 @@
 
 
 def seed(api_url: str) -> dict:
-    """A team with a developer and an approver, a cluster reached at `api_url`, and two submitted
+    """A team with a developer and an approver, a cluster reached at `api_url`, and three submitted
     requests waiting for approval."""
     from django.contrib.auth import get_user_model
 
@@ -30,7 +30,7 @@ def seed(api_url: str) -> dict:
             ),
             submit=True,
         )
-        for host in ("api.stripe.com", "hooks.example.org")
+        for host in ("api.stripe.com", "hooks.example.org", "files.example.net")
     ]
     return {"cluster": cluster.pk, "requests": [request.pk for request in requests]}
 
