@@ -28,10 +28,6 @@ _ROW_PREFETCHES = (
             "request", "round", "position", "name", "status", "required_approvals", "team"
         ).order_by("round", "position"),
     ),
-    Prefetch(
-        "decisions",
-        queryset=ApprovalDecision.objects.filter(decision=Decision.APPROVE).only("request", "step", "round"),
-    ),
 )
 
 
@@ -80,3 +76,16 @@ def approval_inbox_count(*, user, fresh: bool = False) -> int:
 
 def approval_inbox_count_remember(*, user, count: int) -> None:
     cache.set(f"egressui:inbox-count:{user.pk}", count, INBOX_COUNT_SECONDS)
+
+
+def approvals_given(step_ids: list[int]) -> dict[int, int]:
+    """Approvals recorded so far on each of these steps (for steps that need more than one)."""
+    if not step_ids:
+        return {}
+    rows = (
+        ApprovalDecision.objects.filter(step_id__in=step_ids, decision=Decision.APPROVE)
+        .values("step_id")
+        .annotate(count=Count("pk"))
+        .values_list("step_id", "count")
+    )
+    return dict(rows)

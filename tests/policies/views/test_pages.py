@@ -275,3 +275,15 @@ def test_history_restore_gets_the_whole_page(client, world):
     fragment = client.get(url, headers=HTMX).content.decode()
     restored = client.get(url, headers={**HTMX, "HX-History-Restore-Request": "true"}).content.decode()
     assert "<!doctype html>" not in fragment and "<!doctype html>" in restored
+
+
+def test_the_inbox_shows_progress_on_a_step_that_needs_two_approvals(client, world):
+    from tests.factories import ApprovalRuleFactory, ApprovalRuleStepFactory
+
+    rule = ApprovalRuleFactory(name="two leads", outcome="require_steps", priority=1)
+    ApprovalRuleStepFactory(rule=rule, position=1, name="Two payments leads", team=world.payments, required_approvals=2)
+    request = submitted(world)
+    egress_request_approve(request=request, approver=world.lead)
+    client.force_login(world.lead2)
+    content = client.get(reverse("approval_inbox")).content.decode()
+    assert "Two payments leads" in content and "(1 of 2)" in content
