@@ -213,11 +213,15 @@ def main() -> None:
         seconds_one, _, one = reconcile(cluster, kube, "change")
         writes_one_change = len(kube.writes())
 
-        latency = None
+        latency, worker_runs = None, {}
         if redis_url:
+            from policies.models import ReconcileRun
+
             worker_env = {**env, "DJANGO_LOG_LEVEL": "WARNING"}
+            last = ReconcileRun.objects.order_by("-pk").values_list("pk", flat=True).first()
             with CeleryWorker(worker_env, scratch / "worker.log"):
                 latency = approvals(cluster, kube, args.approvals)
+            worker_runs = _phases(ReconcileRun.objects.filter(pk__gt=last, created__gt=0))
 
     line = {
         "grants": len(data.grants),
@@ -240,9 +244,20 @@ def main() -> None:
         "approvals": len(latency) if latency else 0,
         "latency_p50": round(statistics.median(latency), 3) if latency else None,
         "latency_p95": round(sorted(latency)[max(0, round(0.95 * len(latency)) - 1)], 3) if latency else None,
+        "approval_run_ms": worker_runs,  # medians over the worker's runs that applied an approval
         "loadavg": round(os.getloadavg()[0], 1),  # the machine is shared: read wall figures against it
     }
     print(json.dumps(line))
+
+
+def _phases(runs) -> dict[str, int]:
+    rows = list(runs)
+    if not rows:
+        return {}
+    phases = {phase for run in rows for phase in run.timings}
+    medians = {phase: int(statistics.median(run.timings.get(phase, 0) for run in rows)) for phase in sorted(phases)}
+    medians["total"] = int(statistics.median((run.finished_at - run.started_at).total_seconds() * 1000 for run in rows))
+    return medians
 
 
 def _revoke(grant) -> None:

@@ -7,6 +7,7 @@ before a single write.
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from policies.manifests.kinds import KIND_BY_NAME
 from policies.reconciler.resources import ObjectKey, content_hash_of, grant_ids_of, is_ours, key_of
@@ -21,7 +22,7 @@ class DesiredState:
     objects: dict[ObjectKey, dict]
     unrenderable: dict[int, str] = field(default_factory=dict)  # grant id → why nothing was rendered
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """One hash over every (object, content hash): equal digests mean equal desired states."""
         lines = sorted(f"{kind}/{ns}/{name}={content_hash_of(obj)}" for (kind, ns, name), obj in self.objects.items())

@@ -1,12 +1,12 @@
 """`reconcile_cluster(cluster_id)`: the level-based loop for one cluster (DESIGN §5, STYLE 13–15).
 
 1. take the cluster's lease and open a run (short transaction);
-2. compute the desired objects (plain reads; no transaction is held during cluster I/O);
-3. list live objects carrying our labels, one call per kind;
-4. diff by content hash (and by our fields, for drift);
-5. apply what differs (server-side apply) kind by kind in apply order, then delete what is no longer
+2. compute the desired objects (plain reads; no transaction is held during cluster I/O) while, in a
+   second thread, listing live objects carrying our labels, one call per kind;
+3. diff by content hash (and by our fields, for drift);
+4. apply what differs (server-side apply) kind by kind in apply order, then delete what is no longer
    desired in reverse order; writes within one kind run in parallel;
-6. record the run, its results, grant states, status and audit events (short transaction).
+5. record the run, its results, grant states, status and audit events (short transaction).
 
 A second run with nothing changed lists and makes zero write calls.
 """
@@ -99,13 +99,16 @@ def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run
     target = accounts = None
     clock = _Clock(report.timings)
     try:
-        with clock("desired"):
-            report.desired = desired_state(cluster)
-            inventory = _inventory(cluster)
         target = target_for(cluster)
         full = trigger in FULL_CHECK_TRIGGERS
-        with clock("list"):
-            live = _list_live(target, lease, metadata_only=not full)
+        # Listing mostly waits on the API server while rendering keeps this thread busy: both at once.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-list") as pool:
+            listing = pool.submit(_list_live, target, metadata_only=not full)
+            with clock("desired"):
+                report.desired = desired_state(cluster)
+                inventory = _inventory(cluster)
+            live, report.timings["list"] = listing.result()
+        lease.keep_alive()
         changes = diff.plan(report.desired.objects, live, inventory, compare_fields=full)
         with clock("write"):
             _execute(changes, target, report, lease=lease, dry_run=dry_run)
@@ -146,11 +149,12 @@ def _inventory(cluster) -> dict:
     return {ObjectKey(kind, namespace, name): content_hash for kind, namespace, name, content_hash in rows}
 
 
-def _list_live(target, lease: Lease, *, metadata_only: bool) -> dict:
-    """One list call per kind. Kinds the API server does not serve are collected and reported together."""
+def _list_live(target, *, metadata_only: bool) -> tuple[dict, int]:
+    """One list call per kind (and the milliseconds it took). Kinds the API server does not serve are
+    collected and reported together."""
+    began = time.perf_counter()
     live, missing = {}, []
     for info in KINDS:
-        lease.keep_alive()
         try:
             live.update(target.list_managed(info, metadata_only=metadata_only))
         except KindNotServed:
@@ -160,7 +164,7 @@ def _list_live(target, lease: Lease, *, metadata_only: bool) -> dict:
             f"The cluster does not serve {', '.join(missing)}: install the Istio CRDs (1.22 or later) "
             "and make sure these API versions are served."
         )
-    return live
+    return live, int((time.perf_counter() - began) * 1000)
 
 
 def _execute(changes: list[diff.Change], target, report: RunReport, *, lease: Lease, dry_run: bool) -> None:

@@ -283,7 +283,7 @@ def _update_grants(cluster: Cluster, report: RunReport, now) -> dict[int, tuple[
             .filter(~steady | Q(pk__in=[*failed, *unrenderable]))
             .values_list("pk", "status", "valid_from", "expires_at")
         )
-        served = {grant_id for ids in report.desired.grants_by_key().values() for grant_id in ids} if rows else set()
+        served = _served_grants(report, {row[0] for row in rows}) if rows else set()
         still_served = None
         for grant_id, status, valid_from, expires_at in rows:
             if grant_id in failed:
@@ -332,6 +332,21 @@ def _update_grants(cluster: Cluster, report: RunReport, now) -> dict[int, tuple[
             fields["applied_at"] = now
         Grant.objects.filter(pk__in=ids).update(**fields)
     return changes
+
+
+def _served_grants(report: RunReport, wanted: set[int]) -> set[int]:
+    """Which of `wanted` some desired object serves. A new grant's objects were written in this run,
+    so those are looked at first; all desired objects only if some grant is still unaccounted for."""
+    served = {
+        grant_id
+        for result in report.results
+        if result.action in (CREATED, UPDATED)
+        for grant_id in grant_ids_of(result.change.desired)
+        if grant_id in wanted
+    }
+    if wanted - served:
+        served |= {grant_id for ids in report.desired.grants_by_key().values() for grant_id in ids} & wanted
+    return served
 
 
 def _update_status(cluster: Cluster, start: RunStart, report: RunReport, outcome: str, now) -> bool:

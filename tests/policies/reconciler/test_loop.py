@@ -373,14 +373,14 @@ class ConcurrencyTests:
         monkeypatch.setattr(
             "policies.services.outbox.enqueue_reconcile", lambda ids, **kw: enqueued.append((list(ids), kw))
         )
-        real_list = loop._list_live
+        real_desired = loop.desired_state
 
-        def list_then_mark(target, lease, **kwargs):
-            live = real_list(target, lease, **kwargs)
+        def desired_then_mark(cluster):
+            desired = real_desired(cluster)
             cluster_mark_for_reconcile(cluster_ids=[api_cluster.pk], reason="grant approved meanwhile", enqueue=False)
-            return live
+            return desired
 
-        monkeypatch.setattr(loop, "_list_live", list_then_mark)
+        monkeypatch.setattr(loop, "desired_state", desired_then_mark)
         run(api_cluster)
         assert ClusterSyncState.objects.get(cluster=api_cluster).needs_reconcile
         assert enqueued == [([api_cluster.pk], {"trigger": "follow-up"})]
