@@ -6,9 +6,14 @@ from policies.models import ApprovalDecision, ApprovalStep, EgressRequest, Reque
 from policies.permissions import steps_awaiting, visible_requests
 
 # What an inbox row shows, and nothing more: the inbox is the page approvers live in, so its rows are
-# loaded lean (no cluster settings or secrets per identity, no full team rows per step).
+# loaded lean (no cluster settings or secrets per identity, no full team rows per step), as plain
+# lists like `request_rows` does (a prefetched relation costs a queryset clone per row).
 _ROW_PREFETCHES = (
-    Prefetch("destinations", queryset=RequestDestination.objects.order_by("host", "port", "protocol")),
+    Prefetch(
+        "destinations",
+        queryset=RequestDestination.objects.order_by("host", "port", "protocol"),
+        to_attr="destination_rows",
+    ),
     Prefetch(
         "identities",
         queryset=WorkloadIdentity.objects.select_related("namespace__cluster")
@@ -21,12 +26,14 @@ _ROW_PREFETCHES = (
             "namespace__cluster__environment",
         )
         .order_by("namespace__cluster__name", "namespace__name", "service_account"),
+        to_attr="identity_rows",
     ),
     Prefetch(
         "steps",
         queryset=ApprovalStep.objects.only(
             "request", "round", "position", "name", "status", "required_approvals", "team"
         ).order_by("round", "position"),
+        to_attr="step_rows",
     ),
 )
 

@@ -8,7 +8,13 @@ from policies.filtersets import RequestFilterSet
 from policies.models import ApprovalStep, Cluster, EgressRequest
 from policies.permissions import approver_team_ids, is_platform_admin
 from policies.selectors.approvals import approval_inbox, approval_inbox_count_remember, approvals_given
-from policies.selectors.requests import RISK_FLAGS, pending_step, request_clusters, request_risk_flags
+from policies.selectors.requests import (
+    RISK_FLAGS,
+    pending_step,
+    request_clusters,
+    request_identities,
+    request_risk_flags,
+)
 from policies.views.common import deny, login_required, paginate, render_page
 from policies.views.pages.requests import team_filter_choices
 
@@ -28,7 +34,9 @@ class InboxRow:
     @property
     def identity_names(self) -> list[str]:
         """`cluster/namespace/service-account` of each identity (joined here: cheaper than in the template)."""
-        return [f"{i.namespace.cluster.name}/{i.namespace.name}/{i.service_account}" for i in self.req.identities.all()]
+        return [
+            f"{i.namespace.cluster.name}/{i.namespace.name}/{i.service_account}" for i in request_identities(self.req)
+        ]
 
 
 def inbox_rows(requests) -> list[InboxRow]:

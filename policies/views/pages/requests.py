@@ -19,7 +19,7 @@ from policies.permissions import (
     step_denial_reason,
 )
 from policies.selectors.audit import request_timeline
-from policies.selectors.requests import request_clusters, request_get, request_list, request_risk_flags
+from policies.selectors.requests import request_clusters, request_get, request_risk_flags, request_rows
 from policies.services.requests import egress_request_create, egress_request_update
 from policies.templatetags.egressui_ui import DECISION_VERBS
 from policies.views.common import apply_service_errors, deny, login_required, paginate, render_page
@@ -30,7 +30,7 @@ from policies.views.preview import preview_for_input, preview_for_request
 @login_required
 @require_GET
 def request_list_page(request):
-    base = request_list(user=request.user)
+    base = request_rows(user=request.user)
     filterset = RequestFilterSet(request.GET, queryset=base)
     queryset = filterset.qs if filterset.is_valid() else base.none()
     page = paginate(request, queryset)
