@@ -192,13 +192,16 @@ def _permission_checks(api: client.ApiClient) -> list[PermissionCheck]:
 def _directory_test(cluster) -> ConnectionReport:
     root = Path(cluster.directory_path).expanduser()
     report = ConnectionReport(cluster=cluster.name, target=str(root), target_kind="directory")
-    if not root.is_dir():
-        report.error = f"{root} does not exist or is not a directory."
+    existing = next(path for path in (root, *root.parents) if path.exists())
+    if not existing.is_dir():
+        report.error = f"{existing} is not a directory."
         return report
-    if not os.access(root, os.W_OK | os.X_OK):
-        report.error = f"{root} is not writable by this process."
+    if not os.access(existing, os.W_OK | os.X_OK):
+        report.error = f"{existing} is not writable by this process."
         return report
     report.reachable = True
+    if existing != root:
+        report.notes.append(f"{root} does not exist yet: the first reconcile creates it")
     from policies.reconciler.directory import DirectoryTarget
 
     target = DirectoryTarget(cluster)

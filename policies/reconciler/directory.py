@@ -2,9 +2,10 @@
 
 It behaves like a cluster to the reconcile loop: "listing" reads the files that carry our labels for
 this cluster (other files are never touched), "applying" writes a file atomically (temporary file in
-the same directory, fsync, rename), "deleting" removes it. When DIR is inside a git work tree the run
-ends with one commit of DIR, whose message names the grants involved; Argo CD or Flux take it from
-there. A dry run writes nothing and reports each change as a unified diff.
+the same directory, fsync, rename; directories are created as needed), "deleting" removes it. When
+DIR is inside a git work tree the run ends with one commit of DIR, whose message names the grants
+involved; Argo CD or Flux take it from there. A dry run writes nothing and reports each change as a
+unified diff.
 """
 
 import difflib
@@ -44,9 +45,9 @@ class DirectoryTarget:
     # --- reading ------------------------------------------------------------------------------------
     def _scan(self) -> dict[ObjectKey, tuple[Path, str, dict]]:
         if self._files is None:
-            if not self.root.is_dir():
-                raise TargetUnavailable(f"The directory {self.root} does not exist (create it, or fix the cluster).")
-            files: dict[ObjectKey, tuple[Path, str, dict]] = {}
+            if self.root.exists() and not self.root.is_dir():
+                raise TargetUnavailable(f"{self.root} is not a directory.")
+            files: dict[ObjectKey, tuple[Path, str, dict]] = {}  # a missing directory holds nothing yet
             for path in sorted(self.root.glob("*/*.yaml")):
                 try:
                     text = path.read_text(encoding="utf-8")

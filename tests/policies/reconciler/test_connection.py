@@ -125,8 +125,20 @@ class DirectoryConnectionTests:
             "not a git work tree: files are written, nothing is committed",
         ]
 
-    def test_missing_directory(self, world, tmp_path):
-        world.cluster.connection_kind, world.cluster.directory_path = ConnectionKind.DIRECTORY, str(tmp_path / "x")
+    def test_a_directory_still_to_be_created(self, world, tmp_path):
+        world.cluster.connection_kind = ConnectionKind.DIRECTORY
+        world.cluster.directory_path = str(tmp_path / "x" / "y")
         world.cluster.save()
         report = connection_test(world.cluster)
-        assert not report.ok and report.error == f"{tmp_path / 'x'} does not exist or is not a directory."
+        assert (
+            report.ok
+            and report.notes[0] == f"{tmp_path / 'x' / 'y'} does not exist yet: the first reconcile creates it"
+        )
+
+    def test_a_file_in_the_way(self, world, tmp_path):
+        (tmp_path / "file").write_text("x")
+        world.cluster.connection_kind = ConnectionKind.DIRECTORY
+        world.cluster.directory_path = str(tmp_path / "file" / "y")
+        world.cluster.save()
+        report = connection_test(world.cluster)
+        assert not report.ok and report.error == f"{tmp_path / 'file'} is not a directory."

@@ -134,9 +134,14 @@ class DirectoryTargetTests:
         }
         assert not [p for p in gitops.rglob("*") if p.name.endswith(".tmp")]
 
-    def test_a_missing_directory_is_a_clear_failure(self, world, gitops):
-        world.cluster.directory_path = str(gitops / "nope")
+    def test_a_missing_directory_is_created_but_a_file_in_the_way_is_a_clear_failure(self, world, gitops):
+        world.cluster.directory_path = str(gitops / "new" / "clusters")
+        world.cluster.save()
+        assert run(world).outcome == ReconcileRun.Outcome.SUCCEEDED
+        assert files(gitops / "new" / "clusters")
+        (gitops / "blocker").write_text("not a directory\n")
+        world.cluster.directory_path = str(gitops / "blocker")
         world.cluster.save()
         result = run(world)
         assert result.outcome == ReconcileRun.Outcome.FAILED
-        assert result.error == f"The directory {gitops / 'nope'} does not exist (create it, or fix the cluster)."
+        assert result.error == f"{gitops / 'blocker'} is not a directory."
