@@ -55,9 +55,16 @@ class Lease:
         self._renewed_at = time.monotonic()
 
     def release(self) -> None:
-        if self.held:
-            self.held = False
-            self._release()
+        """Give the lease back if held; either way free what the lease object uses (a connection)."""
+        try:
+            if self.held:
+                self.held = False
+                self._release()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        pass
 
     def __enter__(self) -> "Lease":
         return self
@@ -133,8 +140,9 @@ class RedisLease(Lease):
             self._lock.release()
         except LockError:  # expired meanwhile: nothing to give back
             pass
-        finally:
-            self._redis.close()
+
+    def _close(self) -> None:
+        self._redis.close()
 
 
 def uses_redis() -> bool:

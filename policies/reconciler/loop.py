@@ -81,6 +81,7 @@ def _reconcile(cluster_id: int, *, trigger: str, dry_run: bool, run_id: int | No
     cluster = Cluster.objects.get(pk=cluster_id)
     lease = cluster_lease(cluster.pk)
     if not lease.acquire(wait=wait):
+        lease.release()
         raise ReconcileBusy(f"another reconcile of cluster {cluster.name} is running")
     try:
         run, report, start = _reconcile_locked(cluster, lease, trigger=trigger, dry_run=dry_run, run_id=run_id)
