@@ -116,4 +116,5 @@ def break_glass(request):
         "show_errors": request.method == "POST" and request.POST.get("action") != "refresh",
     }
     refused = context["show_errors"] and (loose_errors or not form.is_valid() or not formset.is_valid())
-    return render_page(request, "policies/break_glass.html", context, status=400 if refused else 200)
+    partial = "form-body" if request.POST.get("action") == "refresh" else None  # team or clusters changed
+    return render_page(request, "policies/break_glass.html", context, partial=partial, status=400 if refused else 200)

@@ -241,3 +241,22 @@ class InlineRaceTests:
         assert f'<tr id="inbox-row-{request.pk}" class="decided">' in content
         assert "no longer waits for your decision" in content
         assert "is approved; it is not waiting for approval" in content
+
+
+class BreakGlassFormTests:
+    def test_changing_team_refreshes_the_identities_in_place(self, client, world):
+        client.force_login(world.admin)
+        data = {
+            "team": world.search.pk,
+            "action": "refresh",
+            "dest-TOTAL_FORMS": "1",
+            "dest-INITIAL_FORMS": "0",
+            "dest-0-host": "",
+            "dest-0-port": "443",
+            "dest-0-protocol": "tls",
+        }
+        content = client.post(reverse("break_glass"), data, headers=HTMX).content.decode()
+        assert content.lstrip().startswith('<div id="form-body"')
+        assert f'name="identities" value="{world.indexer.pk}"' in content
+        assert f'name="identities" value="{world.checkout.pk}"' not in content
+        assert "needs a reason" not in content
