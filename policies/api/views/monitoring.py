@@ -9,7 +9,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -61,7 +61,13 @@ class AccessLogIngestApi(APIView):
             f"Bodies over EGRESSUI_INGEST_MAX_BODY_BYTES (default {16 * 1024 * 1024}) are refused with 413."
         ),
         request={"application/x-ndjson": OpenApiTypes.STR, "application/json": OpenApiTypes.ANY},
-        responses={200: m.IngestReportSerializer},
+        responses={
+            200: m.IngestReportSerializer,
+            413: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The body is over the size limit (also once gunzipped); the usual error shape.",
+            ),
+        },
         examples=[
             OpenApiExample("One line", value=_INGEST_EXAMPLE, request_only=True, media_type="application/x-ndjson")
         ],
