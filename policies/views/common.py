@@ -1,14 +1,19 @@
 """Helpers shared by the UI views: page-or-fragment rendering, pagination, permission guards and the
 translation of service errors into form errors and flash messages."""
 
+from functools import wraps
+
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from policies.exceptions import ApplicationError
@@ -67,7 +72,7 @@ def form_errors_from(form, exc: ApplicationError) -> None:
 
 
 def apply_service_errors(form, formset, exc: ApplicationError) -> list[str]:
-    """Put each service error next to its field: `destinations.2.port` on row 2's port, and so on.
+    """Put each service error next to its field: `destinations.2.port` on the port of the third row.
     Returns the errors that belong to no field (shown at the top of the form)."""
     loose: list[str] = []
     if not exc.fields:
@@ -108,12 +113,6 @@ def messages_oob(request: HttpRequest) -> str:
 def login_required(view):
     """Django's login_required, except that an htmx request with an expired session gets a client
     redirect to the sign-in page instead of the sign-in page swapped into part of the screen."""
-    from functools import wraps
-
-    from django.conf import settings
-    from django.contrib.auth.views import redirect_to_login
-    from django.shortcuts import resolve_url
-    from django_htmx.http import HttpResponseClientRedirect
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):

@@ -46,10 +46,13 @@ def _filtered(request):
 @login_required
 @require_GET
 def audit_log(request):
+    return render_page(request, "policies/audit_log.html", _log_context(request), partial="results")
+
+
+def _log_context(request) -> dict:
     queryset, filterset, data = _filtered(request)
-    page = paginate(request, queryset)
-    context = {
-        "page_obj": page,
+    return {
+        "page_obj": paginate(request, queryset),
         "filterset": filterset,
         "filter_errors": filterset.errors,
         "filtered": bool(data),
@@ -60,7 +63,6 @@ def audit_log(request):
         "export_query": request.GET.urlencode(),
         "request_filter": _request_filter(data),
     }
-    return render_page(request, "policies/audit_log.html", context, partial="results")
 
 
 def _request_filter(data: dict) -> int | None:
@@ -148,20 +150,6 @@ def audit_verify(request):
         "checked_by": request.user.get_username(),
     }
     cache.set(CHAIN_RESULT_KEY, result, timeout=None)
-    context = {"chain": result, "can_verify": True}
-    return render_page(request, "policies/audit_log.html", context | _page_context(request), partial="chain")
-
-
-def _page_context(request) -> dict:
-    """For the non-htmx answer of audit_verify: the audit page itself, showing the fresh result."""
-    if request.htmx:
-        return {}
-    queryset, filterset, data = _filtered(request)
-    return {
-        "page_obj": paginate(request, queryset),
-        "filterset": filterset,
-        "filtered": bool(data),
-        "event_types": [member.label for member in AuditEventType],
-        "selected_types": [],
-        "export_query": "",
-    }
+    # htmx swaps the result in place; without JavaScript the audit page comes back showing it.
+    context = {"chain": result, "can_verify": True} if request.htmx else _log_context(request)
+    return render_page(request, "policies/audit_log.html", context, partial="chain")
