@@ -1,6 +1,6 @@
 """Structural accessibility of the pages: every form control has a label, ids are unique, every
-aria-describedby points at an element that exists, fields marked invalid say why, and each page
-has one h1 and a language."""
+aria-describedby points at an element that exists, fields marked invalid say why, each page has one
+h1 and a language, and no template syntax leaks into the HTML."""
 
 from html.parser import HTMLParser
 
@@ -51,6 +51,8 @@ class PageStructure(HTMLParser):
 
 
 def check(html: str) -> PageStructure:
+    for leak in ("{#", "#}", "{%", "%}", "{{", "}}"):
+        assert leak not in html, f"template syntax leaked into the page: {leak}"
     page = PageStructure()
     page.feed(html)
     duplicates = {i for i in page.ids if page.ids.count(i) > 1}
