@@ -364,8 +364,9 @@ def server_pids(master: int, database_url: str) -> tuple[list[int], list[int]]:
     return workers, [row[0] for row in rows]
 
 
-def measure(base_url: str, on_warm) -> dict:
-    """8 client threads: sign in, warm up, then (after `on_warm()` ran once) load each page ROUNDS times."""
+def measure(base_url: str, on_warm) -> tuple[dict, float]:
+    """8 client threads: sign in, warm up, then (after `on_warm()` ran once) load each page ROUNDS times.
+    Returns the latency summary per page and the page loads per second."""
     results: dict[str, list[float]] = {page: [] for page in PAGES}
     warm, go = threading.Barrier(CLIENTS + 1), threading.Barrier(CLIENTS + 1)
     errors: list[str] = []
@@ -397,8 +398,10 @@ def measure(base_url: str, on_warm) -> dict:
     warm.wait()
     on_warm()
     go.wait()
+    started = time.perf_counter()
     for thread in threads:
         thread.join()
+    seconds = time.perf_counter() - started
     if errors:
         raise SystemExit(f"{len(errors)} failed page loads, e.g. {errors[:3]}")
 
@@ -411,7 +414,23 @@ def measure(base_url: str, on_warm) -> dict:
             "n": len(ordered),
         }
 
-    return {page: summary(samples) for page, samples in results.items()}
+    pages = {page: summary(samples) for page, samples in results.items()}
+    return pages, sum(len(samples) for samples in results.values()) / seconds
+
+
+def measure_alone(base_url: str, loads: int = 10) -> dict:
+    """Median latency of each page for a single client: the page's own cost, without queueing."""
+    medians = {}
+    for page, (path, users) in PAGES.items():
+        session = signed_in_session(base_url, users[0])
+        session.get(base_url + path, timeout=30)
+        samples = []
+        for _ in range(loads):
+            started = time.perf_counter()
+            session.get(base_url + path, timeout=30)
+            samples.append((time.perf_counter() - started) * 1000)
+        medians[page] = round(statistics.median(samples), 1)
+    return medians
 
 
 def main() -> None:
@@ -474,9 +493,10 @@ def main() -> None:
                 snapshot["pids"] = server_pids(server.pid, database_url)
                 snapshot["before"] = [cpu_ticks(pids) for pids in snapshot["pids"]]
 
-            pages = measure(base_url, on_warm)
+            pages, throughput = measure(base_url, on_warm)
             ticks_before = snapshot["before"]
             ticks_after = [cpu_ticks(pids) for pids in snapshot["pids"]]
+            alone = measure_alone(base_url)
             loads = os.getloadavg()
         finally:
             server.terminate()
@@ -494,6 +514,8 @@ def main() -> None:
                 "clients": CLIENTS,
                 "gunicorn_workers": workers,
                 "pages": pages,
+                "pages_per_second": round(throughput, 1),
+                "one_client_p50_ms": alone,
                 "cpu_ms_per_page": {
                     "app": round((ticks_after[0] - ticks_before[0]) * tick_ms / page_loads, 1),
                     "database": round((ticks_after[1] - ticks_before[1]) * tick_ms / page_loads, 1),
