@@ -125,16 +125,23 @@ class DirectoryTarget:
             self._git(*identity, "commit", "--quiet", "-m", message, "--", ".")
             return self._git("rev-parse", "HEAD").strip()
         except subprocess.CalledProcessError as exc:
-            detail = (exc.stderr or exc.stdout or "").strip().splitlines()
             raise TargetUnavailable(
-                f"Files are written but git commit in {self.root} failed: {detail[-1] if detail else exc}"
+                f"Files are written but git commit in {self.root} failed: {_git_error(exc)}"
             ) from None
 
     def in_git_work_tree(self) -> bool:
+        """DIR is tracked by git: inside a work tree and not ignored there. A directory the enclosing
+        repository ignores (the demo cluster's `var/gitops/demo` in an egressui checkout) is a plain
+        directory: committing it would fail, and it is not ours to commit."""
         try:
-            return self._git("rev-parse", "--is-inside-work-tree", check=False).strip() == "true"
+            if self._git("rev-parse", "--is-inside-work-tree", check=False).strip() != "true":
+                return False
+            return not self._git_succeeds("check-ignore", "--quiet", ".")
         except (OSError, subprocess.SubprocessError):
             return False
+
+    def _git_succeeds(self, *args: str) -> bool:
+        return subprocess.run(["git", *args], cwd=self.root, capture_output=True, timeout=GIT_TIMEOUT).returncode == 0
 
     def _git(self, *args: str, check: bool = True) -> str:
         result = subprocess.run(
@@ -147,6 +154,13 @@ class DirectoryTarget:
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
         )
         return result.stdout
+
+
+def _git_error(exc: subprocess.CalledProcessError) -> str:
+    """git's own error line (`fatal: …`, `error: …`), else its first line that is not a hint."""
+    lines = [line for line in (exc.stderr or exc.stdout or "").strip().splitlines() if not line.startswith("hint:")]
+    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (errors or lines or [str(exc)])[0]
 
 
 def _atomic_write(path: Path, text: str) -> None:

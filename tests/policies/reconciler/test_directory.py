@@ -90,6 +90,21 @@ class DirectoryTargetTests:
         assert f"#{world.grants[1].pk}" in git(gitops, "log", "-1", "--format=%b")
         assert git(gitops, "status", "--porcelain") == ""
 
+    def test_a_directory_its_repository_ignores_is_written_but_not_committed(self, world, tmp_path):
+        # The demo cluster of `make run` writes to var/gitops/demo inside an egressui checkout,
+        # whose .gitignore leaves var/ out: the run succeeds and the checkout gets no commit.
+        git(tmp_path, "init", "--quiet")
+        (tmp_path / ".gitignore").write_text("gitops/\n")
+        root = tmp_path / "gitops" / "demo"
+        world.cluster.connection_kind, world.cluster.directory_path = ConnectionKind.DIRECTORY, str(root)
+        world.cluster.save()
+        GrantFactory(identity=world.checkout, host="api.stripe.com")
+        result = run(world)
+        assert (result.outcome, result.error) == ("succeeded", "")
+        assert result.created > 0 and files(root)
+        assert not directory.DirectoryTarget(world.cluster).in_git_work_tree()
+        assert git(tmp_path, "rev-list", "--all") == ""  # no commit in the enclosing repository
+
     def test_a_hand_edited_file_is_drift_and_repaired(self, world, gitops):
         run(world)
         path = gitops / "istio-egress" / "serviceentry-api-stripe-com.yaml"
