@@ -146,13 +146,27 @@ def steps_awaiting(user) -> QuerySet[ApprovalStep]:
 
 
 def visible_grants(user) -> QuerySet[Grant]:
+    """A team's grants, and to approvers the grants of the requests they were asked to decide (as
+    with `visible_requests`: whoever sees a request sees what it granted)."""
     if is_platform_admin(user):
         return Grant.objects.all()
-    return Grant.objects.filter(team_id__in=member_team_ids(user))
+    if not getattr(user, "is_authenticated", False):
+        return Grant.objects.none()
+    condition = Q(team_id__in=member_team_ids(user))
+    approver_teams = approver_team_ids(user)
+    if approver_teams:
+        condition |= Q(request_id__in=ApprovalStep.objects.filter(team_id__in=approver_teams).values("request_id"))
+    return Grant.objects.filter(condition)
 
 
 def can_view_grant(user, grant: Grant) -> bool:
-    return is_platform_admin(user) or grant.team_id in member_team_ids(user)
+    if is_platform_admin(user) or grant.team_id in member_team_ids(user):
+        return True
+    approver_teams = approver_team_ids(user)
+    return (
+        bool(approver_teams)
+        and ApprovalStep.objects.filter(request_id=grant.request_id, team_id__in=approver_teams).exists()
+    )
 
 
 def can_revoke_grant(user, grant: Grant) -> bool:

@@ -90,6 +90,22 @@ class GrantPermissionTests:
             assert permissions.can_revoke_grant(user, grant) is revoke, user
             assert permissions.can_renew_grant(user, grant) is renew, user
 
+    def test_approvers_asked_on_a_request_see_its_grants_and_nothing_more(self, world, two_step_request):
+        egress_request_approve(request=two_step_request, approver=world.lead)
+        egress_request_approve(request=two_step_request, approver=world.secops)
+        [grant] = two_step_request.grants.all()
+        other = GrantFactory(identity=world.refunds)  # a payments grant security was never asked about
+        secops = _fresh(world.secops)
+        assert permissions.can_view_grant(secops, grant)
+        assert list(permissions.visible_grants(secops)) == [grant]
+        assert not permissions.can_view_grant(secops, other)
+        assert not permissions.can_revoke_grant(secops, grant)
+        assert not permissions.can_renew_grant(secops, grant)
+        searcher = _fresh(world.searcher)
+        assert not permissions.can_view_grant(searcher, grant)
+        assert not permissions.visible_grants(searcher).exists()
+        assert not permissions.visible_grants(AnonymousUser()).exists()
+
     def test_identity_and_cluster_rights(self, world):
         assert permissions.can_request_for_identity(_fresh(world.dev), world.checkout)
         assert not permissions.can_request_for_identity(_fresh(world.dev), world.indexer)
