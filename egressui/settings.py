@@ -233,6 +233,11 @@ EGRESSUI_ISTIO_CRDS = env_str("EGRESSUI_ISTIO_CRDS", str(BASE_DIR.parent / "shar
 EGRESSUI_WEBHOOK_TIMEOUT = env_int("EGRESSUI_WEBHOOK_TIMEOUT", 5, minimum=1)
 
 SESSION_COOKIE_AGE = int(timedelta(hours=env_int("EGRESSUI_SESSION_HOURS", 12, minimum=1)).total_seconds())
+# With a shared cache (Redis), sessions are read from it and written through to the database: one
+# query less on every page. Not with the per-process memory cache: a signed-out session could stay
+# valid in another process's copy.
+if REDIS_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # === Production hardening: logging, HTTPS, security headers (docs/deploy.md) ======================
 from csp.constants import NONE, SELF  # noqa: E402

@@ -140,9 +140,14 @@ def can_approve(user, request: EgressRequest) -> bool:
 def steps_awaiting(user) -> QuerySet[ApprovalStep]:
     """Pending steps this user could act on (their own requests excluded)."""
     steps = ApprovalStep.objects.filter(status=StepStatus.PENDING, request__status=RequestStatus.SUBMITTED)
-    if not is_platform_admin(user):
-        steps = steps.filter(team_id__in=approver_team_ids(user))
-    return steps.exclude(request__requester_id=user.pk)
+    return steps_in_approver_teams(user, steps).exclude(request__requester_id=user.pk)
+
+
+def steps_in_approver_teams(user, steps: QuerySet[ApprovalStep]) -> QuerySet[ApprovalStep]:
+    """Those of `steps` the user's approver roles cover (all of them for platform admins)."""
+    if is_platform_admin(user):
+        return steps
+    return steps.filter(team_id__in=approver_team_ids(user))
 
 
 def visible_grants(user) -> QuerySet[Grant]:

@@ -1,9 +1,9 @@
 from django.core.cache import cache
 from django.db.models import Count, Exists, Min, OuterRef, Prefetch, QuerySet
 
-from policies.choices import Decision, RequestStatus
+from policies.choices import Decision, RequestStatus, StepStatus
 from policies.models import ApprovalDecision, ApprovalStep, EgressRequest, RequestDestination, WorkloadIdentity
-from policies.permissions import steps_awaiting, visible_requests
+from policies.permissions import steps_in_approver_teams, visible_requests
 
 # What an inbox row shows, and nothing more: the inbox is the page approvers live in, so its rows are
 # loaded lean (no cluster settings or secrets per identity, no full team rows per step), as plain
@@ -42,10 +42,15 @@ def approval_inbox(*, user) -> QuerySet[EgressRequest]:
     """Submitted requests whose current step this user may decide now, oldest first.
 
     The same rules as `permissions.step_denial_reason`, in SQL so a list costs a fixed number of
-    queries: a pending step of the current round the user may satisfy (`steps_awaiting`, which leaves
-    out their own requests), and no approval by them in this round already (separation of duties).
+    queries: not their own request, a pending step of the current round the user may satisfy (the
+    rules of `steps_awaiting`, its request-level ones applied here to the request itself, which saves
+    the subquery a join back to it: half the query's time), and no approval by them in this round
+    already (separation of duties).
     """
-    actionable = steps_awaiting(user).filter(request=OuterRef("pk"), round=OuterRef("round"))
+    pending_steps = ApprovalStep.objects.filter(
+        status=StepStatus.PENDING, request=OuterRef("pk"), round=OuterRef("round")
+    )
+    actionable = steps_in_approver_teams(user, pending_steps)
     approved_by_me = ApprovalDecision.objects.filter(
         request=OuterRef("pk"), round=OuterRef("round"), user=user, decision=Decision.APPROVE
     )
@@ -54,10 +59,40 @@ def approval_inbox(*, user) -> QuerySet[EgressRequest]:
         .select_related("team", "requester")
         .prefetch_related(*_ROW_PREFETCHES)
         .filter(status=RequestStatus.SUBMITTED)
+        .exclude(requester_id=user.pk)
         .filter(Exists(actionable))
         .exclude(Exists(approved_by_me))
         .order_by("submitted_at", "id")
     )
+
+
+# The inbox page loads "ids first": the ids of the whole (filtered) inbox in order, in one query that
+# carries no display joins, give the count and the page; then the page's rows are loaded by id. Paging
+# the inbox query itself ran its permission filter twice (COUNT, then the page) and joined team and
+# requester to every pending request before sorting (1,500 for a platform admin). An inbox is a work
+# queue of at most a few thousand requests, so its ids are cheap to hold.
+_ROW_FIELDS = (
+    *("team", "team__slug", "requester", "requester__username", "status", "justification"),
+    *("duration_days", "break_glass", "round", "submitted_at"),
+)
+
+
+def approval_inbox_ids(inbox: QuerySet[EgressRequest]) -> list[int]:
+    """The ids of `approval_inbox` (possibly filtered) in inbox order, oldest first."""
+    return list(inbox.prefetch_related(None).order_by("submitted_at", "id").values_list("pk", flat=True))
+
+
+def approval_inbox_rows(ids: list[int]) -> list[EgressRequest]:
+    """The requests with these ids (found by `approval_inbox_ids`), in that order, with only what an
+    inbox row shows."""
+    found = (
+        EgressRequest.objects.filter(pk__in=ids)
+        .select_related("team", "requester")
+        .only(*_ROW_FIELDS)
+        .prefetch_related(*_ROW_PREFETCHES)
+    )
+    by_id = {item.pk: item for item in found}
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def approval_inbox_summary(*, user) -> dict:

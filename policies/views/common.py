@@ -11,6 +11,7 @@ from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
@@ -48,6 +49,20 @@ def paginate(request: HttpRequest, queryset, *, default: int = PAGE_SIZES[0]) ->
     if per_page not in PAGE_SIZES:
         per_page = default
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+class PkUrl:
+    """`reverse(name, kwargs={"pk": pk})` for every row of a list page without a reverse per row: the
+    URL is reversed once with a marker pk, and each row's pk takes the marker's place. A reverse() or
+    `{% url %}` costs 15–30 µs, and a 25-row inbox page had 75 of them."""
+
+    _MARKER = "987654321"
+
+    def __init__(self, name: str):
+        self._head, _, self._tail = reverse(name, kwargs={"pk": int(self._MARKER)}).partition(self._MARKER)
+
+    def __call__(self, pk: int) -> str:
+        return f"{self._head}{int(pk)}{self._tail}"
 
 
 def require_admin(user) -> None:

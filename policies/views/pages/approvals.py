@@ -7,7 +7,13 @@ from django.views.decorators.http import require_GET
 from policies.filtersets import RequestFilterSet
 from policies.models import ApprovalStep, Cluster, EgressRequest
 from policies.permissions import approver_team_ids, is_platform_admin
-from policies.selectors.approvals import approval_inbox, approval_inbox_count_remember, approvals_given
+from policies.selectors.approvals import (
+    approval_inbox,
+    approval_inbox_count_remember,
+    approval_inbox_ids,
+    approval_inbox_rows,
+    approvals_given,
+)
 from policies.selectors.requests import (
     RISK_FLAGS,
     pending_step,
@@ -15,7 +21,7 @@ from policies.selectors.requests import (
     request_identities,
     request_risk_flags,
 )
-from policies.views.common import deny, login_required, paginate, render_page
+from policies.views.common import PkUrl, deny, login_required, paginate, render_page
 from policies.views.pages.requests import team_filter_choices
 
 # The inbox filters: a subset of RequestFilterSet, so they mean the same as in the API.
@@ -29,6 +35,9 @@ class InboxRow:
     step: ApprovalStep | None
     flags: list[str]
     clusters: list[Cluster]
+    detail_url: str
+    decide_url: str
+    preview_url: str
     approvals_so_far: int = 0  # on the current step, when it needs more than one
 
     @property
@@ -42,7 +51,19 @@ class InboxRow:
 def inbox_rows(requests) -> list[InboxRow]:
     """Rows from requests loaded by `approval_inbox` (prefetched): no query per row, and one more
     only when some current step needs several approvals."""
-    rows = [InboxRow(item, pending_step(item), request_risk_flags(item), request_clusters(item)) for item in requests]
+    detail, decide, preview = PkUrl("request_detail"), PkUrl("request_decide"), PkUrl("request_preview")
+    rows = [
+        InboxRow(
+            item,
+            pending_step(item),
+            request_risk_flags(item),
+            request_clusters(item),
+            detail_url=detail(item.pk),
+            decide_url=decide(item.pk),
+            preview_url=preview(item.pk),
+        )
+        for item in requests
+    ]
     counts = approvals_given([row.step.pk for row in rows if row.step and row.step.required_approvals > 1])
     for row in rows:
         if row.step is not None:
@@ -60,13 +81,13 @@ def approval_inbox_page(request):
     data = {key: value for key, value in data.items() if value}
     filterset = RequestFilterSet(data, queryset=base)
     queryset = filterset.qs if filterset.is_valid() else base.none()
-    page = paginate(request, queryset)
+    page = paginate(request, approval_inbox_ids(queryset))  # ids first: see approval_inbox_ids
     if not data:  # the navigation badge shows the same number
         request.egressui_inbox_count = page.paginator.count
         approval_inbox_count_remember(user=request.user, count=page.paginator.count)
     context = {
         "page_obj": page,
-        "rows": inbox_rows(page.object_list),
+        "rows": inbox_rows(approval_inbox_rows(list(page.object_list))),
         "filterset": filterset,
         "filtered": bool(data),
         "filter_errors": filterset.errors,

@@ -13,7 +13,7 @@ from policies.choices import AuditEventType
 from policies.filtersets import AuditEventFilterSet
 from policies.permissions import is_platform_admin
 from policies.selectors.audit import audit_chain_verify, audit_event_list
-from policies.views.common import login_required, paginate, render_page, require_admin
+from policies.views.common import PkUrl, login_required, paginate, render_page, require_admin
 
 CHAIN_RESULT_KEY = "egressui:audit-chain-verification"
 EXPORT_FIELDS = (
@@ -51,8 +51,10 @@ def audit_log(request):
 
 def _log_context(request) -> dict:
     queryset, filterset, data = _filtered(request)
+    page = paginate(request, queryset)
     return {
-        "page_obj": paginate(request, queryset),
+        "page_obj": page,
+        "rows": _rows_with_links(page.object_list),
         "filterset": filterset,
         "filter_errors": filterset.errors,
         "filtered": bool(data),
@@ -63,6 +65,18 @@ def _log_context(request) -> dict:
         "export_query": request.GET.urlencode(),
         "request_filter": _request_filter(data),
     }
+
+
+def _rows_with_links(events) -> list[tuple]:
+    """(event, link to its subject or "") for each event of the page: a grant's page, else its request's."""
+    grant_url, request_url = PkUrl("grant_detail"), PkUrl("request_detail")
+
+    def link(event) -> str:
+        if event.subject_type == "grant" and event.subject_id:
+            return grant_url(event.subject_id)
+        return request_url(event.egress_request_id) if event.egress_request_id else ""
+
+    return [(event, link(event)) for event in events]
 
 
 def _request_filter(data: dict) -> int | None:

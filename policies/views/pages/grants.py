@@ -14,7 +14,7 @@ from policies.selectors.grants import grant_table
 from policies.selectors.monitoring import grant_usage
 from policies.services.grants import grant_break_glass
 from policies.validators import destination_risk_flags
-from policies.views.common import apply_service_errors, deny, login_required, paginate, render_page
+from policies.views.common import PkUrl, apply_service_errors, deny, login_required, paginate, render_page
 from policies.views.lookups import visible_grant_or_403
 from policies.views.pages.requests import team_filter_choices
 
@@ -31,12 +31,16 @@ def grant_list_page(request):
     filterset = GrantFilterSet(data, queryset=base)
     queryset = filterset.qs if filterset.is_valid() else base.none()
     page = paginate(request, queryset)
+    detail, revoke, renew = PkUrl("grant_detail"), PkUrl("grant_revoke"), PkUrl("grant_renew")
     rows = [
         {
             "grant": grant,
             "flags": destination_risk_flags(host=grant.host, protocol=grant.protocol),
             "can_revoke": grant.status == GrantStatus.ACTIVE and can_revoke_grant(user, grant),
             "can_renew": can_renew_grant(user, grant),
+            "detail_url": detail(grant.pk),
+            "revoke_url": revoke(grant.pk),
+            "renew_url": renew(grant.pk),
         }
         for grant in page.object_list
     ]
