@@ -70,7 +70,7 @@ def approval_inbox(*, user) -> QuerySet[EgressRequest]:
 # carries no display joins, give the count and the page; then the page's rows are loaded by id. Paging
 # the inbox query itself ran its permission filter twice (COUNT, then the page) and joined team and
 # requester to every pending request before sorting (1,500 for a platform admin). An inbox is a work
-# queue of at most a few thousand requests, so its ids are cheap to hold.
+# queue (1,500 requests for the bench's platform admin), so its ids are cheap to hold.
 _ROW_FIELDS = (
     *("team", "team__slug", "requester", "requester__username", "status", "justification"),
     *("duration_days", "break_glass", "round", "submitted_at"),
@@ -85,6 +85,8 @@ def approval_inbox_ids(inbox: QuerySet[EgressRequest]) -> list[int]:
 def approval_inbox_rows(ids: list[int]) -> list[EgressRequest]:
     """The requests with these ids (found by `approval_inbox_ids`), in that order, with only what an
     inbox row shows."""
+    if not ids:
+        return []
     found = (
         EgressRequest.objects.filter(pk__in=ids)
         .select_related("team", "requester")

@@ -4,6 +4,7 @@ chain verification), empty states and partial (htmx) answers."""
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -287,3 +288,24 @@ def test_the_inbox_shows_progress_on_a_step_that_needs_two_approvals(client, wor
     client.force_login(world.lead2)
     content = client.get(reverse("approval_inbox")).content.decode()
     assert "Two payments leads" in content and "(1 of 2)" in content
+
+
+def test_the_inbox_pages_the_whole_inbox_oldest_first(client, world):
+    requests = [submitted(world, f"api{n}.stripe.com") for n in range(27)]
+    client.force_login(world.lead)
+
+    def listed(query=""):
+        content = client.get(reverse("approval_inbox") + query).content.decode()
+        return [int(pk) for pk in re.findall(r'id="inbox-row-(\d+)"', content)], content
+
+    first, first_page = listed()
+    second, second_page = listed("?page=2")
+    assert first + second == [request.pk for request in requests]
+    assert "1–25 of 27" in first_page and "26–27 of 27" in second_page
+    oldest = requests[0].pk  # each row links to its own request, decide and preview URLs
+    for url in (
+        f'href="{reverse("request_detail", args=[oldest])}"',
+        f'action="{reverse("request_decide", args=[oldest])}"',
+    ):
+        assert url in first_page
+    assert f'hx-get="{reverse("request_preview", args=[oldest])}"' in first_page
