@@ -15,7 +15,10 @@ cache and broker (BENCH_REDIS_URL) when it answers. Measured from the clients, a
 
 Each client makes `--rounds` calls per measurement; p50/p95 are over all calls of all clients.
 `*_server_cpu_ms` is the CPU time gunicorn's workers spent per call (from /proc; the one figure
-that other load on the machine hardly changes), `one_client_*` repeats both with a single client
+that other load on the machine hardly changes), `*_db_cpu_ms` that of the PostgreSQL backends
+serving them (null when PostgreSQL is on another machine) and `*_client_cpu_ms` that of this
+process's client threads: on a 2-core machine the three share the cores. The database is analysed
+after seeding, as one in service would be. `one_client_*` repeats both with a single client
 (the latency of a call without queueing behind the others), and `load_average_1m` is the
 machine's load at the end, for context. The database is
 dropped at the end, and Redis database 4 flushed.
@@ -183,6 +186,7 @@ def seed(total: int) -> dict:
         through.objects.bulk_create(links, batch_size=5000)
         RequestDestination.objects.bulk_create(destinations, batch_size=5000)
         ApprovalStep.objects.bulk_create(steps, batch_size=5000)
+    analyze_tables()
     return {
         "requests": EgressRequest.objects.count(),
         "admin": api_token_create(user=admin, actor=None, name="bench")[1],
@@ -190,6 +194,16 @@ def seed(total: int) -> dict:
         "members": [api_token_create(user=member, actor=None, name="bench")[1] for member in members],
         "identities": [[str(identity) for identity in identities[t]] for t in range(TEAMS)],
     }
+
+
+def analyze_tables() -> None:
+    """Planner statistics for the seeded rows, as a database in service has them. Without them, until
+    autovacuum gets round to it, PostgreSQL plans for the empty tables it last saw (a page of the
+    list then sorts all 10,000 rows instead of reading an index)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
 
 
 def run_django(env: dict, *args: str) -> str:
@@ -248,19 +262,39 @@ def server_cpu_seconds(server: subprocess.Popen) -> float:
     """CPU time (user + system) used so far by gunicorn's worker processes, from /proc: unlike latency,
     it does not grow when other work on the machine competes for the cores."""
     master = server.pid
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return processes_cpu_seconds(Path(f"/proc/{master}/task/{master}/children").read_text().split())
+
+
+def database_cpu_seconds(database_url: str) -> float | None:
+    """CPU time used so far by the PostgreSQL backends serving the bench database (gunicorn keeps its
+    connections), from /proc: None when the server is not on this machine. A backend that closes
+    during a measurement (connections live DJANGO_DB_CONN_MAX_AGE, 60 s) takes its share along."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    pids = [str(pid) for (pid,) in rows]
+    if pids and not any(Path(f"/proc/{pid}").exists() for pid in pids):
+        return None
+    return processes_cpu_seconds(pids)
+
+
+def processes_cpu_seconds(pids: list[str]) -> float:
     ticks = 0
-    for pid in children:
+    for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:  # a worker recycled meanwhile
+        except FileNotFoundError:  # a worker recycled, a connection closed meanwhile
             continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def measure(clients: int, rounds: int, call, server: subprocess.Popen | None = None) -> dict:
-    """Run `call(client_index, session)` rounds times in each of `clients` threads; latencies in ms."""
+def measure(clients: int, rounds: int, call, server: subprocess.Popen | None = None, database_url: str = "") -> dict:
+    """Run `call(client_index, session)` rounds times in each of `clients` threads; latencies in ms,
+    and with `server` the CPU per call of gunicorn, of PostgreSQL and of this process (the clients)."""
     import requests
 
     latencies: list[float] = []
@@ -281,22 +315,35 @@ def measure(clients: int, rounds: int, call, server: subprocess.Popen | None = N
                         errors.append(problem)
 
     threads = [threading.Thread(target=worker, args=(index,)) for index in range(clients)]
-    cpu_before = server_cpu_seconds(server) if server is not None else 0.0
+    measured = server is not None
+    cpu_before = cpu_seconds(server, database_url) if measured else None
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    cpu = server_cpu_seconds(server) - cpu_before if server is not None else 0.0
+    cpu_after = cpu_seconds(server, database_url) if measured else None
     if errors:
         raise SystemExit(f"{len(errors)} calls failed, first: {errors[0]}")
     latencies.sort()
-    return {
+    result = {
         "p50_ms": round(statistics.median(latencies), 1),
         "p95_ms": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1),
         "per_s": round(len(latencies) / wall, 1),
-        "server_cpu_ms": round(cpu * 1000 / len(latencies), 1),
+    }
+    if measured:
+        for name, before in cpu_before.items():
+            spent = None if before is None else cpu_after[name] - before
+            result[f"{name}_cpu_ms"] = None if spent is None else round(spent * 1000 / len(latencies), 1)
+    return result
+
+
+def cpu_seconds(server: subprocess.Popen, database_url: str) -> dict:
+    return {
+        "server": server_cpu_seconds(server),
+        "db": database_cpu_seconds(database_url),
+        "client": time.process_time(),  # this process: the client threads
     }
 
 
@@ -358,9 +405,9 @@ def main() -> None:
 
             measure(args.clients, 3, lister(seeded["admin"]))  # warm-up: connections, imports, caches
             measure(args.clients, 2, creator)
-            listed = measure(args.clients, args.rounds, lister(seeded["admin"]), server)
-            listed_member = measure(args.clients, args.rounds, lister(seeded["approver"]), server)
-            created = measure(args.clients, args.rounds, creator, server)
+            listed = measure(args.clients, args.rounds, lister(seeded["admin"]), server, database_url)
+            listed_member = measure(args.clients, args.rounds, lister(seeded["approver"]), server, database_url)
+            created = measure(args.clients, args.rounds, creator, server, database_url)
             alone = {  # the same calls from a single client: the cost of one call without queueing
                 "list": measure(1, args.rounds, lister(seeded["admin"])),
                 "create_submit": measure(1, args.rounds, creator),
@@ -386,12 +433,16 @@ def main() -> None:
                 "list_p95_ms": listed["p95_ms"],
                 "list_per_s": listed["per_s"],
                 "list_server_cpu_ms": listed["server_cpu_ms"],
+                "list_db_cpu_ms": listed["db_cpu_ms"],
+                "list_client_cpu_ms": listed["client_cpu_ms"],
                 "list_approver_p50_ms": listed_member["p50_ms"],
                 "list_approver_p95_ms": listed_member["p95_ms"],
                 "create_submit_p50_ms": created["p50_ms"],
                 "create_submit_p95_ms": created["p95_ms"],
                 "create_submit_per_s": created["per_s"],
                 "create_submit_server_cpu_ms": created["server_cpu_ms"],
+                "create_submit_db_cpu_ms": created["db_cpu_ms"],
+                "create_submit_client_cpu_ms": created["client_cpu_ms"],
                 "one_client_list_p50_ms": alone["list"]["p50_ms"],
                 "one_client_create_submit_p50_ms": alone["create_submit"]["p50_ms"],
                 "load_average_1m": round(os.getloadavg()[0], 1),

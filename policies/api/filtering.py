@@ -15,6 +15,11 @@ def contains_nul(value) -> bool:
     return False
 
 
+# Query parameters that are not filters: with only these, no FilterSet is built (a FilterSet with
+# nothing to filter by returns the queryset as it is, after building a form: 0.6 ms a call).
+NOT_FILTERS = frozenset({"page", "page_size", "format"})
+
+
 class FilterBackend(DjangoFilterBackend):
     """The shared FilterSets, plus a 400 for null characters in query parameters (which no filter
     can match, and which PostgreSQL would reject with an error)."""
@@ -23,4 +28,6 @@ class FilterBackend(DjangoFilterBackend):
         bad = sorted({key for key, values in request.query_params.lists() if contains_nul([key, *values])})
         if bad:
             raise ValidationError({key: ["Null characters are not allowed."] for key in bad})
+        if NOT_FILTERS.issuperset(request.query_params):
+            return queryset
         return super().filter_queryset(request, queryset, view)

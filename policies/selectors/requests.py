@@ -81,17 +81,27 @@ def request_get(*, user, pk: int) -> EgressRequest | None:
 
 def request_risk_flags(request: EgressRequest) -> list[str]:
     """Flags approvers see; uses prefetched destinations and identities when present."""
+    return risk_flags(
+        destinations=[(destination.host, destination.protocol) for destination in request_destinations(request)],
+        environments=[identity.namespace.cluster.environment for identity in request_identities(request)],
+        duration_days=request.duration_days,
+        break_glass=request.break_glass,
+    )
+
+
+def risk_flags(*, destinations, environments, duration_days: int, break_glass: bool) -> list[str]:
+    """The flags of a request from its (host, protocol) pairs and its identities' cluster
+    environments: the one definition for model rows and for plain rows (request_api_rows)."""
     flags: list[str] = []
-    for destination in request_destinations(request):
-        for flag in destination_risk_flags(host=destination.host, protocol=destination.protocol):
+    for host, protocol in destinations:
+        for flag in destination_risk_flags(host=host, protocol=protocol):
             if flag not in flags:
                 flags.append(flag)
-    identities = request_identities(request)
-    if any(identity.namespace.cluster.environment == Environment.PROD for identity in identities):
+    if Environment.PROD in environments:
         flags.append("prod")
-    if request.duration_days > settings.EGRESSUI_LONG_GRANT_DAYS:
+    if duration_days > settings.EGRESSUI_LONG_GRANT_DAYS:
         flags.append("long-duration")
-    if request.break_glass:
+    if break_glass:
         flags.append("break-glass")
     return flags
 

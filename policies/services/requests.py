@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from policies.choices import REQUEST_TRANSITIONS, AuditEventType, RequestStatus, RuleOutcome, StepStatus
@@ -135,7 +136,7 @@ def _snapshot(request: EgressRequest) -> dict:
         "justification": request.justification,
         "ticket_url": request.ticket_url,
         "duration_days": request.duration_days,
-        "identities": sorted(str(identity) for identity in request.identities.all()),
+        "identities": sorted(str(identity) for identity in request.identities.select_related("namespace__cluster")),
         "destinations": [
             {
                 "host": d.host,
@@ -149,9 +150,13 @@ def _snapshot(request: EgressRequest) -> dict:
     }
 
 
-def _write_items(request: EgressRequest, identities, destinations) -> None:
-    request.identities.set(identities)
-    request.destinations.all().delete()
+def _write_items(request: EgressRequest, identities, destinations, *, new: bool = False) -> None:
+    """Replace the request's identities and destinations; a `new` request has none to read first."""
+    if new:
+        request.identities.add(*identities)
+    else:
+        request.identities.set(identities)
+        request.destinations.all().delete()
     RequestDestination.objects.bulk_create([RequestDestination(request=request, **d) for d in destinations])
 
 
@@ -182,7 +187,7 @@ def egress_request_create(
         duration_days=duration,
         renewal_of=renewal_of,
     )
-    _write_items(request, identities, destinations)
+    _write_items(request, identities, destinations, new=True)
     audit_event_record(
         event_type=AuditEventType.REQUEST_CREATED,
         actor=requester,
@@ -248,6 +253,7 @@ def egress_request_submit(*, request: EgressRequest, actor) -> EgressRequest:
         raise ValidationFailed.on(
             "identities", f"No longer in a namespace of team {request.team.slug}: {', '.join(foreign)}."
         )
+    prefetch_related_objects([request], "destinations")  # read once, here and by the approval rules
     if not identities or not request.destinations.exists():
         raise ValidationFailed.on("destinations", "A request needs at least one identity and one destination.")
 

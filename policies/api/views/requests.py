@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from policies.api import serializers as s
 from policies.api.idempotency import idempotent
+from policies.api.renderers import FastJSONRenderer
 from policies.exceptions import ValidationFailed
 from policies.filtersets import RequestFilterSet
 from policies.models import ApprovalDecision, EgressRequest
@@ -21,6 +22,7 @@ from policies.permissions import (
 )
 from policies.selectors.identities import workload_identities_by_name
 from policies.selectors.manifests import request_preview
+from policies.selectors.request_api_rows import RequestPageRows, request_api_document, request_api_rows
 from policies.selectors.requests import request_rows
 from policies.services.approvals import egress_request_approve, egress_request_reject, egress_request_request_changes
 from policies.services.requests import (
@@ -58,9 +60,14 @@ def visible_request_or_404(user, pk) -> EgressRequest:
 
 
 def request_detail_data(user, pk: int) -> dict:
-    """The detail representation, re-read after a write so it shows the committed state."""
-    request = request_rows(user=user).prefetch_related("decisions__step", "grants").get(pk=pk)
-    context = {
+    """The detail representation (RequestDetailSerializer's), re-read after a write so it shows the
+    committed state: the list's document, built from plain rows, then decisions, grants and actions."""
+    request = visible_requests(user).select_related("team", "requester").get(pk=pk)
+    decisions = request.decisions.select_related("step")
+    return {
+        **request_api_document(request),
+        "decisions": s.DecisionSerializer(decisions, many=True).data,
+        "grants": list(request.grants.values_list("pk", flat=True)),
         "allowed_actions": {
             "edit": can_edit_request(user, request),
             "submit": can_submit_request(user, request),
@@ -68,9 +75,8 @@ def request_detail_data(user, pk: int) -> dict:
             "approve": (may_decide := can_approve(user, request)),
             "reject": may_decide,
             "request_changes": may_decide,
-        }
+        },
     }
-    return s.RequestDetailSerializer(request, context=context).data
 
 
 def _parse_identity(name: str) -> tuple[str, str, str] | None:
@@ -142,6 +148,7 @@ class RequestListCreateApi(generics.ListAPIView):
 
     serializer_class = s.RequestSerializer
     filterset_class = RequestFilterSet
+    renderer_classes = [FastJSONRenderer]
 
     def get_queryset(self):
         return request_rows(user=self.request.user)
@@ -149,6 +156,12 @@ class RequestListCreateApi(generics.ListAPIView):
     @extend_schema(tags=[TAG], summary="List egress requests")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
+        # The page is sliced from plain column tuples and its documents built without model instances
+        # (request_api_rows): the same JSON as serializer_class, at a fraction of the CPU.
+        page = self.paginate_queryset(RequestPageRows(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response(request_api_rows(page))
 
     @extend_schema(
         tags=[TAG],
