@@ -1,11 +1,15 @@
 """Small presentation helpers for the UI templates: relative times, status and risk badges."""
 
 import json
+import unicodedata
+from functools import lru_cache
 
 from django import template
 from django.conf import settings
+from django.template.defaultfilters import stringfilter, truncatechars
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from policies.choices import PROTOCOL_HELP
 
@@ -57,21 +61,36 @@ def when(value, empty="—"):
     )
 
 
+# Badges are built once per distinct value: list pages show two or three per row, statuses and flags
+# are few, and format_html costs several times the cache look-up.
+@lru_cache(maxsize=256)
+def _badge(css: str, label: str, title: str | None = None) -> str:
+    if title is None:
+        return format_html('<span class="badge badge-{}">{}</span>', css, label)
+    return format_html('<span class="badge badge-{}" title="{}">{}</span>', css, title, label)
+
+
 @register.simple_tag
 def status_badge(value, label=None):
     """A coloured badge for any status value; the CSS knows the values (`badge-<value>`)."""
-    return format_html('<span class="badge badge-{}">{}</span>', value, label or str(value).replace("_", " "))
+    return _badge(str(value), str(label or str(value).replace("_", " ")))
 
 
 @register.simple_tag
 def risk_badges(flags):
     """Warning badges for risk flags, each with a one-line explanation as its title."""
     days = settings.EGRESSUI_LONG_GRANT_DAYS
-    return format_html_join(
-        " ",
-        '<span class="badge badge-risk" title="{}">{}</span>',
-        ((RISK_HELP.get(flag, flag).format(days=days), flag) for flag in flags),
-    )
+    return mark_safe(" ".join(_badge("risk", flag, RISK_HELP.get(flag, flag).format(days=days)) for flag in flags))
+
+
+@register.filter(is_safe=True)
+@stringfilter
+def truncate_text(value, length):
+    """Django's `truncatechars` with the same result, minus its walk over every character and its two
+    translation look-ups when the text is short enough to stay whole (most texts in a list)."""
+    if len(value) <= int(length):
+        return unicodedata.normalize("NFC", value)  # what truncatechars returns for a text it keeps
+    return truncatechars(value, length)
 
 
 DECISION_VERBS = {"approve": "approved", "reject": "rejected", "request_changes": "asked for changes"}

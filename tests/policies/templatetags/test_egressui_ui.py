@@ -1,8 +1,9 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.template import Context, Template
 
-from policies.templatetags.egressui_ui import diff_lines, relative, risk_badges
+from policies.templatetags.egressui_ui import diff_lines, relative, risk_badges, status_badge
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -31,3 +32,31 @@ class BadgeTests:
         html = diff_lines("--- a\n+++ b\n@@ -1 +1 @@\n-old\n+new <b>\n same")
         assert '<span class="del">-old</span>' in html and '<span class="add">+new &lt;b&gt;</span>' in html
         assert '<span class="hunk">@@ -1 +1 @@</span>' in html and '<span class="">+++ b</span>' in html
+
+
+class TruncateTextTests:
+    @pytest.mark.parametrize(
+        "text, length",
+        [
+            ("Integration 1234 needs this partner API.", 140),
+            ("x" * 140, 140),
+            ("x" * 141, 140),
+            ("Cafe\u0301 au lait", 12),  # NFD: 13 code points, 12 characters
+            ("Café au lait, encore", 8),
+            ("<b>bold</b> & more", 5),
+            ("", 3),
+        ],
+    )
+    def test_the_same_as_truncatechars_escaped_as_it_is(self, text, length):
+        def rendered(name):
+            return Template(f"{{% load egressui_ui %}}{{{{ value|{name}:{length} }}}}").render(Context({"value": text}))
+
+        assert rendered("truncate_text") == rendered("truncatechars")
+
+    def test_status_badges_escape_and_repeat_alike(self):
+        assert status_badge("<x>", "a & b") == '<span class="badge badge-&lt;x&gt;">a &amp; b</span>'
+        assert (
+            status_badge("pending_apply")
+            == status_badge("pending_apply")
+            == ('<span class="badge badge-pending_apply">pending apply</span>')
+        )
