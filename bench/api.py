@@ -1,6 +1,6 @@
 """REST API latency under load: 10,000 requests in PostgreSQL, gunicorn, 8 concurrent clients; one JSON line.
 
-    .venv/bin/python bench/api.py [--clients 8] [--workers 4] [--rounds 25] [--requests 10000]
+    .venv/bin/python bench/api.py [--clients 8] [--workers 4] [--rounds 12] [--requests 10000]
 
 A throwaway PostgreSQL database (`egressui_bench_api` on the server of BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432) is created, migrated and seeded with 10,000 egress requests of

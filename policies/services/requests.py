@@ -313,6 +313,8 @@ def egress_request_submit(*, request: EgressRequest, actor) -> EgressRequest:
             for position, step in enumerate(plan.steps, start=1)
         ]
     )
+    if steps[0].team_id == request.team_id:
+        steps[0].team = request.team  # loaded with the lock: the notification needs no query for it
     notify_step_pending(request=request, step=steps[0])
     return request
 
