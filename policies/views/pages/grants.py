@@ -14,7 +14,15 @@ from policies.selectors.grants import grant_table
 from policies.selectors.monitoring import grant_usage
 from policies.services.grants import grant_break_glass
 from policies.validators import destination_risk_flags
-from policies.views.common import PkUrl, apply_service_errors, deny, login_required, paginate, render_page
+from policies.views.common import (
+    PkUrl,
+    apply_service_errors,
+    deny,
+    filter_queryset,
+    login_required,
+    paginate,
+    render_page,
+)
 from policies.views.lookups import visible_grant_or_403
 from policies.views.pages.requests import team_filter_choices
 
@@ -28,8 +36,7 @@ def grant_list_page(request):
     base = grant_table(user=user)
     data = {key: request.GET.getlist(key) if key == "status" else request.GET.get(key) for key in request.GET}
     data = {key: value for key, value in data.items() if value and key not in ("page", "per_page")}
-    filterset = GrantFilterSet(data, queryset=base)
-    queryset = filterset.qs if filterset.is_valid() else base.none()
+    queryset, filter_errors = filter_queryset(GrantFilterSet, data, base)
     page = paginate(request, queryset)
     detail, revoke, renew = PkUrl("grant_detail"), PkUrl("grant_revoke"), PkUrl("grant_renew")
     rows = [
@@ -48,7 +55,7 @@ def grant_list_page(request):
         "page_obj": page,
         "rows": rows,
         "filtered": bool(data),
-        "filter_errors": filterset.errors,
+        "filter_errors": filter_errors,
         "teams": team_filter_choices(),
         "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
         "statuses": GrantStatus.choices,
