@@ -437,6 +437,8 @@ def main() -> None:
                 "list_client_cpu_ms": listed["client_cpu_ms"],
                 "list_approver_p50_ms": listed_member["p50_ms"],
                 "list_approver_p95_ms": listed_member["p95_ms"],
+                "list_approver_server_cpu_ms": listed_member["server_cpu_ms"],
+                "list_approver_db_cpu_ms": listed_member["db_cpu_ms"],
                 "create_submit_p50_ms": created["p50_ms"],
                 "create_submit_p95_ms": created["p95_ms"],
                 "create_submit_per_s": created["per_s"],
