@@ -10,7 +10,8 @@ tests/policies/api/test_request_api_rows.py keeps the output equal to the serial
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from typing import NamedTuple
 
 import orjson
 from django.db import connection
@@ -79,6 +80,25 @@ STEPS_SQL = """
 """
 
 
+class _Identity(NamedTuple):
+    id: int
+    service_account: str
+    namespace: str
+    cluster_id: int
+    cluster: str
+    environment: str
+
+
+class _Step(NamedTuple):
+    round: int
+    position: int
+    name: str
+    team: str
+    required_approvals: int
+    status: str
+    decided_at: dt.datetime | None
+
+
 def plain_rows_supported() -> bool:
     """The plain-row reads are written in PostgreSQL's SQL (array parameters, AT TIME ZONE). On SQLite,
     the embedded default of `make run`, the API serialises model rows instead: the same documents."""
@@ -110,8 +130,8 @@ def request_api_rows(page: list[tuple]) -> list[dict]:
         return []
     ids = [row[0] for row in page]
     destinations = _destinations_by_request(ids)
-    identities = _grouped_by_request(IDENTITIES_SQL, ids)
-    steps = _grouped_by_request(STEPS_SQL, ids)
+    identities = _grouped_by_request(IDENTITIES_SQL, ids, _Identity)
+    steps = _grouped_by_request(STEPS_SQL, ids, _Step)
     iso = iso_datetime_formatter()
     return [_request_document(row, destinations[row[0]], identities[row[0]], steps[row[0]], iso) for row in page]
 
@@ -158,13 +178,13 @@ def iso_datetime_formatter() -> Callable:
     return iso
 
 
-def _grouped_by_request(sql: str, ids: list[int]) -> dict[int, list[tuple]]:
-    """The query's rows, without their first column (the request id), grouped by it."""
+def _grouped_by_request(sql: str, ids: list[int], row_type: type[NamedTuple]) -> dict[int, list]:
+    """The query's rows as `row_type`, grouped by their first column (the request id)."""
     grouped = defaultdict(list)
     with connection.cursor() as cursor:
         cursor.execute(sql, [ids])
         for request_id, *columns in cursor.fetchall():
-            grouped[request_id].append(tuple(columns))
+            grouped[request_id].append(row_type(*columns))
     return grouped
 
 
@@ -185,11 +205,13 @@ def _destinations_by_request(ids: list[int]) -> dict[int, list[dict]]:
     return grouped
 
 
-def _request_document(row: tuple, destinations: list[dict], identities: list[tuple], steps: list[tuple], iso) -> dict:
+def _request_document(
+    row: tuple, destinations: list[dict], identities: list[_Identity], steps: list[_Step], iso
+) -> dict:
     (pk, team, requester, status, justification, ticket_url, duration_days, round_, decision_reason, break_glass,
      renewal_of, submitted_at, decided_at, created_at, updated_at) = row  # fmt: skip
-    current = [step for step in steps if step[0] == round_]
-    pending = [step for step in current if step[5] == StepStatus.PENDING]
+    current = [step for step in steps if step.round == round_]
+    pending = [step for step in current if step.status == StepStatus.PENDING]
     return {
         "id": pk,
         "team": team,
@@ -203,13 +225,13 @@ def _request_document(row: tuple, destinations: list[dict], identities: list[tup
         "clusters": _cluster_names(identities),
         "risk_flags": risk_flags(
             destinations=[(destination["host"], destination["protocol"]) for destination in destinations],
-            environments=[identity[5] for identity in identities],
+            environments=[identity.environment for identity in identities],
             duration_days=duration_days,
             break_glass=break_glass,
         ),
         "round": round_,
         "steps": [_step_document(step, iso) for step in current],
-        "current_step": _step_document(min(pending, key=lambda step: step[1]), iso) if pending else None,
+        "current_step": _step_document(min(pending, key=lambda step: step.position), iso) if pending else None,
         "decision_reason": decision_reason,
         "break_glass": break_glass,
         "renewal_of": renewal_of,
@@ -220,30 +242,28 @@ def _request_document(row: tuple, destinations: list[dict], identities: list[tup
     }
 
 
-def _identity_document(identity: tuple) -> dict:
-    pk, service_account, namespace, _cluster_id, cluster, _environment = identity
+def _identity_document(identity: _Identity) -> dict:
     return {
-        "id": pk,
-        "name": f"{cluster}/{namespace}/{service_account}",
-        "cluster": cluster,
-        "namespace": namespace,
-        "service_account": service_account,
+        "id": identity.id,
+        "name": f"{identity.cluster}/{identity.namespace}/{identity.service_account}",
+        "cluster": identity.cluster,
+        "namespace": identity.namespace,
+        "service_account": identity.service_account,
     }
 
 
-def _cluster_names(identities: Iterable[tuple]) -> list[str]:
-    names = {identity[3]: identity[4] for identity in identities}  # one per cluster id
+def _cluster_names(identities: list[_Identity]) -> list[str]:
+    names = {identity.cluster_id: identity.cluster for identity in identities}  # one per cluster
     return sorted(names.values())
 
 
-def _step_document(step: tuple, iso) -> dict:
-    round_, position, name, team, required_approvals, status, decided_at = step
+def _step_document(step: _Step, iso) -> dict:
     return {
-        "round": round_,
-        "position": position,
-        "name": name,
-        "team": team,
-        "required_approvals": required_approvals,
-        "status": status,
-        "decided_at": iso(decided_at),
+        "round": step.round,
+        "position": step.position,
+        "name": step.name,
+        "team": step.team,
+        "required_approvals": step.required_approvals,
+        "status": step.status,
+        "decided_at": iso(step.decided_at),
     }
