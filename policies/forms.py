@@ -31,6 +31,27 @@ class Form(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+# Primary keys are 64-bit: a larger number is no choice at all, and SQLite cannot even bind it.
+MAX_PK = 2**63 - 1
+
+
+class IdChoicesField(forms.ModelMultipleChoiceField):
+    """Model choices by id that refuse out-of-range numbers as invalid choices before any query:
+    Django's `__in` lookup passes them to the database, where SQLite raises OverflowError."""
+
+    def _check_values(self, value):
+        for pk in value:
+            try:
+                out_of_range = abs(int(str(pk))) > MAX_PK
+            except ValueError:
+                continue  # not a number: Django's own check names it
+            if out_of_range:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super()._check_values(value)
+
+
 @dataclass
 class DestinationCheck:
     """What the live validation shows under a destination row."""
@@ -160,13 +181,13 @@ class _IdentitiesForm(Form):
     """Team, cluster filter and workload identities: the part shared by requests and break-glass."""
 
     team = forms.ModelChoiceField(queryset=Team.objects.none(), empty_label=None, label="Team")
-    clusters = forms.ModelMultipleChoiceField(
+    clusters = IdChoicesField(
         queryset=Cluster.objects.none(),
         required=False,
         label="Clusters",
         help_text="Only identities in these clusters are listed; none ticked lists them all.",
     )
-    identities = forms.ModelMultipleChoiceField(
+    identities = IdChoicesField(
         queryset=WorkloadIdentity.objects.none(),
         label="Workload identities",
         error_messages={"required": "Choose at least one workload identity (namespace / service account)."},
@@ -216,9 +237,11 @@ class _IdentitiesForm(Form):
         ids = set()
         for value in raw:
             try:
-                ids.add(int(getattr(value, "pk", value)))
+                pk = int(getattr(value, "pk", value))
             except (TypeError, ValueError):
                 continue
+            if abs(pk) <= MAX_PK:  # no row has a larger id, and SQLite cannot bind one
+                ids.add(pk)
         return ids
 
     def selected_cluster_ids(self) -> set[int]:

@@ -161,6 +161,17 @@ class SaveAndSubmitTests:
         assert "listed twice" in row_1[: row_1.index("</div>")]
         assert not EgressRequest.objects.exists()
 
+    def test_an_out_of_range_id_is_an_invalid_choice_not_a_server_error(self, dev, world):
+        huge = "99999999999999999999"  # beyond 64 bits: SQLite cannot even bind it
+        for action in ("", "submit"):  # re-rendering the form, and submitting it
+            for field in ("identities", "clusters"):
+                data = {**form_data(world, action=action), field: [huge]}
+                response = dev.post(reverse("request_create"), data)
+                assert response.status_code == (400 if action else 200), (action, field)
+                if action:
+                    assert f"“{huge}” is not a valid value." in response.content.decode(), field
+        assert not EgressRequest.objects.exists()
+
     def test_identities_of_another_team_are_refused(self, dev, world):
         other = IdentityFactory(namespace=NamespaceFactory(team=world.search, cluster=world.cluster))
         response = dev.post(reverse("request_create"), form_data(world, identities=[other], action="draft"))
