@@ -7,6 +7,7 @@ processors. Pure module (no Django import), so gunicorn's config can use it befo
 """
 
 import structlog
+import structlog.tracebacks
 
 from egressui.correlation import current_correlation_id
 
@@ -42,9 +43,12 @@ def _shared_processors() -> list:
 
 
 def _renderer(log_format: str) -> list:
+    # Tracebacks without the frames' local variables: they hold tokens, kubeconfigs and passwords
+    # (structlog's defaults include them).
     if log_format == "json":
-        return [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer(sort_keys=True)]
-    return [structlog.dev.ConsoleRenderer(colors=False)]
+        tracebacks = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        return [structlog.processors.ExceptionRenderer(tracebacks), structlog.processors.JSONRenderer(sort_keys=True)]
+    return [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
 
 
 def logging_config(*, level: str = "INFO", log_format: str = "json") -> dict:

@@ -80,6 +80,22 @@ class StructuredLogTests:
         (exception,) = json.loads(line)["exception"]
         assert exception["exc_type"] == "RuntimeError" and exception["exc_value"] == "boom"
 
+    @pytest.mark.parametrize("log_format", ["json", "console"])
+    def test_tracebacks_leave_out_local_variables(self, capture, log_format):
+        lines = capture("tests.deploy.secrets", log_format=log_format)
+
+        def connect(token: str):
+            raise ConnectionError("refused")
+
+        secret = "-".join(("s3cr3t", "bearer", "token"))  # not in any source line a traceback quotes
+        try:
+            connect(token=secret)
+        except ConnectionError:
+            logging.getLogger("tests.deploy.secrets").exception("cannot reach the cluster")
+        text = "\n".join(lines())
+        assert "ConnectionError" in text and "connect" in text  # the traceback is there
+        assert "s3cr3t-bearer-token" not in text
+
     def test_no_correlation_id_outside_a_request_or_task(self, capture):
         lines = capture("tests.deploy.bare")
         logging.getLogger("tests.deploy.bare").info("startup")
