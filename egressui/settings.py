@@ -301,8 +301,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 PERMISSIONS_POLICY = {
-    feature: []
-    for feature in ("camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "hid")
+    feature: [] for feature in ("camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "hid")
 }
 
 # Hashed, compressed file names (collectstatic at image build), served by WhiteNoise with far-future caching.

@@ -6,56 +6,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('policies', '0003_api_tokens_idempotency'),
+        ("policies", "0003_api_tokens_idempotency"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReconcileLease',
+            name="ReconcileLease",
             fields=[
-                ('cluster', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='reconcile_lease', serialize=False, to='policies.cluster')),
-                ('holder', models.CharField(blank=True, max_length=200)),
-                ('acquired_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "cluster",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="reconcile_lease",
+                        serialize=False,
+                        to="policies.cluster",
+                    ),
+                ),
+                ("holder", models.CharField(blank=True, max_length=200)),
+                ("acquired_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.AddField(
-            model_name='reconcilerun',
-            name='api_calls',
-            field=models.JSONField(blank=True, default=dict, help_text='Calls made to the target, per verb.'),
+            model_name="reconcilerun",
+            name="api_calls",
+            field=models.JSONField(blank=True, default=dict, help_text="Calls made to the target, per verb."),
         ),
         migrations.AddField(
-            model_name='reconcilerun',
-            name='requested_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="reconcilerun",
+            name="requested_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='reconcilerun',
-            name='timings',
-            field=models.JSONField(blank=True, default=dict, help_text='Milliseconds per phase.'),
+            model_name="reconcilerun",
+            name="timings",
+            field=models.JSONField(blank=True, default=dict, help_text="Milliseconds per phase."),
         ),
         migrations.AlterField(
-            model_name='reconcilerun',
-            name='outcome',
-            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('partial', 'Some objects failed'), ('failed', 'Failed')], db_index=True, default='running', max_length=16),
+            model_name="reconcilerun",
+            name="outcome",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("partial", "Some objects failed"),
+                    ("failed", "Failed"),
+                ],
+                db_index=True,
+                default="running",
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='ManagedObject',
+            name="ManagedObject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=63)),
-                ('namespace', models.CharField(max_length=63)),
-                ('name', models.CharField(max_length=253)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='managed_objects', to='policies.cluster')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=63)),
+                ("namespace", models.CharField(max_length=63)),
+                ("name", models.CharField(max_length=253)),
+                ("content_hash", models.CharField(max_length=64)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="managed_objects",
+                        to="policies.cluster",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cluster', 'kind', 'namespace', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('cluster', 'kind', 'namespace', 'name'), name='unique_managed_object')],
+                "ordering": ["cluster", "kind", "namespace", "name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("cluster", "kind", "namespace", "name"), name="unique_managed_object"
+                    )
+                ],
             },
         ),
     ]

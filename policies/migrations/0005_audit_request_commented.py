@@ -4,15 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('policies', '0004_reconcile_inventory_lease'),
+        ("policies", "0004_reconcile_inventory_lease"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='event_type',
-            field=models.PositiveIntegerField(choices=[(100, 'request.created'), (101, 'request.updated'), (102, 'request.submitted'), (103, 'request.cancelled'), (104, 'request.approved'), (105, 'request.rejected'), (106, 'request.changes_requested'), (107, 'request.auto_approved'), (108, 'request.denied_by_rule'), (109, 'request.commented'), (200, 'approval.decision'), (201, 'approval.step_approved'), (300, 'grant.created'), (301, 'grant.revoked'), (302, 'grant.expired'), (303, 'grant.break_glass'), (304, 'grant.superseded'), (305, 'grant.applied_state'), (400, 'cluster.created'), (401, 'cluster.updated'), (402, 'cluster.deleted'), (410, 'cluster.reconcile_requested'), (420, 'object.created'), (421, 'object.updated'), (422, 'object.deleted'), (423, 'object.drift_repaired'), (424, 'object.failed'), (430, 'reconcile.finished'), (500, 'config.created'), (501, 'config.updated'), (502, 'config.deleted'), (600, 'token.created'), (601, 'token.revoked'), (602, 'ingest_token.rotated'), (900, 'system.encryption_key_rotated')]),
+            model_name="auditevent",
+            name="event_type",
+            field=models.PositiveIntegerField(
+                choices=[
+                    (100, "request.created"),
+                    (101, "request.updated"),
+                    (102, "request.submitted"),
+                    (103, "request.cancelled"),
+                    (104, "request.approved"),
+                    (105, "request.rejected"),
+                    (106, "request.changes_requested"),
+                    (107, "request.auto_approved"),
+                    (108, "request.denied_by_rule"),
+                    (109, "request.commented"),
+                    (200, "approval.decision"),
+                    (201, "approval.step_approved"),
+                    (300, "grant.created"),
+                    (301, "grant.revoked"),
+                    (302, "grant.expired"),
+                    (303, "grant.break_glass"),
+                    (304, "grant.superseded"),
+                    (305, "grant.applied_state"),
+                    (400, "cluster.created"),
+                    (401, "cluster.updated"),
+                    (402, "cluster.deleted"),
+                    (410, "cluster.reconcile_requested"),
+                    (420, "object.created"),
+                    (421, "object.updated"),
+                    (422, "object.deleted"),
+                    (423, "object.drift_repaired"),
+                    (424, "object.failed"),
+                    (430, "reconcile.finished"),
+                    (500, "config.created"),
+                    (501, "config.updated"),
+                    (502, "config.deleted"),
+                    (600, "token.created"),
+                    (601, "token.revoked"),
+                    (602, "ingest_token.rotated"),
+                    (900, "system.encryption_key_rotated"),
+                ]
+            ),
         ),
     ]

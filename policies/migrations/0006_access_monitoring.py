@@ -5,60 +5,157 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('policies', '0005_audit_request_commented'),
+        ("policies", "0005_audit_request_commented"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ClusterIngestState',
+            name="ClusterIngestState",
             fields=[
-                ('cluster', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='ingest', serialize=False, to='policies.cluster')),
-                ('token_hash', models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True)),
-                ('token_prefix', models.CharField(blank=True, editable=False, max_length=16)),
-                ('token_rotated_at', models.DateTimeField(blank=True, null=True)),
-                ('first_received_at', models.DateTimeField(blank=True, help_text='First accepted line: usage is known since.', null=True)),
-                ('last_received_at', models.DateTimeField(blank=True, help_text='When the last accepted line arrived.', null=True)),
-                ('last_line_at', models.DateTimeField(blank=True, help_text='Newest start_time seen in a line.', null=True)),
-                ('lines_accepted', models.BigIntegerField(default=0)),
-                ('lines_rejected', models.BigIntegerField(default=0)),
-                ('lines_blocked', models.BigIntegerField(default=0, help_text='Accepted lines that were denied or had no route.')),
-                ('last_rejected_at', models.DateTimeField(blank=True, null=True)),
-                ('last_rejection', models.CharField(blank=True, max_length=300)),
+                (
+                    "cluster",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="ingest",
+                        serialize=False,
+                        to="policies.cluster",
+                    ),
+                ),
+                ("token_hash", models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True)),
+                ("token_prefix", models.CharField(blank=True, editable=False, max_length=16)),
+                ("token_rotated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "first_received_at",
+                    models.DateTimeField(blank=True, help_text="First accepted line: usage is known since.", null=True),
+                ),
+                (
+                    "last_received_at",
+                    models.DateTimeField(blank=True, help_text="When the last accepted line arrived.", null=True),
+                ),
+                (
+                    "last_line_at",
+                    models.DateTimeField(blank=True, help_text="Newest start_time seen in a line.", null=True),
+                ),
+                ("lines_accepted", models.BigIntegerField(default=0)),
+                ("lines_rejected", models.BigIntegerField(default=0)),
+                (
+                    "lines_blocked",
+                    models.BigIntegerField(default=0, help_text="Accepted lines that were denied or had no route."),
+                ),
+                ("last_rejected_at", models.DateTimeField(blank=True, null=True)),
+                ("last_rejection", models.CharField(blank=True, max_length=300)),
             ],
         ),
         migrations.CreateModel(
-            name='UnusedGrantNotice',
+            name="UnusedGrantNotice",
             fields=[
-                ('grant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='unused_notice', serialize=False, to='policies.grant')),
-                ('notified_at', models.DateTimeField()),
+                (
+                    "grant",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="unused_notice",
+                        serialize=False,
+                        to="policies.grant",
+                    ),
+                ),
+                ("notified_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='AccessRecord',
+            name="AccessRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
-                ('source_principal', models.CharField(blank=True, max_length=300)),
-                ('host', models.CharField(blank=True, max_length=253)),
-                ('verdict', models.CharField(choices=[('allowed', 'Allowed'), ('denied', 'Denied by policy'), ('no_route', 'No route / not registered'), ('upstream_failure', 'Upstream failure')], max_length=20)),
-                ('port', models.PositiveIntegerField(blank=True, help_text='Upstream port last seen, when the log says.', null=True)),
-                ('count', models.BigIntegerField(default=0)),
-                ('bytes_sent', models.BigIntegerField(default=0, help_text='Bytes the gateway sent back to the workload.')),
-                ('bytes_received', models.BigIntegerField(default=0, help_text='Bytes the gateway received from the workload.')),
-                ('first_seen', models.DateTimeField()),
-                ('last_seen', models.DateTimeField()),
-                ('detail', models.CharField(blank=True, help_text='Last response flags or denial detail.', max_length=200)),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='access_records', to='policies.cluster')),
-                ('grant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='access_records', to='policies.grant')),
-                ('identity', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='access_records', to='policies.workloadidentity')),
-                ('namespace', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='access_records', to='policies.namespace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("hour", models.DateTimeField()),
+                ("source_principal", models.CharField(blank=True, max_length=300)),
+                ("host", models.CharField(blank=True, max_length=253)),
+                (
+                    "verdict",
+                    models.CharField(
+                        choices=[
+                            ("allowed", "Allowed"),
+                            ("denied", "Denied by policy"),
+                            ("no_route", "No route / not registered"),
+                            ("upstream_failure", "Upstream failure"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "port",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Upstream port last seen, when the log says.", null=True
+                    ),
+                ),
+                ("count", models.BigIntegerField(default=0)),
+                (
+                    "bytes_sent",
+                    models.BigIntegerField(default=0, help_text="Bytes the gateway sent back to the workload."),
+                ),
+                (
+                    "bytes_received",
+                    models.BigIntegerField(default=0, help_text="Bytes the gateway received from the workload."),
+                ),
+                ("first_seen", models.DateTimeField()),
+                ("last_seen", models.DateTimeField()),
+                (
+                    "detail",
+                    models.CharField(blank=True, help_text="Last response flags or denial detail.", max_length=200),
+                ),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="access_records",
+                        to="policies.cluster",
+                    ),
+                ),
+                (
+                    "grant",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="access_records",
+                        to="policies.grant",
+                    ),
+                ),
+                (
+                    "identity",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="access_records",
+                        to="policies.workloadidentity",
+                    ),
+                ),
+                (
+                    "namespace",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="access_records",
+                        to="policies.namespace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-hour', '-id'],
-                'indexes': [models.Index(fields=['grant', 'hour'], name='access_grant_hour'), models.Index(fields=['verdict', 'hour'], name='access_verdict_hour'), models.Index(fields=['hour'], name='access_hour')],
-                'constraints': [models.UniqueConstraint(fields=('cluster', 'source_principal', 'host', 'verdict', 'hour'), name='unique_access_record_key')],
+                "ordering": ["-hour", "-id"],
+                "indexes": [
+                    models.Index(fields=["grant", "hour"], name="access_grant_hour"),
+                    models.Index(fields=["verdict", "hour"], name="access_verdict_hour"),
+                    models.Index(fields=["hour"], name="access_hour"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("cluster", "source_principal", "host", "verdict", "hour"),
+                        name="unique_access_record_key",
+                    )
+                ],
             },
         ),
     ]

@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('policies', '0006_access_monitoring'),
+        ("policies", "0006_access_monitoring"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='grant',
-            index=models.Index(fields=['-created_at', '-id'], name='grant_newest_first'),
+            model_name="grant",
+            index=models.Index(fields=["-created_at", "-id"], name="grant_newest_first"),
         ),
     ]

@@ -17,35 +17,63 @@ def _fillfactor(value):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('policies', '0007_grant_newest_first_index'),
+        ("policies", "0007_grant_newest_first_index"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='accessrecord',
-            name='access_verdict_hour',
+            model_name="accessrecord",
+            name="access_verdict_hour",
         ),
         migrations.AlterField(
-            model_name='accessrecord',
-            name='cluster',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='access_records', to='policies.cluster'),
+            model_name="accessrecord",
+            name="cluster",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="access_records",
+                to="policies.cluster",
+            ),
         ),
         migrations.AlterField(
-            model_name='accessrecord',
-            name='grant',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='access_records', to='policies.grant'),
+            model_name="accessrecord",
+            name="grant",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="access_records",
+                to="policies.grant",
+            ),
         ),
         migrations.AlterField(
-            model_name='accessrecord',
-            name='identity',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='access_records', to='policies.workloadidentity'),
+            model_name="accessrecord",
+            name="identity",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="access_records",
+                to="policies.workloadidentity",
+            ),
         ),
         migrations.AlterField(
-            model_name='accessrecord',
-            name='namespace',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='access_records', to='policies.namespace'),
+            model_name="accessrecord",
+            name="namespace",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="access_records",
+                to="policies.namespace",
+            ),
         ),
         migrations.RunPython(_fillfactor(70), _fillfactor(None)),
     ]
