@@ -12,7 +12,7 @@ from policies.exceptions import PermissionDenied, TransitionNotAllowed, Validati
 from policies.models import EgressRequest, Grant
 from policies.permissions import can_break_glass, can_revoke_grant
 from policies.services.audit import audit_event_record
-from policies.services.notifications import notify_grant_ended, notify_grant_expiring
+from policies.services.notifications import notify_break_glass, notify_grant_ended, notify_grant_expiring
 from policies.services.outbox import cluster_mark_for_reconcile
 
 
@@ -197,7 +197,8 @@ def grant_break_glass(*, admin, data, reason: str, duration_hours: int) -> Egres
         after={"status": request.status, "duration_hours": hours},
         message=reason.strip(),
     )
-    grants_create_for_request(request=request, actor=admin, lifetime=timedelta(hours=hours))
+    grants = grants_create_for_request(request=request, actor=admin, lifetime=timedelta(hours=hours))
+    notify_break_glass(request=request, grants=grants, hours=hours)
     return request
 
 

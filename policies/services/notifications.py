@@ -101,6 +101,36 @@ def notify_requester_decision(*, request, decision: str, actor_name: str, commen
     _enqueue_webhook(request.team, f"request.{request.status}", {**_request_payload(request), "comment": comment})
 
 
+def notify_break_glass(*, request, grants: list, hours: int) -> None:
+    """Break-glass access skips every approval, so the owning team hears of it at once: its
+    address (or its approvers) by email, and its webhook."""
+    team = request.team
+    context = {
+        "request": request,
+        "grants": grants,
+        "hours": hours,
+        "admin": request.requester.get_username(),
+        "url": _link("request_detail", request.pk),
+    }
+    recipients = [team.email] if team.email else _approvers_of(team.pk, exclude_user_id=None)
+    _enqueue_email(
+        f"[egressui] Break-glass access for team {team.slug} by {context['admin']} ({hours} h)",
+        "policies/email/break_glass.txt",
+        context,
+        recipients,
+    )
+    _enqueue_webhook(
+        team,
+        "grant.break_glass",
+        {
+            **_request_payload(request),
+            "grant_ids": [grant.pk for grant in grants],
+            "hours": hours,
+            "reason": request.decision_reason,
+        },
+    )
+
+
 def notify_grant_expiring(*, grant, days: int) -> None:
     team = grant.team
     context = {"grant": grant, "days": days, "url": _link("grant_detail", grant.pk)}

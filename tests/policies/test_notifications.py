@@ -11,6 +11,7 @@ from celery.exceptions import Retry
 from django.core import mail
 
 from policies.services.approvals import egress_request_approve
+from policies.services.grants import grant_break_glass
 from policies.services.requests import egress_request_create
 from policies.tasks import send_email_task, send_webhook_task
 from policies.webhooks import WebhookDeliveryError, deliver, sign
@@ -43,6 +44,27 @@ class NotificationTests:
             egress_request_approve(request=request, approver=world.lead, comment="Go ahead.")
         assert [m.to for m in mail.outbox] == [["payments-dev@example.com"]]
         assert "approved by payments-lead" in mail.outbox[0].body and "Go ahead." in mail.outbox[0].body
+
+    def test_the_team_hears_of_break_glass_access_at_once(
+        self, world, run_tasks_inline, receiver, django_capture_on_commit_callbacks
+    ):
+        url, handler = receiver
+        world.payments.webhook_url, world.payments.webhook_secret = url, "k"
+        world.payments.save()
+        with django_capture_on_commit_callbacks(execute=True):
+            request = grant_break_glass(
+                admin=world.admin, data=world.request_input(), reason="INC-42: payments down", duration_hours=2
+            )
+        [grant] = request.grants.all()
+        [message] = mail.outbox
+        assert message.to == [world.payments.email]  # the team's address (its approvers when it has none)
+        assert "Break-glass access for team payments by admin (2 h)" in message.subject
+        assert "INC-42: payments down" in message.body and f"grant #{grant.pk}:" in message.body
+        [(_headers, body)] = handler.received
+        event = json.loads(body)
+        assert event["event"] == "grant.break_glass"
+        assert event["data"]["grant_ids"] == [grant.pk] and event["data"]["hours"] == 2
+        assert event["data"]["reason"] == "INC-42: payments down"
 
     def test_failing_mail_server_does_not_roll_back(
         self, world, settings, django_capture_on_commit_callbacks, monkeypatch
