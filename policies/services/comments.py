@@ -7,6 +7,7 @@ from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import AuditEvent, EgressRequest
 from policies.permissions import can_comment_request
 from policies.services.audit import audit_event_record
+from policies.services.notifications import notify_request_commented
 
 MAX_COMMENT_LENGTH = 5000
 
@@ -23,10 +24,12 @@ def egress_request_comment(*, request: EgressRequest, actor, body: str) -> Audit
         raise ValidationFailed.on("body", "Write something before sending the comment.")
     if len(body) > MAX_COMMENT_LENGTH:
         raise ValidationFailed.on("body", f"Keep a comment under {MAX_COMMENT_LENGTH} characters.")
-    return audit_event_record(
+    event = audit_event_record(
         event_type=AuditEventType.REQUEST_COMMENTED,
         actor=actor,
         subject=request,
         egress_request=request,
         message=body,
     )
+    notify_request_commented(request=request, author=actor, body=body)
+    return event

@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
 from policies.choices import TeamRole
+from policies.selectors.requests import pending_step
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,26 @@ def notify_requester_decision(*, request, decision: str, actor_name: str, commen
         [request.requester.email],
     )
     _enqueue_webhook(request.team, f"request.{request.status}", {**_request_payload(request), "comment": comment})
+
+
+def notify_request_commented(*, request, author, body: str) -> None:
+    """The other side of the conversation hears of a comment: the requester, and the approvers who
+    may decide the step now waiting (never the author)."""
+    recipients = [request.requester.email]
+    step = pending_step(request)
+    if step is not None and step.team_id:
+        recipients += _approvers_of(step.team_id, exclude_user_id=request.requester_id)
+    author_name = author.get_username()
+    context = {"request": request, "author": author_name, "body": body, "url": _link("request_detail", request.pk)}
+    _enqueue_email(
+        f"[egressui] Request #{request.pk}: comment by {author_name}",
+        "policies/email/comment.txt",
+        context,
+        [address for address in recipients if address != author.email],
+    )
+    _enqueue_webhook(
+        request.team, "request.commented", {**_request_payload(request), "author": author_name, "comment": body}
+    )
 
 
 def notify_break_glass(*, request, grants: list, hours: int) -> None:

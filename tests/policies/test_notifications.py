@@ -11,6 +11,7 @@ from celery.exceptions import Retry
 from django.core import mail
 
 from policies.services.approvals import egress_request_approve
+from policies.services.comments import egress_request_comment
 from policies.services.grants import grant_break_glass
 from policies.services.requests import egress_request_create
 from policies.tasks import send_email_task, send_webhook_task
@@ -44,6 +45,26 @@ class NotificationTests:
             egress_request_approve(request=request, approver=world.lead, comment="Go ahead.")
         assert [m.to for m in mail.outbox] == [["payments-dev@example.com"]]
         assert "approved by payments-lead" in mail.outbox[0].body and "Go ahead." in mail.outbox[0].body
+
+    def test_a_comment_reaches_the_other_side_of_the_conversation(
+        self, world, run_tasks_inline, receiver, django_capture_on_commit_callbacks
+    ):
+        url, handler = receiver
+        world.payments.webhook_url = url
+        world.payments.save()
+        request = egress_request_create(requester=world.dev, data=world.request_input(), submit=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            egress_request_comment(request=request, actor=world.lead, body="Which service calls Stripe?")
+        [message] = mail.outbox  # the requester and the other approver of the waiting step, not the author
+        assert sorted(message.to) == ["payments-dev@example.com", "payments-lead2@example.com"]
+        assert "comment by payments-lead" in message.subject and "Which service calls Stripe?" in message.body
+        mail.outbox.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            egress_request_comment(request=request, actor=world.dev, body="checkout, for card payments.")
+        assert sorted(mail.outbox[0].to) == ["payments-lead2@example.com", "payments-lead@example.com"]
+        events = [json.loads(body) for _headers, body in handler.received]
+        assert [event["event"] for event in events] == ["request.commented", "request.commented"]
+        assert events[-1]["data"]["author"] == "payments-dev"
 
     def test_the_team_hears_of_break_glass_access_at_once(
         self, world, run_tasks_inline, receiver, django_capture_on_commit_callbacks
