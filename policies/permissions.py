@@ -66,23 +66,37 @@ def visible_identities(user) -> QuerySet[WorkloadIdentity]:
     return WorkloadIdentity.objects.filter(namespace__team_id__in=member_team_ids(user))
 
 
-def visible_requests(user) -> QuerySet[EgressRequest]:
+# Who sees a request and the grants it produced: platform admins, the members of its team, and the
+# approvers asked to decide it (a step of one of their teams): visible_requests / can_view_request
+# and visible_grants / can_view_grant apply this one rule.
+def _team_or_asked(model, user, *, request_field: str) -> QuerySet:
     if is_platform_admin(user):
-        return EgressRequest.objects.all()
+        return model.objects.all()
     if not getattr(user, "is_authenticated", False):
-        return EgressRequest.objects.none()
+        return model.objects.none()
     condition = Q(team_id__in=member_team_ids(user))
     approver_teams = approver_team_ids(user)
     if approver_teams:
-        condition |= Q(pk__in=ApprovalStep.objects.filter(team_id__in=approver_teams).values("request_id"))
-    return EgressRequest.objects.filter(condition)
+        asked = ApprovalStep.objects.filter(team_id__in=approver_teams).values("request_id")
+        condition |= Q(**{f"{request_field}__in": asked})
+    return model.objects.filter(condition)
+
+
+def _is_team_or_asked(user, *, team_id: int, request_id: int) -> bool:
+    if is_platform_admin(user) or team_id in member_team_ids(user):
+        return True
+    approver_teams = approver_team_ids(user)
+    return (
+        bool(approver_teams) and ApprovalStep.objects.filter(request_id=request_id, team_id__in=approver_teams).exists()
+    )
+
+
+def visible_requests(user) -> QuerySet[EgressRequest]:
+    return _team_or_asked(EgressRequest, user, request_field="pk")
 
 
 def can_view_request(user, request: EgressRequest) -> bool:
-    if is_platform_admin(user) or request.team_id in member_team_ids(user):
-        return True
-    approver_teams = approver_team_ids(user)
-    return bool(approver_teams) and request.steps.filter(team_id__in=approver_teams).exists()
+    return _is_team_or_asked(user, team_id=request.team_id, request_id=request.pk)
 
 
 def can_comment_request(user, request: EgressRequest) -> bool:
@@ -151,27 +165,12 @@ def steps_in_approver_teams(user, steps: QuerySet[ApprovalStep]) -> QuerySet[App
 
 
 def visible_grants(user) -> QuerySet[Grant]:
-    """A team's grants, and to approvers the grants of the requests they were asked to decide (as
-    with `visible_requests`: whoever sees a request sees what it granted)."""
-    if is_platform_admin(user):
-        return Grant.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return Grant.objects.none()
-    condition = Q(team_id__in=member_team_ids(user))
-    approver_teams = approver_team_ids(user)
-    if approver_teams:
-        condition |= Q(request_id__in=ApprovalStep.objects.filter(team_id__in=approver_teams).values("request_id"))
-    return Grant.objects.filter(condition)
+    """A team's grants, and to approvers the grants of the requests they were asked to decide."""
+    return _team_or_asked(Grant, user, request_field="request_id")
 
 
 def can_view_grant(user, grant: Grant) -> bool:
-    if is_platform_admin(user) or grant.team_id in member_team_ids(user):
-        return True
-    approver_teams = approver_team_ids(user)
-    return (
-        bool(approver_teams)
-        and ApprovalStep.objects.filter(request_id=grant.request_id, team_id__in=approver_teams).exists()
-    )
+    return _is_team_or_asked(user, team_id=grant.team_id, request_id=grant.request_id)
 
 
 def can_revoke_grant(user, grant: Grant) -> bool:
