@@ -64,6 +64,11 @@ def _approvers_of(team_id: int, *, exclude_user_id: int | None) -> list[str]:
     return list(users.values_list("email", flat=True))
 
 
+def _team_addresses(team) -> list[str]:
+    """Where news for a whole team goes: its own address, else its approvers."""
+    return [team.email] if team.email else _approvers_of(team.pk, exclude_user_id=None)
+
+
 def _request_payload(request) -> dict:
     return {
         "request_id": request.pk,
@@ -133,12 +138,11 @@ def notify_break_glass(*, request, grants: list, hours: int) -> None:
         "admin": request.requester.get_username(),
         "url": _link("request_detail", request.pk),
     }
-    recipients = [team.email] if team.email else _approvers_of(team.pk, exclude_user_id=None)
     _enqueue_email(
         f"[egressui] Break-glass access for team {team.slug} by {context['admin']} ({hours} h)",
         "policies/email/break_glass.txt",
         context,
-        recipients,
+        _team_addresses(team),
     )
     _enqueue_webhook(
         team,
@@ -155,12 +159,11 @@ def notify_break_glass(*, request, grants: list, hours: int) -> None:
 def notify_grant_expiring(*, grant, days: int) -> None:
     team = grant.team
     context = {"grant": grant, "days": days, "url": _link("grant_detail", grant.pk)}
-    recipients = [team.email] if team.email else _approvers_of(team.pk, exclude_user_id=None)
     _enqueue_email(
         f"[egressui] Grant #{grant.pk} for {grant.host} expires in {days} day{'s' if days != 1 else ''}",
         "policies/email/grant_expiring.txt",
         context,
-        recipients,
+        _team_addresses(team),
     )
     _enqueue_webhook(
         team,
@@ -182,13 +185,12 @@ def notify_grants_unused(*, team, grants: list, days: int) -> None:
         "grants": [{"grant": grant, "url": _link("grant_detail", grant.pk)} for grant in grants],
         "report_url": _page_link("unused_grants"),
     }
-    recipients = [team.email] if team.email else _approvers_of(team.pk, exclude_user_id=None)
     count = len(grants)
     _enqueue_email(
         f"[egressui] {count} grant{'s' if count != 1 else ''} of team {team.slug} unused for {days} days",
         "policies/email/grants_unused.txt",
         context,
-        recipients,
+        _team_addresses(team),
     )
 
 
