@@ -136,12 +136,9 @@ class DirectoryTarget:
         try:
             if self._git("rev-parse", "--is-inside-work-tree", check=False).strip() != "true":
                 return False
-            return not self._git_succeeds("check-ignore", "--quiet", ".")
+            return not self._git("check-ignore", ".", check=False).strip()  # prints "." when ignored
         except (OSError, subprocess.SubprocessError):
             return False
-
-    def _git_succeeds(self, *args: str) -> bool:
-        return subprocess.run(["git", *args], cwd=self.root, capture_output=True, timeout=GIT_TIMEOUT).returncode == 0
 
     def _git(self, *args: str, check: bool = True) -> str:
         result = subprocess.run(
