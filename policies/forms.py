@@ -31,21 +31,26 @@ class Form(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-# Primary keys are 64-bit: a larger number is no choice at all, and SQLite cannot even bind it.
+# Primary keys are 64-bit: a larger number is no row's id, and SQLite cannot even bind it.
 MAX_PK = 2**63 - 1
 
 
+def _as_pk(value) -> int | None:
+    """`value` (an id or a model instance) as a primary key; None if it cannot be one."""
+    try:
+        pk = int(str(getattr(value, "pk", value)))
+    except (TypeError, ValueError):
+        return None
+    return pk if abs(pk) <= MAX_PK else None
+
+
 class IdChoicesField(forms.ModelMultipleChoiceField):
-    """Model choices by id that refuse out-of-range numbers as invalid choices before any query:
-    Django's `__in` lookup passes them to the database, where SQLite raises OverflowError."""
+    """Model choices by id that refuse what cannot be an id before any query: Django's `__in` lookup
+    passes an out-of-range number to the database, where SQLite raises OverflowError."""
 
     def _check_values(self, value):
         for pk in value:
-            try:
-                out_of_range = abs(int(str(pk))) > MAX_PK
-            except ValueError:
-                continue  # not a number: Django's own check names it
-            if out_of_range:
+            if _as_pk(pk) is None:
                 raise forms.ValidationError(
                     self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
                 )
@@ -234,15 +239,7 @@ class _IdentitiesForm(Form):
             raw = self.data.getlist(self.add_prefix(name)) if hasattr(self.data, "getlist") else self.data.get(name, [])
         else:
             raw = self.initial.get(name) or []
-        ids = set()
-        for value in raw:
-            try:
-                pk = int(getattr(value, "pk", value))
-            except (TypeError, ValueError):
-                continue
-            if abs(pk) <= MAX_PK:  # no row has a larger id, and SQLite cannot bind one
-                ids.add(pk)
-        return ids
+        return {pk for pk in map(_as_pk, raw) if pk is not None}
 
     def selected_cluster_ids(self) -> set[int]:
         return self._selected_ids("clusters")
