@@ -129,7 +129,7 @@ def request_api_rows(page: list[tuple]) -> list[dict]:
     if not page:
         return []
     ids = [row[0] for row in page]
-    destinations = _destinations_by_request(ids)
+    destinations = _grouped_by_request(DESTINATIONS_SQL, ids, _destination_document)
     identities = _grouped_by_request(IDENTITIES_SQL, ids, _Identity)
     steps = _grouped_by_request(STEPS_SQL, ids, _Step)
     iso = iso_datetime_formatter()
@@ -178,31 +178,25 @@ def iso_datetime_formatter() -> Callable:
     return iso
 
 
-def _grouped_by_request(sql: str, ids: list[int], row_type: type[NamedTuple]) -> dict[int, list]:
-    """The query's rows as `row_type`, grouped by their first column (the request id)."""
+def _grouped_by_request(sql: str, ids: list[int], make_row: Callable) -> dict[int, list]:
+    """The query's rows made by `make_row` from their other columns, grouped by their first column
+    (the request id)."""
     grouped = defaultdict(list)
     with connection.cursor() as cursor:
         cursor.execute(sql, [ids])
         for request_id, *columns in cursor.fetchall():
-            grouped[request_id].append(row_type(*columns))
+            grouped[request_id].append(make_row(*columns))
     return grouped
 
 
-def _destinations_by_request(ids: list[int]) -> dict[int, list[dict]]:
-    grouped = defaultdict(list)
-    with connection.cursor() as cursor:
-        cursor.execute(DESTINATIONS_SQL, [ids])
-        for request_id, host, port, protocol, expanded_hosts, tcp_direct in cursor.fetchall():
-            grouped[request_id].append(
-                {
-                    "host": host,
-                    "port": port,
-                    "protocol": protocol,
-                    "expanded_hosts": orjson.loads(expanded_hosts),
-                    "tcp_direct": tcp_direct,
-                }
-            )
-    return grouped
+def _destination_document(host: str, port: int, protocol: str, expanded_hosts: str, tcp_direct: bool) -> dict:
+    return {
+        "host": host,
+        "port": port,
+        "protocol": protocol,
+        "expanded_hosts": orjson.loads(expanded_hosts),
+        "tcp_direct": tcp_direct,
+    }
 
 
 def _request_document(
