@@ -41,6 +41,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import procstat  # noqa: E402
+
 DATABASE_NAME = "egressui_bench_api"
 # A fixed, valid Fernet key for this throwaway database only.
 ENCRYPTION_KEY = "YmVuY2gtb25seS1lbmNyeXB0aW9uLWtleS1lZ3Jlc3M="
@@ -259,37 +261,18 @@ def stop(server: subprocess.Popen) -> None:
 
 
 def server_cpu_seconds(server: subprocess.Popen) -> float:
-    """CPU time (user + system) used so far by gunicorn's worker processes, from /proc: unlike latency,
-    it does not grow when other work on the machine competes for the cores."""
-    master = server.pid
-    return processes_cpu_seconds(Path(f"/proc/{master}/task/{master}/children").read_text().split())
+    """CPU time used so far by gunicorn's worker processes."""
+    return procstat.cpu_seconds(procstat.children(server.pid))
 
 
 def database_cpu_seconds(database_url: str) -> float | None:
     """CPU time used so far by the PostgreSQL backends serving the bench database (gunicorn keeps its
-    connections), from /proc: None when the server is not on this machine. A backend that closes
-    during a measurement (connections live DJANGO_DB_CONN_MAX_AGE, 60 s) takes its share along."""
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-    pids = [str(pid) for (pid,) in rows]
+    connections): None when the server is not on this machine. A backend that closes during a
+    measurement (connections live DJANGO_DB_CONN_MAX_AGE, 60 s) takes its share along."""
+    pids = procstat.postgres_backends(database_url)
     if pids and not any(Path(f"/proc/{pid}").exists() for pid in pids):
         return None
-    return processes_cpu_seconds(pids)
-
-
-def processes_cpu_seconds(pids: list[str]) -> float:
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:  # a worker recycled, a connection closed meanwhile
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return procstat.cpu_seconds(pids)
 
 
 def measure(clients: int, rounds: int, call, server: subprocess.Popen | None = None, database_url: str = "") -> dict:

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import procstat  # noqa: E402
 from bench.api import free_port, run_django, server_env, start_gunicorn, stop  # noqa: E402
 
 DATABASE_NAME = "egressui_bench_ingest"
@@ -195,31 +196,9 @@ def bodies(lines: list[dict], batch: int) -> list[bytes]:
     ]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def server_pids(master: int, database_url: str) -> tuple[list[int], list[int]]:
     """The gunicorn workers (children of `master`) and the PostgreSQL backends of the bench database."""
-    import psycopg
-
-    workers = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
-                workers.append(int(stat.parent.name))
-        except (OSError, ValueError):
-            continue
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DATABASE_NAME]
-        ).fetchall()
-    return workers, [pid for (pid,) in rows]
+    return procstat.children(master), procstat.postgres_backends(database_url)
 
 
 def post_all(url: str, token: str, payloads: list[bytes], clients: int) -> tuple[float, int, int]:
@@ -288,12 +267,12 @@ def main() -> None:
             server = start_gunicorn(env, Path(tmp) / "gunicorn.log", port)
             url = f"http://127.0.0.1:{port}/api/v1/clusters/{seeded['cluster']}/access-logs/"
             workers, backends = server_pids(server.pid, database_url)
-            cpu_before = {pid: cpu_seconds(pid) for pid in workers + backends}
+            cpu_before = {pid: procstat.cpu_seconds([pid]) for pid in workers + backends}
             load_before = os.getloadavg()[0]
             seconds, accepted, rejected = post_all(url, seeded["token"], payloads, args.clients)
             load_after = os.getloadavg()[0]
             workers, backends = server_pids(server.pid, database_url)
-            cpu = {pid: cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in workers + backends}
+            cpu = {pid: procstat.cpu_seconds([pid]) - cpu_before.get(pid, 0.0) for pid in workers + backends}
             stored = json.loads(run_django(env, "bench/ingest.py", "--check").splitlines()[-1])
     finally:
         if server is not None:

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import procstat  # noqa: E402
+
 REQUESTS = 10_000
 GRANTS = 20_000
 TEAMS = 20
@@ -340,31 +342,9 @@ PAGES = {
 }
 
 
-def cpu_ticks(pids: list[int]) -> int:
-    """User + system CPU time of these processes so far, in clock ticks (from /proc)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total
-
-
 def server_pids(master: int, database_url: str) -> tuple[list[int], list[int]]:
     """gunicorn's workers, and the PostgreSQL backends serving them."""
-    import psycopg
-
-    workers = [
-        int(pid) for pid in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
-    ]
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' "
-            "AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return workers, [row[0] for row in rows]
+    return procstat.children(master), procstat.postgres_backends(database_url)
 
 
 def measure(base_url: str, on_warm) -> tuple[dict, float]:
@@ -494,17 +474,16 @@ def main() -> None:
 
             def on_warm():
                 snapshot["pids"] = server_pids(server.pid, database_url)
-                snapshot["before"] = [cpu_ticks(pids) for pids in snapshot["pids"]]
+                snapshot["before"] = [procstat.cpu_seconds(pids) for pids in snapshot["pids"]]
 
             pages, throughput = measure(base_url, on_warm)
-            ticks_before = snapshot["before"]
-            ticks_after = [cpu_ticks(pids) for pids in snapshot["pids"]]
+            cpu_before = snapshot["before"]
+            cpu_after = [procstat.cpu_seconds(pids) for pids in snapshot["pids"]]
             alone = measure_alone(base_url)
             loads = os.getloadavg()
         finally:
             server.terminate()
             server.wait(timeout=30)
-    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
     page_loads = sum(page["n"] for page in pages.values())
     print(
         json.dumps(
@@ -520,8 +499,8 @@ def main() -> None:
                 "pages_per_second": round(throughput, 1),
                 "one_client_p50_ms": alone,
                 "cpu_ms_per_page": {
-                    "app": round((ticks_after[0] - ticks_before[0]) * tick_ms / page_loads, 1),
-                    "database": round((ticks_after[1] - ticks_before[1]) * tick_ms / page_loads, 1),
+                    "app": round((cpu_after[0] - cpu_before[0]) * 1000 / page_loads, 1),
+                    "database": round((cpu_after[1] - cpu_before[1]) * 1000 / page_loads, 1),
                 },
                 "load_average_1m": round(loads[0], 2),
                 "target_p95_ms": 150,
