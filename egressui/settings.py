@@ -153,6 +153,9 @@ CELERY_BEAT_SCHEDULE = beat_schedule(resync_seconds=EGRESSUI_RESYNC_INTERVAL)
 EGRESSUI_KUBE_TIMEOUT = env_int("EGRESSUI_KUBE_TIMEOUT", 20, minimum=1)
 EGRESSUI_KUBE_RETRIES = env_int("EGRESSUI_KUBE_RETRIES", 4, minimum=0)
 EGRESSUI_KUBE_BACKOFF_MS = env_int("EGRESSUI_KUBE_BACKOFF_MS", 250, minimum=1)
+# Kubeconfig files and GitOps directories named in the admin or the API must lie under this directory;
+# unset, those connection kinds can only be registered from the command line (`manage.py add_cluster`).
+EGRESSUI_CLUSTER_FILES_DIR = env_str("EGRESSUI_CLUSTER_FILES_DIR", "")
 # Concurrent writes per kind during one reconcile (apply order between kinds is kept).
 EGRESSUI_RECONCILE_PARALLELISM = env_int("EGRESSUI_RECONCILE_PARALLELISM", 4, minimum=1)
 # The per-cluster lock is a lease renewed while a reconcile runs; a dead worker's lease expires

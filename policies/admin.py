@@ -1,6 +1,8 @@
 """Django admin for platform settings. Every change is audited in the admin's own transaction;
 clusters are written through their service, secrets are write-only, audit events read-only."""
 
+from types import SimpleNamespace
+
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
@@ -19,6 +21,7 @@ from policies.models import (
     WorkloadIdentity,
 )
 from policies.permissions import is_platform_admin
+from policies.reconciler.kubeconfig import FILE_FIELDS, cluster_files_problems
 from policies.services.audit import audit_event_record
 from policies.services.clusters import CLUSTER_FIELDS, cluster_create, cluster_update
 
@@ -139,6 +142,18 @@ class ClusterAdminForm(forms.ModelForm):
 
     def clean_kubeconfig(self):
         return self._keep("kubeconfig")
+
+    def clean(self):
+        """File paths and kubeconfig files are checked here too, so a refusal is a field error."""
+        cleaned = super().clean()
+        values = SimpleNamespace(
+            **{field: cleaned.get(field, getattr(self.instance, field)) for field in ("kube_context", *FILE_FIELDS)}
+        )
+        for field, problem in cluster_files_problems(
+            values, changed=set(self.changed_data), from_command_line=False
+        ).items():
+            self.add_error(field, problem)
+        return cleaned
 
     def clean_ca_cert(self):
         return self._keep("ca_cert")

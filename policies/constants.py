@@ -14,3 +14,6 @@ MAX_HOST_LENGTH = 253
 MAX_DESTINATIONS_PER_REQUEST = 50
 MAX_IDENTITIES_PER_REQUEST = 50
 MAX_EXPANDED_HOSTS = 50
+
+# What a cluster's failed sync says to those who may not see why (permissions.can_see_cluster_errors).
+SYNC_DETAILS_HIDDEN = "Sync failed — a platform admin can see why."

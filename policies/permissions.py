@@ -195,6 +195,12 @@ def can_manage_clusters(user) -> bool:
     return is_platform_admin(user)
 
 
+def can_see_cluster_errors(user) -> bool:
+    """A cluster's error texts and status details: they describe its connection and every team's
+    objects, so platform admins only; others see that a sync failed, not why."""
+    return is_platform_admin(user)
+
+
 def can_manage_teams(user) -> bool:
     return is_platform_admin(user)
 

@@ -9,6 +9,8 @@ import uuid
 import requests
 from django.conf import settings
 
+from policies.redaction import url_origin
+
 SIGNATURE_HEADER = "X-Egressui-Signature"
 
 
@@ -36,7 +38,8 @@ def deliver(*, url: str, secret: str, event: str, payload: dict) -> int:
     try:
         response = requests.post(url, data=body, headers=headers, timeout=settings.EGRESSUI_WEBHOOK_TIMEOUT)
     except requests.RequestException as exc:
-        raise WebhookDeliveryError(f"{type(exc).__name__}: {exc}") from None
+        # The exception's text quotes the URL, whose path often is the secret (Slack, Teams).
+        raise WebhookDeliveryError(f"{type(exc).__name__} posting to {url_origin(url)}") from None
     if response.status_code >= 500 or response.status_code == 429:
         raise WebhookDeliveryError(f"HTTP {response.status_code}")
     return response.status_code

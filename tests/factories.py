@@ -164,3 +164,28 @@ class ApprovalRuleStepFactory(factory.django.DjangoModelFactory):
     rule = factory.SubFactory(ApprovalRuleFactory)
     name = "Security review"
     required_approvals = 1
+
+
+def cluster_admin_form(**fields) -> dict:
+    """The POST data of the admin's cluster form with every default filled in."""
+    return {
+        "description": "",
+        "environment": "non-prod",
+        "enforcement_mode": "istio",
+        "egress_namespace": "istio-egress",
+        "gateway_selector": '{"istio": "egressgateway"}',
+        "gateway_service_host": "istio-egressgateway.istio-egress.svc.cluster.local",
+        "gateway_https_port": 443,
+        "gateway_http_port": 80,
+        "gateway_pod_https_port": 443,
+        "gateway_pod_http_port": 80,
+        "istiod_namespace": "istio-system",
+        "istiod_selector": '{"app": "istiod"}',
+        "dns_namespace": "kube-system",
+        "dns_selector": '{"k8s-app": "kube-dns"}',
+        "trust_domain": "cluster.local",
+        "manage_sidecars": "on",
+        "access_log_provider": "egress-json",
+        "wildcard_serving_hosts": "{}",
+        **fields,
+    }

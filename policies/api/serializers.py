@@ -10,8 +10,13 @@ from rest_framework import serializers
 
 from policies.api.filtering import contains_nul
 from policies.api.monitoring import IngestStateSerializer
-from policies.choices import Protocol
-from policies.constants import MAX_DESTINATIONS_PER_REQUEST, MAX_EXPANDED_HOSTS, MAX_IDENTITIES_PER_REQUEST
+from policies.choices import ClusterStatus, Protocol
+from policies.constants import (
+    MAX_DESTINATIONS_PER_REQUEST,
+    MAX_EXPANDED_HOSTS,
+    MAX_IDENTITIES_PER_REQUEST,
+    SYNC_DETAILS_HIDDEN,
+)
 from policies.models import (
     ApiToken,
     ApprovalDecision,
@@ -26,6 +31,8 @@ from policies.models import (
     Team,
     WorkloadIdentity,
 )
+from policies.permissions import can_see_cluster_errors
+from policies.redaction import url_without_credentials
 from policies.selectors.requests import (
     current_round_steps,
     pending_step,
@@ -77,12 +84,24 @@ class TeamUpdateSerializer(TeamWriteSerializer):
 
 
 class SyncStateSerializer(serializers.Serializer):
+    """Error texts and status details only for platform admins (`can_see_cluster_errors`); others
+    read that a sync failed."""
+
     status = serializers.CharField()
     status_message = serializers.CharField()
     needs_reconcile = serializers.BooleanField()
     last_attempt_at = serializers.DateTimeField(allow_null=True)
     last_success_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not can_see_cluster_errors(request.user):
+            failed = bool(data["last_error"]) or data["status"] == ClusterStatus.DEGRADED
+            data["status_message"] = SYNC_DETAILS_HIDDEN if failed else ""
+            data["last_error"] = SYNC_DETAILS_HIDDEN if data["last_error"] else ""
+        return data
 
 
 _CLUSTER_PUBLIC_FIELDS = [field for field in CLUSTER_FIELDS if field not in Cluster.SECRET_FIELDS]
@@ -91,6 +110,7 @@ _CLUSTER_PUBLIC_FIELDS = [field for field in CLUSTER_FIELDS if field not in Clus
 class ClusterSerializer(serializers.ModelSerializer):
     """Connection secrets are never output; `has_*` says whether one is stored."""
 
+    api_url = serializers.SerializerMethodField(help_text="Without any credentials, query or fragment.")
     has_kubeconfig = serializers.BooleanField(read_only=True)
     has_ca_cert = serializers.BooleanField(read_only=True)
     has_token = serializers.BooleanField(read_only=True)
@@ -111,6 +131,9 @@ class ClusterSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_api_url(self, cluster) -> str:
+        return url_without_credentials(cluster.api_url)
 
 
 class ClusterWriteSerializer(serializers.ModelSerializer):

@@ -4,6 +4,8 @@ from django.db import models
 
 from policies.choices import ClusterStatus, ConnectionKind, EnforcementMode, Environment
 from policies.models.fields import EncryptedTextField
+from policies.reconciler.kubeconfig import KubeconfigRefused, kubeconfig_parse
+from policies.redaction import url_credentials_problem
 
 dns_label = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", "Use a DNS label: lower-case letters, digits and hyphens, at most 63."
@@ -105,6 +107,14 @@ class Cluster(models.Model):
             raise ValidationError({"api_url": "A token connection needs the API URL and a token."})
         if kind == ConnectionKind.DIRECTORY and not self.directory_path:
             raise ValidationError({"directory_path": "A directory target needs a directory."})
+        problem = url_credentials_problem(self.api_url) if self.api_url else None
+        if problem:
+            raise ValidationError({"api_url": problem})
+        if self.kubeconfig:
+            try:
+                kubeconfig_parse(self.kubeconfig, context=self.kube_context)
+            except KubeconfigRefused as exc:
+                raise ValidationError({"kubeconfig": str(exc)}) from None
 
 
 class ClusterSyncState(models.Model):

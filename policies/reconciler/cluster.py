@@ -19,13 +19,16 @@ import yaml
 from django.conf import settings
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config import ConfigException, load_incluster_config, load_kube_config, load_kube_config_from_dict
+from kubernetes.config import ConfigException, load_incluster_config, load_kube_config_from_dict
 
 from policies.choices import ConnectionKind
 from policies.constants import FIELD_MANAGER
 from policies.manifests.kinds import KindInfo
+from policies.reconciler.error_text import safe_error_text, status_body, transport_error_text
 from policies.reconciler.errors import ObjectFailed, TargetUnavailable
+from policies.reconciler.kubeconfig import KubeconfigRefused, kubeconfig_file_read, kubeconfig_parse
 from policies.reconciler.resources import ObjectKey, is_ours, key_of, kind_info, label_selector, not_ours_message
+from policies.redaction import url_origin
 
 logger = logging.getLogger(__name__)
 
@@ -39,26 +42,19 @@ class KindNotServed(TargetUnavailable):
 
 
 def api_client_for(cluster) -> client.ApiClient:
-    """A client configured from the cluster's connection settings; secrets stay in memory."""
+    """A client configured from the cluster's connection settings; secrets stay in memory. A
+    kubeconfig, stored or in a file, is checked again here (no programs, no file references)."""
     configuration = client.Configuration()
     kind = cluster.connection_kind
+    doing = f"loading the {kind} connection settings of {cluster.name}"
     try:
         if kind == ConnectionKind.KUBECONFIG:
-            context = cluster.kube_context or None
-            if cluster.kubeconfig:
-                load_kube_config_from_dict(
-                    yaml.safe_load(cluster.kubeconfig),
-                    context=context,
-                    client_configuration=configuration,
-                    persist_config=False,
-                )
-            else:
-                load_kube_config(
-                    config_file=cluster.kubeconfig_path,
-                    context=context,
-                    client_configuration=configuration,
-                    persist_config=False,
-                )
+            source = "kubeconfig" if cluster.kubeconfig else "kubeconfig file"
+            text = cluster.kubeconfig or kubeconfig_file_read(cluster.kubeconfig_path)
+            config = kubeconfig_parse(text, context=cluster.kube_context, source=source)
+            load_kube_config_from_dict(
+                config, context=cluster.kube_context or None, client_configuration=configuration, persist_config=False
+            )
         elif kind == ConnectionKind.IN_CLUSTER:
             load_incluster_config(client_configuration=configuration)
         elif kind == ConnectionKind.TOKEN:
@@ -68,31 +64,17 @@ def api_client_for(cluster) -> client.ApiClient:
                 configuration.ca_cert_data = cluster.ca_cert
         else:
             raise TargetUnavailable(f"Cluster {cluster.name} is a {kind} target, not a Kubernetes API.")
-    except (ConfigException, OSError, yaml.YAMLError, TypeError, ValueError) as exc:
-        raise TargetUnavailable(f"Cannot load the {kind} connection settings of {cluster.name}: {exc}") from None
+    except KubeconfigRefused as exc:
+        raise TargetUnavailable(f"Cannot use the kubeconfig of {cluster.name}: {exc}") from None
+    except OSError as exc:
+        problem = exc.strerror or type(exc).__name__
+        raise TargetUnavailable(f"Cannot read the kubeconfig file of {cluster.name}: {problem}.") from None
+    except (ConfigException, yaml.YAMLError, TypeError, ValueError) as exc:
+        raise TargetUnavailable(safe_error_text(exc, doing=doing)) from None
     # Retries are ours (with backoff, jitter and a budget), not urllib3's silent ones.
     configuration.retries = False
     configuration.connection_pool_maxsize = max(4, settings.EGRESSUI_RECONCILE_PARALLELISM)
     return client.ApiClient(configuration)
-
-
-def server_message(exc: ApiException) -> str:
-    """The API server's explanation (Status.message), else the HTTP reason."""
-    try:
-        body = json.loads(exc.body or "")
-    except (TypeError, ValueError):
-        body = None
-    if isinstance(body, dict) and body.get("message"):
-        return str(body["message"])
-    return f"HTTP {exc.status} {exc.reason or ''}".strip()
-
-
-def _status_details(exc: ApiException) -> dict:
-    try:
-        body = json.loads(exc.body or "")
-    except (TypeError, ValueError):
-        return {}
-    return body.get("details") or {} if isinstance(body, dict) else {}
 
 
 class KubernetesTarget:
@@ -101,7 +83,7 @@ class KubernetesTarget:
     def __init__(self, cluster, *, api_client: client.ApiClient | None = None, sleep: Callable = time.sleep):
         self.cluster_name = cluster.name
         self.api_client = api_client or api_client_for(cluster)
-        self.description = self.api_client.configuration.host
+        self.description = url_origin(self.api_client.configuration.host) or "the API server"
         self.objects = client.CustomObjectsApi(self.api_client)
         self.parallelism = settings.EGRESSUI_RECONCILE_PARALLELISM
         self.retries = settings.EGRESSUI_KUBE_RETRIES
@@ -193,7 +175,7 @@ class KubernetesTarget:
                 ),
             )
         except ApiException as exc:
-            raise self._object_error(exc, key) from None
+            raise self._object_error(exc, key, doing=f"applying {key}", sent=obj) from None
 
     def get(self, key: ObjectKey) -> dict | None:
         info = kind_info(key.kind)
@@ -207,7 +189,7 @@ class KubernetesTarget:
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise self._object_error(exc, key) from None
+            raise self._object_error(exc, key, doing=f"reading {key}") from None
 
     def delete(self, key: ObjectKey, live: dict, *, dry_run: bool = False) -> bool:
         """Delete an object we listed, only if it is still the version we saw (precondition); if it
@@ -240,7 +222,7 @@ class KubernetesTarget:
                 if exc.status == 404:
                     return False
                 if exc.status != 409:
-                    raise self._object_error(exc, key) from None
+                    raise self._object_error(exc, key, doing=f"deleting {key}") from None
             current = self.get(key)
             if current is None or not is_ours(current, self.cluster_name):
                 return False
@@ -282,10 +264,11 @@ class KubernetesTarget:
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if attempt >= self.retries:
                     raise TargetUnavailable(
-                        f"Cannot reach the API server at {self.description}: {_reason(exc)}", transient=True
+                        f"Cannot reach the API server at {self.description}: {transport_error_text(exc)}",
+                        transient=True,
                     ) from None
                 delay = self._delay(attempt, None)
-                logger.info("%s: %s from %s, retry in %.2fs", verb, _reason(exc), self.description, delay)
+                logger.info("%s: %s from %s, retry in %.2fs", verb, transport_error_text(exc), self.description, delay)
             attempt += 1
             self._sleep(delay)
 
@@ -297,40 +280,26 @@ class KubernetesTarget:
         ceiling = min(self.backoff * 2**attempt, 30 * self.backoff)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _object_error(self, exc: ApiException, key: ObjectKey) -> Exception:
-        message = server_message(exc)
+    def _object_error(self, exc: ApiException, key: ObjectKey, *, doing: str, sent: dict | None = None) -> Exception:
+        message = safe_error_text(exc, doing=doing, sent=sent)
         if exc.status == 0:  # TLS failures come back as status 0
-            return TargetUnavailable(f"Cannot talk to {self.description}: {exc.reason}", status=0)
+            return TargetUnavailable(f"Cannot talk to {self.description} (connection or TLS failure).", status=0)
         if exc.status == 401:
             return TargetUnavailable(f"The API server rejected egressui's credentials: {message}", status=401)
         if exc.status == 404:
-            details = _status_details(exc)
-            if details.get("kind") == "namespaces":
+            details = status_body(exc).get("details") or {}
+            if isinstance(details, dict) and details.get("kind") == "namespaces":
                 return ObjectFailed(f"Namespace {key.namespace} does not exist in the cluster.", status=404)
             info = kind_info(key.kind)
             return ObjectFailed(f"{info.kind} ({info.api_version}) is not served: {message}", status=404)
-        if exc.status == 403:
-            return ObjectFailed(f"Forbidden: {message}", status=403)
         transient = exc.status in RETRYABLE_STATUS
         return ObjectFailed(message, status=exc.status, transient=transient)
 
     def _target_error(self, exc: ApiException, doing: str) -> TargetUnavailable:
-        message = server_message(exc)
+        message = safe_error_text(exc, doing=doing)
         if exc.status == 401:
             return TargetUnavailable(f"The API server rejected egressui's credentials: {message}", status=401)
-        if exc.status == 403:
-            return TargetUnavailable(f"Forbidden while {doing}: {message}", status=403)
         if exc.status == 0:  # TLS failures come back as status 0
-            return TargetUnavailable(f"Cannot talk to {self.description}: {exc.reason}", status=0)
+            return TargetUnavailable(f"Cannot talk to {self.description} (connection or TLS failure).", status=0)
         transient = exc.status in RETRYABLE_STATUS
-        return TargetUnavailable(f"{message} (while {doing})", status=exc.status, transient=transient)
-
-
-def _reason(exc: Exception) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    text = str(reason)
-    if "Connection refused" in text:
-        return "connection refused"
-    if "timed out" in text.lower():
-        return "timed out"
-    return text
+        return TargetUnavailable(message, status=exc.status, transient=transient)

@@ -9,6 +9,7 @@ The UI renders `ConnectionReport.as_dict()`; `manage.py test_cluster` prints `as
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,11 +19,20 @@ from kubernetes.client.exceptions import ApiException
 
 from policies.choices import ConnectionKind
 from policies.manifests.kinds import KINDS
-from policies.reconciler.cluster import api_client_for, server_message
+from policies.reconciler.cluster import api_client_for
+from policies.reconciler.error_text import safe_error_text, transport_error_text
 from policies.reconciler.errors import TargetUnavailable
 from policies.reconciler.resources import API_PERMISSIONS, ApiPermission
+from policies.redaction import url_origin
 
 _TIMEOUT = (5, 15)
+_VERSION = re.compile(r"^v?[0-9]+(\.[0-9]+){0,2}[0-9A-Za-z.+-]{0,40}$")
+_API_VERSION = re.compile(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
+
+
+def _plain(value, pattern: re.Pattern) -> str:
+    """A value from an API answer, kept only if it has the expected shape."""
+    return value if isinstance(value, str) and pattern.match(value) else ""
 
 
 @dataclass
@@ -117,27 +127,28 @@ def connection_test(cluster) -> ConnectionReport:
     except TargetUnavailable as exc:
         report.error = exc.message
         return report
-    report.target = api.configuration.host
+    report.target = url_origin(api.configuration.host) or "the API server"
     try:
         version = client.VersionApi(api).get_code(_request_timeout=_TIMEOUT)
-        report.reachable, report.server_version = True, version.git_version
+        report.reachable, report.server_version = True, _plain(version.git_version, _VERSION)
         report.kinds = _kind_checks(api)
         report.permissions = _permission_checks(api)
     except ApiException as exc:
         if exc.status == 401:
-            report.error = f"The API server rejected the credentials: {server_message(exc)}"
+            report.error = f"The API server rejected the credentials: {safe_error_text(exc, doing='connecting')}"
         else:
-            report.error = f"The API server answered HTTP {exc.status}: {server_message(exc)}"
+            report.error = safe_error_text(exc, doing="testing the connection")
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        report.error = f"Cannot reach the API server at {report.target}: {getattr(exc, 'reason', None) or exc}"
+        report.error = f"Cannot reach the API server at {report.target}: {transport_error_text(exc)}"
     finally:
         api.close()
     return report
 
 
 def _kind_checks(api: client.ApiClient) -> list[KindCheck]:
+    # Only versions that look like Kubernetes versions are kept: the report shows them.
     groups = {
-        group.name: [version.version for version in group.versions]
+        group.name: [version.version for version in group.versions if _plain(version.version, _API_VERSION)]
         for group in client.ApisApi(api).get_api_versions(_request_timeout=_TIMEOUT).groups
     }
     resources: dict[str, set[str]] = {}
@@ -181,10 +192,11 @@ def _permission_checks(api: client.ApiClient) -> list[PermissionCheck]:
                 review, _request_timeout=_TIMEOUT, _preload_content=False
             )
             status = json.loads(response.data).get("status") or {}
-            allowed = bool(status.get("allowed"))
-            reason = status.get("reason", "") if allowed else status.get("reason", "") or "not allowed"
+            # The review's reason is the authoriser's free text (role and binding names): not quoted.
+            allowed = status.get("allowed") is True
+            reason = "" if allowed else "denied" if status.get("denied") is True else "not allowed"
         except ApiException as exc:
-            allowed, reason = False, f"the access review failed: {server_message(exc)}"
+            allowed, reason = False, f"the access review failed: {safe_error_text(exc, doing='reviewing access')}"
         checks.append(PermissionCheck(permission.group, permission.resource, permission.verb, allowed, reason))
     return checks
 

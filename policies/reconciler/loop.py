@@ -25,6 +25,7 @@ from policies.reconciler import diff
 from policies.reconciler.cluster import KindNotServed, KubernetesTarget
 from policies.reconciler.desired import DesiredStateInvalid, desired_state
 from policies.reconciler.directory import DirectoryTarget
+from policies.reconciler.error_text import CREDENTIAL_BEARING, safe_error_text
 from policies.reconciler.errors import LeaseLost, ObjectFailed, ReconcileBusy, ReconcileRetry, TargetUnavailable
 from policies.reconciler.locks import Lease, cluster_lease
 from policies.reconciler.resources import kind_info, not_ours_message
@@ -126,8 +127,12 @@ def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run
     except SoftTimeLimitExceeded:
         report.error, report.error_transient, report.aborted = "Stopped: the task's time limit was reached", True, True
     except Exception as exc:
-        logger.exception("reconcile of cluster %s failed", cluster.name)
-        report.error, report.error_transient = f"Internal error ({type(exc).__name__}): {exc}", True
+        # The exception's own text may quote an API answer or a credential: the report gets a safe
+        # text, the log the traceback only for egressui's own failures.
+        if not isinstance(exc, CREDENTIAL_BEARING):
+            logger.exception("reconcile of cluster %s failed", cluster.name)
+        report.error = f"Internal error: {safe_error_text(exc, doing=f'reconciling {cluster.name}')}"
+        report.error_transient = True
     finally:
         if target is not None:
             report.api_calls = dict(target.calls)

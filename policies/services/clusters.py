@@ -6,6 +6,7 @@ from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import Cluster, ClusterSyncState, Namespace, Team, WorkloadIdentity
 from policies.permissions import can_manage_clusters
+from policies.reconciler.kubeconfig import cluster_files_problems
 from policies.services.audit import audit_event_record
 from policies.services.outbox import cluster_mark_for_reconcile
 
@@ -55,6 +56,17 @@ def _full_clean(instance) -> None:
         raise ValidationFailed(f"{first}: {fields[first][0]}", fields=fields) from None
 
 
+def _check_files(cluster: Cluster, *, changed: set[str], actor) -> None:
+    """File paths and kubeconfig files (see `cluster_files_problems`); `actor=None` is the operator
+    on the command line, who may name any path on the server."""
+    problems = cluster_files_problems(cluster, changed=changed, from_command_line=actor is None)
+    if problems:
+        first = next(iter(problems))
+        raise ValidationFailed(
+            f"{first}: {problems[first]}", fields={field: [message] for field, message in problems.items()}
+        )
+
+
 def _require_admin(actor) -> None:
     if actor is not None and not can_manage_clusters(actor):
         raise PermissionDenied("Only platform admins can change clusters.")
@@ -69,6 +81,7 @@ def cluster_create(*, actor, name: str, **fields) -> Cluster:
         raise ValidationFailed.on(sorted(unknown)[0], "Unknown cluster setting.")
     cluster = Cluster(name=name, **fields)
     _full_clean(cluster)
+    _check_files(cluster, changed=set(fields), actor=actor)
     cluster.save()
     ClusterSyncState.objects.create(cluster=cluster, needs_reconcile=True)
     audit_event_record(
@@ -102,6 +115,7 @@ def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
     changed = {field for field in after if after[field] != before[field]}
     if not changed:
         return cluster
+    _check_files(cluster, changed=changed, actor=actor)
     cluster.save()
     audit_event_record(
         event_type=AuditEventType.CLUSTER_UPDATED,

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from egressui.correlation import current_correlation_id
 from policies.choices import AppliedState, AuditEventType, ClusterStatus, GrantStatus
+from policies.constants import SYNC_DETAILS_HIDDEN
 from policies.exceptions import PermissionDenied
 from policies.models import Cluster, ClusterSyncState, Grant, ManagedObject, ReconcileObjectResult, ReconcileRun
 from policies.permissions import can_manage_clusters
@@ -304,9 +305,10 @@ def _update_grants(cluster: Cluster, report: RunReport, now) -> dict[int, tuple[
                     target[grant_id] = (AppliedState.REMOVED, "")
     elif report.error and not report.error_transient:
         # The cluster refused the whole run (CRDs missing, credentials, RBAC): say so on every grant
-        # that should be there.
+        # that should be there; why is the cluster's connection, which only platform admins see.
+        message = f"Cluster {cluster.name} could not be reconciled. {SYNC_DETAILS_HIDDEN}"
         for grant_id in Grant.objects.filter(cluster=cluster, status=GrantStatus.ACTIVE).values_list("pk", flat=True):
-            target[grant_id] = (AppliedState.FAILED, report.error)
+            target[grant_id] = (AppliedState.FAILED, message)
     if not target:
         return {}
     changes: dict[int, tuple[dict, dict]] = {}

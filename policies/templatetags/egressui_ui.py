@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from policies.choices import PROTOCOL_HELP
+from policies.redaction import url_without_credentials
 
 register = template.Library()
 
@@ -125,3 +126,9 @@ def diff_lines(text):
         return next((name for prefix, name in _DIFF_CLASSES if line.startswith(prefix)), "")
 
     return format_html_join("", '<span class="{}">{}</span>', ((css(line), line) for line in text.splitlines()))
+
+
+@register.filter
+def without_credentials(url: str) -> str:
+    """A URL as it may be shown: no user information, query or fragment."""
+    return url_without_credentials(url)

@@ -4,7 +4,7 @@ import pytest
 
 from policies.choices import AuditEventType
 from policies.models import AuditEvent, Cluster
-from tests.factories import ClusterFactory
+from tests.factories import ClusterFactory, cluster_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -29,32 +29,9 @@ class AdminTests:
         client.force_login(world.admin)
         page = client.get(f"/admin/policies/cluster/{cluster.pk}/change/").content.decode()
         assert "sekret-token" not in page
-        form = {
-            field: value
-            for field, value in {
-                "description": "edited",
-                "environment": "prod",
-                "enforcement_mode": "istio",
-                "connection_kind": "token",
-                "api_url": "https://k8s.example.com",
-                "token": "",
-                "egress_namespace": "istio-egress",
-                "gateway_selector": '{"istio": "egressgateway"}',
-                "gateway_service_host": "istio-egressgateway.istio-egress.svc.cluster.local",
-                "gateway_https_port": 443,
-                "gateway_http_port": 80,
-                "gateway_pod_https_port": 443,
-                "gateway_pod_http_port": 80,
-                "istiod_namespace": "istio-system",
-                "istiod_selector": '{"app": "istiod"}',
-                "dns_namespace": "kube-system",
-                "dns_selector": '{"k8s-app": "kube-dns"}',
-                "trust_domain": "cluster.local",
-                "manage_sidecars": "on",
-                "access_log_provider": "egress-json",
-                "wildcard_serving_hosts": "{}",
-            }.items()
-        }
+        form = cluster_admin_form(
+            description="edited", environment="prod", connection_kind="token", api_url="https://k8s.example.com"
+        )
         response = client.post(f"/admin/policies/cluster/{cluster.pk}/change/", form)
         assert response.status_code == 302, response.content.decode()[:2000]
         cluster = Cluster.objects.get(pk=cluster.pk)

@@ -56,7 +56,8 @@ class ClusterListCreateApi(generics.ListAPIView):
         serializer = s.ClusterWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         cluster = cluster_create(actor=request.user, **serializer.validated_data)
-        return Response(s.ClusterSerializer(cluster_list().get(pk=cluster.pk)).data, status=status.HTTP_201_CREATED)
+        data = s.ClusterSerializer(cluster_list().get(pk=cluster.pk), context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class ClusterDetailApi(generics.RetrieveAPIView):
@@ -81,7 +82,7 @@ class ClusterDetailApi(generics.RetrieveAPIView):
         serializer = s.ClusterUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         cluster_update(cluster=cluster, actor=request.user, **serializer.validated_data)
-        return Response(s.ClusterSerializer(cluster_list().get(pk=cluster.pk)).data)
+        return Response(s.ClusterSerializer(cluster_list().get(pk=cluster.pk), context={"request": request}).data)
 
 
 @extend_schema(tags=[TAG], summary="List reconcile runs (platform admins)")

@@ -3,6 +3,7 @@
 from django.views.decorators.http import require_GET
 
 from policies.choices import OPEN_REQUEST_STATES
+from policies.constants import SYNC_DETAILS_HIDDEN
 from policies.models import Cluster
 from policies.permissions import approver_team_ids, is_platform_admin, visible_identities
 from policies.selectors.approvals import approval_inbox_summary
@@ -39,5 +40,6 @@ def dashboard(request):
         "expiry_window": EXPIRY_WINDOW_DAYS,
         "clusters": list(_clusters_for(user)),
         "denied": denied_attempts_summary(user=user),
+        "sync_details_hidden": SYNC_DETAILS_HIDDEN,
     }
     return render_page(request, "policies/dashboard.html", context)

@@ -50,7 +50,10 @@ class ReconcileCommandTests:
             call_command("reconcile", "--cluster", world.cluster.name)
         assert exit_.value.code == 1
         lines = capsys.readouterr().out.strip().splitlines()
-        assert "failed: Gateway istio-egress/api-stripe-com — Gateway is invalid" in lines
+        assert (
+            "failed: Gateway istio-egress/api-stripe-com — HTTP 422 Invalid while applying "
+            "Gateway istio-egress/api-stripe-com" in lines
+        )
         assert lines[-1].endswith("failed=1")
 
     def test_unknown_cluster(self, db):

@@ -41,7 +41,7 @@ class KubernetesConnectionTests:
             "list serviceaccounts",
         ]
         text = report.as_text()
-        assert "MISSING patch serviceentries.networking.istio.io — denied by the test's RBAC" in text
+        assert "MISSING patch serviceentries.networking.istio.io — not allowed" in text
         assert "ok      list serviceentries.networking.istio.io" in text
         assert "NOT ready to reconcile (2 problem(s) above)" in text
         assert report.as_dict()["missing_permissions"] == [
@@ -73,7 +73,7 @@ class KubernetesConnectionTests:
         world.cluster.kubeconfig_path = str(tmp_path / "missing")
         world.cluster.save()
         report = connection_test(world.cluster)
-        assert not report.ok and "Cannot load the kubeconfig connection settings" in report.error
+        assert not report.ok and "Cannot read the kubeconfig file" in report.error
 
     def test_kubeconfig_file_and_context(self, world, kube, tmp_path):
         kubeconfig = tmp_path / "config"

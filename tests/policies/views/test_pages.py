@@ -39,7 +39,9 @@ class DashboardTests:
         content = client.get(reverse("dashboard")).content.decode()
         assert reverse("request_detail", args=[mine.pk]) in content
         assert "soon.example.com" in content and "later.example.com" not in content
-        assert "cannot patch serviceentries" in content
+        # Why it failed is for platform admins (finding 1 of issue 12); the team sees that it did.
+        assert "cannot patch serviceentries" not in content
+        assert "Sync failed — a platform admin can see why." in content
         assert "Approvals waiting for you" not in content  # not an approver
 
     def test_approvers_see_the_count_and_the_oldest(self, client, world):
