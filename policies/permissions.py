@@ -99,6 +99,18 @@ def can_view_request(user, request: EgressRequest) -> bool:
     return _is_team_or_asked(user, team_id=request.team_id, request_id=request.pk)
 
 
+def can_see_full_preview(user, request: EgressRequest | None) -> bool:
+    """A preview shows shared objects that list every team granted the same host. In full for
+    platform admins and for approvers asked to decide the request (they judge its effect); everyone
+    else sees other teams' principals, namespaces and grant ids masked."""
+    if is_platform_admin(user):
+        return True
+    approver_teams = approver_team_ids(user)
+    if request is None or request.pk is None or not approver_teams:
+        return False
+    return ApprovalStep.objects.filter(request_id=request.pk, team_id__in=approver_teams).exists()
+
+
 def can_comment_request(user, request: EgressRequest) -> bool:
     """Everyone who may see a request may discuss it: its team, the approvers asked, admins."""
     return can_view_request(user, request)

@@ -440,6 +440,10 @@ class ClusterPreviewSerializer(serializers.Serializer):
     removed = ObjectChangeSerializer(many=True)
     unchanged = serializers.IntegerField(help_text="Objects the request leaves as they are.")
     unrenderable = UnrenderableSerializer(many=True, help_text="The request's grants that would produce nothing.")
+    masked = serializers.BooleanField(
+        help_text="Other teams' principals, namespaces and grant ids in shared objects are replaced by counts "
+        "(everyone but the request's approvers and platform admins)."
+    )
 
 
 class RequestPreviewSerializer(serializers.Serializer):

@@ -25,7 +25,9 @@ from policies.choices import EnforcementMode
 from policies.exceptions import ValidationFailed
 from policies.manifests import ClusterSettings, GrantSpec, RenderInput, RenderResult, Unrenderable, render_cluster
 from policies.manifests.diff import ObjectChange, diff_objects
-from policies.models import Cluster, EgressRequest
+from policies.manifests.mask import MaskScope, mask_objects
+from policies.models import Cluster, EgressRequest, Namespace
+from policies.permissions import can_see_full_preview, member_team_ids
 from policies.selectors.grants import active_grants_for_cluster
 from policies.validators import validate_destination
 
@@ -122,6 +124,7 @@ class ClusterPreview:
     removed: list[ObjectChange] = field(default_factory=list)
     unchanged: int = 0
     unrenderable: list[Unrenderable] = field(default_factory=list)  # the request's grants only
+    masked: bool = False  # other teams' share of shared objects is shown as counts
 
     @property
     def has_changes(self) -> bool:
@@ -141,9 +144,29 @@ class _Destination:
     tcp_direct: bool = False
 
 
-def _preview(identities, destinations: list[_Destination], invalid: list[tuple[str, int, str, str]], ref: str):
+def _mask_scope(viewer, cluster: Cluster, grants: list[GrantSpec]) -> MaskScope:
+    """What `viewer` may not see in this cluster's shared objects: other teams' namespaces, and the
+    grants in them."""
+    hidden = frozenset(
+        Namespace.objects.filter(cluster=cluster)
+        .exclude(team_id__in=member_team_ids(viewer))
+        .values_list("name", flat=True)
+    )
+    return MaskScope(hidden, frozenset(g.label for g in grants if g.namespace not in hidden))
+
+
+def _preview(
+    identities,
+    destinations: list[_Destination],
+    invalid: list[tuple[str, int, str, str]],
+    ref: str,
+    *,
+    viewer,
+    full: bool,
+):
     """identities: WorkloadIdentity rows with namespace and cluster loaded; invalid: (host, port,
-    protocol, reason) of destinations that failed validation (shown, never dropped silently)."""
+    protocol, reason) of destinations that failed validation (shown, never dropped silently). Unless
+    `full`, other teams' share of the shared objects is masked for `viewer`."""
     now = timezone.now()
     by_cluster: dict[int, list] = defaultdict(list)
     clusters: dict[int, Cluster] = {}
@@ -180,7 +203,11 @@ def _preview(identities, destinations: list[_Destination], invalid: list[tuple[s
         ]
         before = render_cluster(RenderInput(cluster=rendering, grants=tuple(current), now=now))
         after = render_cluster(RenderInput(cluster=rendering, grants=tuple(kept + added), now=now))
-        diff = diff_objects(before.objects, after.objects)
+        if full:
+            diff = diff_objects(before.objects, after.objects)
+        else:
+            scope = _mask_scope(viewer, cluster, [*current, *added])
+            diff = diff_objects(mask_objects(before.objects, scope), mask_objects(after.objects, scope))
         problems = [item for item in after.unrenderable if item.grant == ref]
         problems += [
             Unrenderable(ref, identity.namespace.name, identity.service_account, host, port, protocol, reason, 0)
@@ -196,22 +223,27 @@ def _preview(identities, destinations: list[_Destination], invalid: list[tuple[s
                 removed=diff.removed,
                 unchanged=diff.unchanged,
                 unrenderable=problems,
+                masked=not full,
             )
         )
     return previews
 
 
-def request_preview(request: EgressRequest) -> list[ClusterPreview]:
+def request_preview(request: EgressRequest, *, viewer) -> list[ClusterPreview]:
+    """The request's preview as `viewer` may see it: in full for its approvers and platform admins,
+    other teams' share masked for everyone else (`permissions.can_see_full_preview`)."""
     identities = list(request.identities.select_related("namespace__cluster"))
     destinations = [
         _Destination(d.host, d.port, d.protocol, tuple(d.expanded_hosts or ()), d.tcp_direct)
         for d in request.destinations.all()
     ]
-    return _preview(identities, destinations, [], f"request-{request.pk}")
+    full = can_see_full_preview(viewer, request)
+    return _preview(identities, destinations, [], f"request-{request.pk}", viewer=viewer, full=full)
 
 
-def request_input_preview(data, *, request: EgressRequest | None = None) -> list[ClusterPreview]:
-    """Preview for an unsaved `policies.services.requests.RequestInput` (the request form)."""
+def request_input_preview(data, *, viewer, request: EgressRequest | None = None) -> list[ClusterPreview]:
+    """Preview for an unsaved `policies.services.requests.RequestInput` (the request form), as
+    `viewer` (its author) may see it."""
     suffixes = tuple(settings.EGRESSUI_INTERNAL_SUFFIXES)
     destinations, invalid = [], []
     for item in data.destinations:
@@ -232,4 +264,5 @@ def request_input_preview(data, *, request: EgressRequest | None = None) -> list
         )
     identities = list(data.identities)
     ref = f"request-{request.pk}" if request is not None else "new"
-    return _preview(identities, destinations, invalid, ref)
+    full = can_see_full_preview(viewer, request)
+    return _preview(identities, destinations, invalid, ref, viewer=viewer, full=full)

@@ -14,15 +14,15 @@ class Preview:
     error: str = ""
 
 
-def preview_for_request(egress_request) -> Preview:
+def preview_for_request(egress_request, *, viewer) -> Preview:
     try:
-        return Preview(request_preview(egress_request))
+        return Preview(request_preview(egress_request, viewer=viewer))
     except ApplicationError as exc:
         return Preview(error=exc.message)
 
 
-def preview_for_input(data, *, instance=None) -> Preview:
+def preview_for_input(data, *, viewer, instance=None) -> Preview:
     try:
-        return Preview(request_input_preview(data, request=instance))
+        return Preview(request_input_preview(data, viewer=viewer, request=instance))
     except ApplicationError as exc:
         return Preview(error=exc.message)

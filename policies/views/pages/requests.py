@@ -125,7 +125,7 @@ def _discussion(decisions, timeline) -> list[dict]:
 def request_preview(request, pk: int):
     """The objects a request would add or change in each cluster; a fragment for htmx, else a page."""
     egress_request = visible_request_or_403(request.user, pk)
-    context = {"req": egress_request, "preview": preview_for_request(egress_request)}
+    context = {"req": egress_request, "preview": preview_for_request(egress_request, viewer=request.user)}
     return render_page(request, "policies/request_preview.html", context, partial="preview")
 
 
@@ -244,7 +244,7 @@ def _request_form(request, *, instance: EgressRequest | None):
             valid = form.is_valid()
             valid = formset.is_valid() and valid
             if valid and action == "preview":
-                preview = preview_for_input(form.to_input(formset.inputs()), instance=instance)
+                preview = preview_for_input(form.to_input(formset.inputs()), viewer=user, instance=instance)
             elif valid:
                 saved, loose_errors = _save(request, form, formset, instance=instance, submit=action == "submit")
                 if saved is not None:

@@ -93,7 +93,7 @@ class RequestPreviewTests:
 
     def test_new_host_is_added_and_namespace_objects_appear(self, world):
         request = self._request(world, ("api.stripe.com", 443, "tls"))
-        [preview] = request_preview(request)
+        [preview] = request_preview(request, viewer=world.admin)
         assert preview.cluster_name == world.cluster.name
         added = {(c.kind, c.name) for c in preview.added}
         assert ("VirtualService", "api-stripe-com") in added and ("Sidecar", "default") in added
@@ -107,7 +107,7 @@ class RequestPreviewTests:
     def test_existing_host_is_changed_with_a_diff(self, world):
         GrantFactory(identity=world.indexer, host="api.stripe.com")
         request = self._request(world, ("api.stripe.com", 443, "tls"))
-        [preview] = request_preview(request)
+        [preview] = request_preview(request, viewer=world.admin)
         changed = {(c.kind, c.name): c for c in preview.changed}
         policy = changed[("AuthorizationPolicy", "api-stripe-com")]
         assert "- cluster.local/ns/payments/sa/checkout" in _added_lines(policy.diff)
@@ -119,7 +119,7 @@ class RequestPreviewTests:
     def test_renewal_replaces_the_grant_it_supersedes(self, world):
         old = GrantFactory(identity=world.checkout, host="api.stripe.com")
         request = self._request(world, ("api.stripe.com", 443, "tls"))
-        [preview] = request_preview(request)
+        [preview] = request_preview(request, viewer=world.admin)
         assert not preview.added and not preview.removed
         vs = next(c for c in preview.changed if c.kind == "VirtualService")
         assert vs.before["metadata"]["annotations"][ANNOTATION_GRANTS] == str(old.pk)
@@ -128,7 +128,7 @@ class RequestPreviewTests:
 
     def test_unrenderable_destination_is_shown(self, world):
         request = self._request(world, ("*.example.org", 443, "tls"))
-        [preview] = request_preview(request)
+        [preview] = request_preview(request, viewer=world.admin)
         [item] = preview.unrenderable
         assert item.grant == f"request-{request.pk}" and item.host == "*.example.org"
 
@@ -136,7 +136,7 @@ class RequestPreviewTests:
         other = NamespaceFactory(name="payments", team=world.payments)  # same name, another cluster
         remote = IdentityFactory(namespace=other, service_account="checkout")
         request = self._request(world, ("api.stripe.com", 443, "tls"), identities=[world.checkout, remote])
-        previews = request_preview(request)
+        previews = request_preview(request, viewer=world.admin)
         assert sorted(p.cluster_name for p in previews) == sorted([world.cluster.name, other.cluster.name])
         assert all(p.has_changes for p in previews)
 
@@ -147,7 +147,7 @@ class RequestPreviewTests:
                 DestinationInput(host="*", port=443),
             ]
         )
-        [preview] = request_input_preview(data)
+        [preview] = request_input_preview(data, viewer=world.admin)
         assert ("ServiceEntry", "api-stripe-com") in {(c.kind, c.name) for c in preview.added}
         [problem] = preview.unrenderable
         assert problem.host == "*" and problem.grant == "new"
