@@ -24,10 +24,40 @@ MIN_PREFIX_V6 = 48
 
 DEFAULT_INTERNAL_SUFFIXES = ("cluster.local", "svc", "local", "internal", "localhost")
 
+# Never a destination, for any protocol: (range, why). Checked after normalisation, so an address
+# written as IPv4-mapped IPv6 (::ffff:169.254.169.254) or with a trailing dot is caught as well.
+_NOT_ROUTABLE = "is not a routable destination"
+_LINK_LOCAL = "is link-local (for example the cloud metadata service) and never allowed"
+_METADATA = "is a cloud provider's metadata or platform service and never allowed"
+REFUSED_NETWORKS = tuple(
+    (ipaddress.ip_network(network), why)
+    for network, why in (
+        ("0.0.0.0/8", _NOT_ROUTABLE),  # "this network", 0.0.0.0 included
+        ("127.0.0.0/8", _NOT_ROUTABLE),
+        ("169.254.0.0/16", _LINK_LOCAL),  # AWS, GCP, Azure, OCI metadata at 169.254.169.254
+        ("224.0.0.0/4", _NOT_ROUTABLE),
+        ("255.255.255.255/32", _NOT_ROUTABLE),
+        ("100.100.100.200/32", _METADATA),  # Alibaba Cloud metadata
+        ("168.63.129.16/32", _METADATA),  # Azure WireServer
+        ("::/128", _NOT_ROUTABLE),
+        ("::1/128", _NOT_ROUTABLE),
+        ("fe80::/10", _LINK_LOCAL),
+        ("ff00::/8", _NOT_ROUTABLE),
+        ("fd00:ec2::254/128", _METADATA),  # AWS metadata over IPv6
+        ("fd20:ce::254/128", _METADATA),  # GCP metadata over IPv6
+    )
+)
+# IPv6 forms that carry an IPv4 address in their last 32 bits: mapped, compatible, NAT64.
+_EMBEDDED_V4 = (
+    ipaddress.ip_network("::ffff:0:0/96"),
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("64:ff9b::/96"),
+)
+
 
 @lru_cache(maxsize=1)
 def _psl() -> PublicSuffixList:
-    return PublicSuffixList()
+    return PublicSuffixList(accept_unknown=False)
 
 
 @dataclass(frozen=True)
@@ -75,7 +105,7 @@ def normalize_host(raw: str) -> str:
     if host.count(":") == 1 and not is_ip_or_cidr(host):
         raise _fail("host", "Enter the port in the port field, not after the host name.")
     if is_ip_or_cidr(host):
-        return str(ipaddress.ip_network(host, strict=False)) if "/" in host else str(ipaddress.ip_address(host))
+        return _normalise_ip(host)
     wildcard = False
     if host.startswith("*."):
         wildcard, host = True, host[2:]
@@ -96,6 +126,29 @@ def normalize_host(raw: str) -> str:
     encoded = encoded.lower()
     _check_dns_name(encoded)
     return f"*.{encoded}" if wildcard else encoded
+
+
+def _normalise_ip(text: str) -> str:
+    """The canonical text of an address or network; IPv4-mapped IPv6 becomes the IPv4 it stands for."""
+    if "/" not in text:
+        address = ipaddress.ip_address(text)
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return str(address)
+    network = ipaddress.ip_network(text, strict=False)
+    mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+    if mapped is not None and network.prefixlen >= 96:
+        network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}", strict=False)
+    return str(network)
+
+
+def _embedded_v4(network) -> ipaddress.IPv4Network | None:
+    """The IPv4 range an IPv6 range written as mapped, compatible or NAT64 addresses reaches."""
+    for prefix in _EMBEDDED_V4:
+        if network.version == 6 and network.prefixlen >= 96 and network.subnet_of(prefix):
+            v4 = ipaddress.IPv4Address(int(network.network_address) & 0xFFFFFFFF)
+            return ipaddress.ip_network(f"{v4}/{network.prefixlen - 96}", strict=False)
+    return None
 
 
 def _check_dns_name(name: str) -> None:
@@ -136,32 +189,44 @@ def _check_network(host: str) -> None:
     minimum = MIN_PREFIX_V4 if network.version == 4 else MIN_PREFIX_V6
     if network.prefixlen < minimum:
         raise _fail("host", f"{host} is too wide; the widest range allowed is /{minimum}.")
-    if "/" in host and network.network_address != ipaddress.ip_network(host, strict=True).network_address:
-        raise _fail("host", f"{host} has host bits set; did you mean {network}?")
-    address = network.network_address
-    if address.is_loopback or address.is_unspecified or address.is_multicast:
-        raise _fail("host", f"{host} is not a routable destination.")
-    if address.is_link_local:
-        raise _fail("host", f"{host} is link-local (for example the cloud metadata service) and never allowed.")
+    candidates = [network, *filter(None, [_embedded_v4(network)])]
+    for candidate in candidates:
+        for refused, why in REFUSED_NETWORKS:
+            if candidate.version == refused.version and candidate.overlaps(refused):
+                raise _fail("host", f"{host} {why}.")
+
+
+def _check_public_suffix(host: str) -> None:
+    """A name egress can reach ends in a suffix of the public suffix list: single labels and the
+    names a pod's DNS search path completes (kubernetes.default, db.team) are the cluster's own."""
+    bare = host[2:] if host.startswith("*.") else host
+    if _psl().publicsuffix(bare) is None:
+        raise _fail(
+            "host",
+            f"{host} does not end in a public domain suffix (such as .com or .co.uk); names like "
+            "kubernetes.default are completed by the pod's DNS search path and stay inside the cluster.",
+        )
 
 
 def validate_egress_host(
     raw: str, *, protocol: str = Protocol.TLS, internal_suffixes: tuple[str, ...] = DEFAULT_INTERNAL_SUFFIXES
 ) -> str:
-    """Return the normalised host for a destination of the given protocol, or raise ValidationFailed."""
+    """Return the normalised host for a destination of the given protocol, or raise ValidationFailed.
+    Every check runs on the normalised form, so spelling variants cannot slip past one."""
     stripped = (raw or "").strip()
-    if is_ip_or_cidr(stripped):
+    literal = stripped[:-1] if stripped.endswith(".") else stripped
+    if "/" in literal and is_ip_or_cidr(literal):
+        try:
+            ipaddress.ip_network(literal, strict=True)
+        except ValueError:
+            network = _normalise_ip(literal)
+            raise _fail("host", f"{literal} has host bits set; did you mean {network}?") from None
+    host = normalize_host(stripped)
+    if is_ip_or_cidr(host):
         if protocol != Protocol.TCP:
             raise _fail("host", "IP addresses are only allowed with protocol tcp; use the DNS name for tls and http.")
-        try:
-            ipaddress.ip_network(stripped, strict=True)
-        except ValueError:
-            network = ipaddress.ip_network(stripped, strict=False)
-            raise _fail("host", f"{stripped} has host bits set; did you mean {network}?") from None
-        host = normalize_host(stripped)
         _check_network(host)
         return host
-    host = normalize_host(stripped)
     if protocol == Protocol.TCP:
         raise _fail("host", "A tcp destination must be an IP address or CIDR range; for a DNS name use tls.")
     _check_not_internal(host, internal_suffixes)
@@ -169,6 +234,7 @@ def validate_egress_host(
         _check_wildcard_scope(host)
     if "." not in host:
         raise _fail("host", "Enter a fully qualified domain name, such as api.example.com.")
+    _check_public_suffix(host)
     return host
 
 

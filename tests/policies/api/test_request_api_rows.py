@@ -26,7 +26,7 @@ def varied(world):
     a renewal, break-glass, wildcard/tcp destinations, identities in a prod and a non-prod cluster."""
     prod = ClusterFactory(name="a-prod", environment=Environment.PROD)
     prod_checkout = IdentityFactory(namespace=NamespaceFactory(cluster=prod, name="payments", team=world.payments))
-    egress_request_create(requester=world.dev, data=world.request_input("api.draft.example"), submit=False)
+    egress_request_create(requester=world.dev, data=world.request_input("api.draft.example.com"), submit=False)
     egress_request_create(
         requester=world.dev,
         data=world.request_input(
@@ -41,14 +41,14 @@ def varied(world):
         ),
         submit=True,
     )
-    sent_back = egress_request_create(requester=world.dev, data=world.request_input("api.back.example"), submit=True)
+    sent_back = egress_request_create(requester=world.dev, data=world.request_input("api.back.example.de"), submit=True)
     egress_request_request_changes(request=sent_back, approver=world.lead, comment="Narrow it.")
-    approved = egress_request_create(requester=world.dev, data=world.request_input("api.ok.example"), submit=True)
+    approved = egress_request_create(requester=world.dev, data=world.request_input("api.ok.example.com"), submit=True)
     egress_request_approve(request=approved, approver=world.lead, comment="")
-    egress_request_renew(grant=GrantFactory(identity=world.checkout, host="api.renew.example"), requester=world.dev)
+    egress_request_renew(grant=GrantFactory(identity=world.checkout, host="api.renew.example.com"), requester=world.dev)
     grant_break_glass(
         admin=world.admin,
-        data=world.request_input("api.urgent.example", team=world.search, identities=[world.indexer]),
+        data=world.request_input("api.urgent.example.com", team=world.search, identities=[world.indexer]),
         reason="Incident 42.",
         duration_hours=4,
     )
