@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "egressui.middleware.RejectNullCharactersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -332,7 +333,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "policies.api.pagination.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["policies.api.filtering.FilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["policies.api.parsers.BoundedJSONParser"],
+    # OPTIONS (metadata) is always JSON, also where ?format=csv or yaml selects another renderer.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "policies.api.renderers.MetadataAsJSONNegotiation",
     "DEFAULT_SCHEMA_CLASS": "policies.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "policies.api.errors.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

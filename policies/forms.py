@@ -35,7 +35,7 @@ class Form(forms.Form):
 MAX_PK = 2**63 - 1
 
 
-def _as_pk(value) -> int | None:
+def as_pk(value) -> int | None:
     """`value` (an id or a model instance) as a primary key; None if it cannot be one."""
     try:
         pk = int(str(getattr(value, "pk", value)))
@@ -50,7 +50,7 @@ class IdChoicesField(forms.ModelMultipleChoiceField):
 
     def _check_values(self, value):
         for pk in value:
-            if _as_pk(pk) is None:
+            if as_pk(pk) is None:
                 raise forms.ValidationError(
                     self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
                 )
@@ -172,8 +172,20 @@ DestinationFormSet = forms.formset_factory(
     validate_min=True,
     max_num=MAX_DESTINATIONS_PER_REQUEST,
     validate_max=True,
+    # Django builds at most absolute_max forms whatever TOTAL_FORMS says; the views cap it the same way.
+    absolute_max=MAX_DESTINATIONS_PER_REQUEST,
 )
 DESTINATION_PREFIX = "dest"
+
+
+def destination_row_count(data) -> int:
+    """TOTAL_FORMS of the destination rows as sent, capped at the formset's absolute_max before
+    anything loops over it; 0 when it is not a number."""
+    try:
+        total = int(data.get(f"{DESTINATION_PREFIX}-TOTAL_FORMS") or 0)
+    except (TypeError, ValueError):
+        return 0
+    return max(0, min(total, DestinationFormSet.absolute_max))
 
 
 @dataclass
@@ -239,7 +251,7 @@ class _IdentitiesForm(Form):
             raw = self.data.getlist(self.add_prefix(name)) if hasattr(self.data, "getlist") else self.data.get(name, [])
         else:
             raw = self.initial.get(name) or []
-        return {pk for pk in map(_as_pk, raw) if pk is not None}
+        return {pk for pk in map(as_pk, raw) if pk is not None}
 
     def selected_cluster_ids(self) -> set[int]:
         return self._selected_ids("clusters")

@@ -3,6 +3,7 @@ DRF's content negotiation; the views build the bodies. Errors are always JSON (s
 FastJSONRenderer writes the JSON of DRF's JSONRenderer, faster, for the request list."""
 
 import orjson
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils import encoders
 
@@ -48,3 +49,13 @@ class FastJSONRenderer(JSONRenderer):
 
 
 _DRF_ENCODER = encoders.JSONEncoder()
+
+
+class MetadataAsJSONNegotiation(DefaultContentNegotiation):
+    """An OPTIONS answer describes the endpoint as JSON: CSV and YAML bodies are built by the views
+    and cannot render it."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if request.method == "OPTIONS":
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().select_renderer(request, renderers, format_suffix)

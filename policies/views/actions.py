@@ -3,7 +3,7 @@ again and write the audit event), then redirects with a flash message — or, fo
 a client redirect or the fragment to swap plus out-of-band counters and messages."""
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -41,7 +41,7 @@ def _done(request, url: str):
     """After a POST: a client redirect for htmx (the page reloads with the flash message), else a 302."""
     if request.htmx:
         return HttpResponseClientRedirect(url)
-    return redirect(url)
+    return HttpResponseRedirect(url)
 
 
 # --- Requests ------------------------------------------------------------------------------------

@@ -124,9 +124,12 @@ def flash_error(request: HttpRequest, exc: ApplicationError) -> None:
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:
-    """Where to go after an action: a same-site `next` value, or the fallback."""
+    """Where to go after an action: a same-site path in `next`, or the fallback. Only absolute paths:
+    anything else (`abc`) would be taken for a URL name by `redirect()`."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return fallback
 

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from policies.exceptions import ApplicationError
 from policies.filtersets import AccessRecordFilterSet
+from policies.forms import as_pk
 from policies.models import Cluster, Namespace, Team
 from policies.permissions import (
     can_request_for_team,
@@ -86,8 +88,11 @@ def denied_attempt_request(request):
     """Register the service account seen in the log if egressui does not know it yet (audited, like
     typing it in), then open a new request pre-filled with that identity and the blocked host."""
     post = request.POST
+    cluster_id = as_pk(post.get("cluster"))
+    if cluster_id is None:
+        raise Http404("No such cluster.")
     namespace = get_object_or_404(
-        Namespace.objects.select_related("team", "cluster"), cluster_id=post.get("cluster"), name=post.get("namespace")
+        Namespace.objects.select_related("team", "cluster"), cluster_id=cluster_id, name=post.get("namespace", "")
     )
     if not can_request_for_team(request.user, namespace.team):
         deny(f"Namespace {namespace} belongs to team {namespace.team.slug}; only its members can request for it.")

@@ -8,7 +8,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from policies.choices import PROTOCOL_HELP, AuditEventType, Protocol, RequestStatus
 from policies.exceptions import ApplicationError
 from policies.filtersets import RequestFilterSet
-from policies.forms import DESTINATION_PREFIX, CommentForm, DecisionForm, DestinationFormSet, RequestForm
+from policies.forms import (
+    DESTINATION_PREFIX,
+    CommentForm,
+    DecisionForm,
+    DestinationFormSet,
+    RequestForm,
+    destination_row_count,
+)
 from policies.models import EgressRequest, Team
 from policies.permissions import (
     can_cancel_request,
@@ -179,7 +186,7 @@ def _instance_initial(egress_request: EgressRequest) -> tuple[dict, list[dict]]:
 def _without_row(data: QueryDict, index: int) -> QueryDict:
     """The POST data with destination row `index` removed and the later rows renumbered."""
     prefix = DESTINATION_PREFIX
-    total = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
+    total = destination_row_count(data)
     result = data.copy()
     for key in [key for key in result if key.startswith(f"{prefix}-") and key.split("-")[1].isdigit()]:
         del result[key]
@@ -198,7 +205,10 @@ def _without_row(data: QueryDict, index: int) -> QueryDict:
 def _with_extra_row(data: QueryDict) -> QueryDict:
     prefix = DESTINATION_PREFIX
     result = data.copy()
-    total = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
+    total = destination_row_count(data)
+    if total >= DestinationFormSet.absolute_max:
+        result[f"{prefix}-TOTAL_FORMS"] = str(total)  # the formset says why no more rows fit
+        return result
     result[f"{prefix}-TOTAL_FORMS"] = str(total + 1)
     result[f"{prefix}-{total}-port"] = "443"
     result[f"{prefix}-{total}-protocol"] = Protocol.TLS
