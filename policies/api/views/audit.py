@@ -1,9 +1,7 @@
 """The audit history: filtered lists (JSON pages, or the whole filtered history as CSV) and the
 hash-chain verification."""
 
-import csv
 import itertools
-import json
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -15,76 +13,13 @@ from rest_framework.views import APIView
 
 from policies.api import serializers as s
 from policies.api.renderers import CSVRenderer
+from policies.audit_export import audit_csv_lines
 from policies.exceptions import PermissionDenied
 from policies.filtersets import AuditEventFilterSet
 from policies.permissions import is_platform_admin
 from policies.selectors.audit import audit_chain_verify, audit_event_list
 
 TAG = "audit"
-CSV_COLUMNS = [
-    "seq",
-    "occurred_at",
-    "event_type",
-    "actor",
-    "subject_type",
-    "subject_id",
-    "subject",
-    "request",
-    "cluster",
-    "correlation_id",
-    "message",
-    "before",
-    "after",
-    "prev_hash",
-    "hash",
-]
-# Cells starting with these are run as formulas by spreadsheet programs; actors and comments are
-# user-controlled, so such cells get a leading apostrophe (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        value = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _csv_row(event) -> list[str]:
-    return [
-        _cell(value)
-        for value in (
-            event.seq,
-            event.occurred_at.isoformat(),
-            event.event_name,
-            event.actor_repr,
-            event.subject_type,
-            event.subject_id,
-            event.subject_repr,
-            event.egress_request_id,
-            event.cluster_id,
-            event.correlation_id,
-            event.message,
-            event.before,
-            event.after,
-            event.prev_hash,
-            event.hash,
-        )
-    ]
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_stream(events):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for event in events:
-        yield writer.writerow(_csv_row(event))
 
 
 @extend_schema(
@@ -116,7 +51,7 @@ class AuditEventListApi(generics.ListAPIView):
         # error response rather than a cut-off download.
         first = next(events, None)
         rows = itertools.chain([first], events) if first is not None else iter(())
-        response = StreamingHttpResponse(_csv_stream(rows), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(audit_csv_lines(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
         return response
 

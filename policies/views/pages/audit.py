@@ -1,14 +1,11 @@
 """The audit log: filter, export (CSV, JSON) and the hash-chain verification result."""
 
-import csv
-import json
-
 from django.core.cache import cache
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from policies.audit_export import audit_csv_lines, audit_json_chunks
 from policies.choices import AuditEventType
 from policies.filtersets import AuditEventFilterSet
 from policies.permissions import is_platform_admin
@@ -16,23 +13,6 @@ from policies.selectors.audit import audit_chain_verify, audit_event_list
 from policies.views.common import PkUrl, filter_queryset, login_required, paginate, render_page, require_admin
 
 CHAIN_RESULT_KEY = "egressui:audit-chain-verification"
-EXPORT_FIELDS = (
-    "seq",
-    "occurred_at",
-    "event_type",
-    "actor",
-    "subject_type",
-    "subject_id",
-    "subject",
-    "request_id",
-    "cluster_id",
-    "correlation_id",
-    "message",
-    "before",
-    "after",
-    "prev_hash",
-    "hash",
-)
 
 
 def _filtered(request):
@@ -83,54 +63,6 @@ def _request_filter(data: dict) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _row(event) -> dict:
-    return {
-        "seq": event.seq,
-        "occurred_at": event.occurred_at,
-        "event_type": event.event_name,
-        "actor": event.actor_repr,
-        "subject_type": event.subject_type,
-        "subject_id": event.subject_id,
-        "subject": event.subject_repr,
-        "request_id": event.egress_request_id,
-        "cluster_id": event.cluster_id,
-        "correlation_id": event.correlation_id,
-        "message": event.message,
-        "before": event.before,
-        "after": event.after,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
-
-
-class _Echo:
-    """A file-like object whose write() returns the line, so csv.writer can feed a streaming response."""
-
-    def write(self, value):
-        return value
-
-
-def _csv_lines(events):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_FIELDS)
-    for event in events:
-        row = _row(event)
-        for key in ("before", "after"):
-            row[key] = json.dumps(row[key], cls=DjangoJSONEncoder, sort_keys=True) if row[key] is not None else ""
-        row["occurred_at"] = row["occurred_at"].isoformat()
-        yield writer.writerow([row[field] for field in EXPORT_FIELDS])
-
-
-def _json_chunks(events):
-    """A JSON array written one event at a time: the whole log never sits in memory."""
-    yield "[\n"
-    first = True
-    for event in events:
-        yield ("" if first else ",\n") + json.dumps(_row(event), cls=DjangoJSONEncoder, sort_keys=True)
-        first = False
-    yield "\n]\n"
-
-
 @login_required
 @require_GET
 def audit_export(request, fmt: str):
@@ -139,9 +71,9 @@ def audit_export(request, fmt: str):
     events = queryset.order_by("seq").iterator(chunk_size=2000)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     if fmt == "csv":
-        response = StreamingHttpResponse(_csv_lines(events), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(audit_csv_lines(events), content_type="text/csv; charset=utf-8")
     else:
-        response = StreamingHttpResponse(_json_chunks(events), content_type="application/json")
+        response = StreamingHttpResponse(audit_json_chunks(events), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="egressui-audit-{stamp}.{fmt}"'
     return response
 
