@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from policies.api.filtering import contains_nul
 from policies.api.monitoring import IngestStateSerializer
+from policies.audit_export import AUDIT_COLUMNS
 from policies.choices import ClusterStatus, Protocol
 from policies.constants import (
     MAX_DESTINATIONS_PER_REQUEST,
@@ -560,23 +561,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = [
-            "seq",
-            "event_type",
-            "occurred_at",
-            "actor",
-            "subject_type",
-            "subject_id",
-            "subject",
-            "request",
-            "cluster",
-            "correlation_id",
-            "before",
-            "after",
-            "message",
-            "prev_hash",
-            "hash",
-        ]
+        fields = list(AUDIT_COLUMNS)  # the exports' columns, in their order
 
 
 class ChainReportSerializer(serializers.Serializer):
