@@ -32,14 +32,24 @@ def _token_state(token: ApiToken) -> dict:
 
 @transaction.atomic
 def api_token_create(
-    *, user, actor, name: str, read_only: bool = False, expires_in_days: int | None = None
+    *,
+    user,
+    actor,
+    name: str,
+    read_only: bool = False,
+    expires_in_days: int | None = None,
+    parent: ApiToken | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token for `user` and return it with its secret, which is never stored or shown again.
 
     `actor` is the person creating it: only the owner may (a token acts with all of its owner's
-    rights); `actor=None` is the operator bootstrapping automation from the command line."""
+    rights); `actor=None` is the operator bootstrapping automation from the command line. `parent` is
+    the token the request was authenticated with, if any: a token never mints a broader or longer-lived
+    one (a read-only token mints none; the new one expires no later than its parent, by default then)."""
     if actor is not None and actor.pk != user.pk:
         raise PermissionDenied("You can only create tokens for yourself.")
+    if parent is not None and parent.read_only:
+        raise PermissionDenied(f"Token {parent.name!r} is read-only; a read-only token cannot create tokens.")
     if not user.is_active:
         raise ValidationFailed.on("user", f"User {user.get_username()} is inactive.")
     name = (name or "").strip()
@@ -54,6 +64,14 @@ def api_token_create(
         if isinstance(expires_in_days, bool) or not 1 <= int(expires_in_days) <= MAX_TOKEN_DAYS:
             raise ValidationFailed.on("expires_in_days", f"A token can last 1–{MAX_TOKEN_DAYS} days.")
         expires_at = timezone.now() + timedelta(days=int(expires_in_days))
+    if parent is not None and parent.expires_at is not None:
+        if expires_at is not None and expires_at > parent.expires_at:
+            raise ValidationFailed.on(
+                "expires_in_days",
+                f"This request is authenticated with token {parent.name!r}, which expires on "
+                f"{parent.expires_at:%Y-%m-%d %H:%M} UTC; a token it creates cannot outlive it.",
+            )
+        expires_at = expires_at or parent.expires_at
     secret = crypto.new_secret(TOKEN_PREFIX)
     token = ApiToken.objects.create(
         user=user,
@@ -68,7 +86,11 @@ def api_token_create(
         actor=actor,
         actor_repr=None if actor else "operator",
         subject=token,
-        after={**_token_state(token), "user": user.get_username()},
+        after={
+            **_token_state(token),
+            "user": user.get_username(),
+            **({"created_with_token": parent.prefix} if parent is not None else {}),
+        },
     )
     return token, secret
 

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from policies.api import serializers as s
 from policies.api.idempotency import idempotent
+from policies.models import ApiToken
 from policies.selectors.tokens import api_token_list
 from policies.services.tokens import api_token_create, api_token_revoke
 
@@ -26,7 +27,8 @@ class TokenListCreateApi(generics.ListAPIView):
 
     @extend_schema(
         tags=[TAG],
-        summary="Create a token; the secret is in this response only",
+        summary="Create a token; the secret is in this response only. Created with a token, it is never "
+        "broader (a read-only token creates none) and expires no later than that token",
         request=s.TokenCreateSerializer,
         responses={201: s.TokenCreatedSerializer},
         examples=[
@@ -41,7 +43,10 @@ class TokenListCreateApi(generics.ListAPIView):
     def post(self, request):
         serializer = s.TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, secret = api_token_create(user=request.user, actor=request.user, **serializer.validated_data)
+        parent = request.auth if isinstance(request.auth, ApiToken) else None
+        token, secret = api_token_create(
+            user=request.user, actor=request.user, parent=parent, **serializer.validated_data
+        )
         response = Response({**s.TokenSerializer(token).data, "token": secret}, status=status.HTTP_201_CREATED)
         # Only the hash is stored, so an idempotent replay cannot show the secret again.
         response.replay_data = {**s.TokenSerializer(token).data, "token": None}
