@@ -28,6 +28,11 @@ class UnsupportedEncoding(ApplicationError):
     http_status = 415
 
 
+class LengthRequired(ApplicationError):
+    code = "length_required"
+    http_status = 411
+
+
 # --- authentication -------------------------------------------------------------------------------
 
 
@@ -120,16 +125,21 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 def read_body(request, *, limit: int) -> bytes:
     """The request body, gzip-decoded when it says so (or starts like gzip), at most `limit` bytes
-    before and after decoding; 413 beyond that, without reading the rest."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise PayloadTooLarge(
-            f"The body is {declared} bytes; this endpoint takes at most {limit}. Send smaller batches."
-        )
-    raw = request.read(limit + 1)
+    before and after decoding; 413 beyond that, without reading the rest. A chunked body (no
+    Content-Length) is read from the WSGI stream when the server has de-chunked it and says where it
+    ends (`wsgi.input_terminated`, as gunicorn does); otherwise it is a 411, never silently empty."""
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        raw = _read_chunked(request, limit=limit)
+    else:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise PayloadTooLarge(
+                f"The body is {declared} bytes; this endpoint takes at most {limit}. Send smaller batches."
+            )
+        raw = request.read(limit + 1)
     if len(raw) > limit:
         raise PayloadTooLarge(f"The body is over {limit} bytes; send smaller batches.")
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
@@ -138,6 +148,25 @@ def read_body(request, *, limit: int) -> bytes:
     if encoding not in ("", "identity"):
         raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported; send gzip or plain JSON.")
     return raw
+
+
+def _read_chunked(request, *, limit: int) -> bytes:
+    stream = request.META.get("wsgi.input")
+    if stream is None or not request.META.get("wsgi.input_terminated"):
+        raise LengthRequired(
+            "This server cannot read a chunked body here: send a Content-Length header (most log "
+            "shippers do when batching), or run egressui under gunicorn, which decodes chunked bodies."
+        )
+    parts, size = [], 0
+    while size <= limit:
+        part = stream.read(min(1 << 16, limit + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        raise PayloadTooLarge(f"The body is over {limit} bytes; send smaller batches.")
+    return b"".join(parts)
 
 
 def _gunzip(raw: bytes, *, limit: int) -> bytes:

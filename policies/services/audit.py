@@ -8,22 +8,32 @@ from egressui.correlation import current_correlation_id
 from policies.audit_chain import GENESIS_HASH, compute_hash, json_safe
 from policies.choices import AuditEventType
 from policies.models import AuditChainHead, AuditEvent
+from policies.redaction import url_origin
 
 SYSTEM_ACTOR = "system"
 REDACTED = "[redacted]"
 SECRET_KEYS = frozenset({"token", "ca_cert", "kubeconfig", "webhook_secret", "password", "secret", "ingest_token"})
+# URLs whose path or query may be the secret (chat webhooks): recorded as scheme://host only.
+URL_KEYS = frozenset({"webhook_url"})
 
 
 def redact(value):
     """Replace the values of secret-looking keys, at any depth, before they reach the audit log."""
     if isinstance(value, dict):
-        return {
-            key: (REDACTED if key in SECRET_KEYS and item not in (None, "") else redact(item))
-            for key, item in value.items()
-        }
+        return {key: _redacted_item(key, item) for key, item in value.items()}
     if isinstance(value, list):
         return [redact(item) for item in value]
     return value
+
+
+def _redacted_item(key, item):
+    if item in (None, ""):
+        return item
+    if key in SECRET_KEYS:
+        return REDACTED
+    if key in URL_KEYS:
+        return url_origin(item) or REDACTED
+    return redact(item)
 
 
 def _subject_fields(subject) -> tuple[str, str, str]:

@@ -58,11 +58,17 @@ class AccessLogIngestApi(APIView):
             "The body is JSON lines or a JSON array of Envoy access-log records, in egressui's Telemetry "
             "format or Istio's default JSON format, optionally with `Content-Encoding: gzip`. Bad lines are "
             "counted and the first ones reported with their line numbers; the good lines are always kept. "
-            f"Bodies over EGRESSUI_INGEST_MAX_BODY_BYTES (default {16 * 1024 * 1024}) are refused with 413."
+            f"Bodies over EGRESSUI_INGEST_MAX_BODY_BYTES (default {16 * 1024 * 1024}) are refused with 413. "
+            "A chunked body (no Content-Length) is read within the same limit where the server decodes it "
+            "(gunicorn does), and refused with 411 otherwise: it is never taken for an empty post."
         ),
         request={"application/x-ndjson": OpenApiTypes.STR, "application/json": OpenApiTypes.ANY},
         responses={
             200: m.IngestReportSerializer,
+            411: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="A chunked body this server cannot decode; send Content-Length. The usual error shape.",
+            ),
             413: OpenApiResponse(
                 OpenApiTypes.OBJECT,
                 description="The body is over the size limit (also once gunzipped); the usual error shape.",
