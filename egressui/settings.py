@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "axes",
     "policies",
 ]
 
@@ -69,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns a lock-out noticed while authenticating into the 429 answer (policies.sign_in_throttle).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "egressui.urls"
@@ -110,8 +113,14 @@ REDIS_URL = env_str("REDIS_URL")
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    AXES_CACHE = "default"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # Sign-in failure counters must be shared by every web process: on disk without Redis.
+        "axes": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "axes")},
+    }
+    AXES_CACHE = "axes"
 
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("EGRESSUI_TASK_SOFT_TIME_LIMIT", 240, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
@@ -180,7 +189,22 @@ EGRESSUI_OIDC_ENABLED = bool(env_str("EGRESSUI_OIDC_CLIENT_ID"))
 EGRESSUI_OIDC_PROVIDER_NAME = env_str("EGRESSUI_OIDC_PROVIDER_NAME", "single sign-on")
 EGRESSUI_OIDC_USERNAME_CLAIM = env_str("EGRESSUI_OIDC_USERNAME_CLAIM", "preferred_username")
 EGRESSUI_OIDC_GROUPS_CLAIM = env_str("EGRESSUI_OIDC_GROUPS_CLAIM", "groups")
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# axes first: it refuses a locked-out account or address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Sign-in throttling (django-axes; counters in the cache, so shared by every web process with Redis).
+# Failures per account name and per client address; at the limit either one is locked out for the
+# lock-out time, the right password included. API and ingest tokens count their failures the same way.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("EGRESSUI_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("EGRESSUI_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ADMIN = False
+AXES_LOCKOUT_CALLABLE = "policies.sign_in_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "policies.sign_in_throttle.client_address"
+# Proxies in front that append the client's address to X-Forwarded-For (0: use the connection's).
+EGRESSUI_TRUSTED_PROXY_COUNT = env_int("EGRESSUI_TRUSTED_PROXY_COUNT", 0, minimum=0)
 if EGRESSUI_OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("policies.oidc.OIDCBackend")
     OIDC_RP_CLIENT_ID = env_str("EGRESSUI_OIDC_CLIENT_ID")

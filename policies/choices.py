@@ -170,5 +170,6 @@ class AuditEventType(models.IntegerChoices):
     TOKEN_CREATED = 600, "token.created"
     TOKEN_REVOKED = 601, "token.revoked"
     INGEST_TOKEN_ROTATED = 602, "ingest_token.rotated"
+    SIGN_IN_LOCKED_OUT = 610, "auth.locked_out"
     # 900–999 system
     ENCRYPTION_KEY_ROTATED = 900, "system.encryption_key_rotated"

@@ -17,5 +17,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+AXES_CACHE = "default"  # sign-in failure counters next to the throttles, cleared with them
+SILENCED_SYSTEM_CHECKS = ["axes.W001"]  # one test process: an in-memory cache is shared enough
 # Templates render {% static %} without a collectstatic manifest.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

@@ -2,6 +2,7 @@
 cookie (with CSRF) for the browser. A token acts with its owner's rights, minus writes when it is
 read-only."""
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -9,8 +10,21 @@ from policies.models import ApiToken
 from policies.permissions import can_manage_clusters
 from policies.selectors.tokens import api_token_for_secret
 from policies.services.tokens import api_token_touch
+from policies.sign_in_throttle import lockout_message, token_allowed, token_failed
 
 KEYWORD = "Bearer"
+
+
+class TokensLockedOut(exceptions.Throttled):
+    """Too many failed token attempts from this address (or for this token prefix)."""
+
+    default_code = "locked_out"
+
+    def __init__(self):
+        super().__init__(
+            wait=int(settings.AXES_COOLOFF_TIME.total_seconds()),
+            detail=lockout_message().replace("sign-in attempts", "authentication attempts"),
+        )
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -24,8 +38,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("The token contains invalid characters.") from None
+        if not token_allowed(request._request, secret):
+            raise TokensLockedOut()
         token = api_token_for_secret(secret)
         if token is None:
+            token_failed(request._request, secret)
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         api_token_touch(token=token)
         return token.user, token

@@ -8,12 +8,14 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, serializers
 from rest_framework.throttling import SimpleRateThrottle
 
+from policies.api.auth import TokensLockedOut
 from policies.choices import AccessVerdict
 from policies.exceptions import ApplicationError, ValidationFailed
 from policies.models import AccessRecord, ClusterIngestState
 from policies.selectors.monitoring import ingest_state_for_secret
 from policies.services.ingest_tokens import INGEST_TOKEN_PREFIX
 from policies.services.tokens import TOKEN_PREFIX
+from policies.sign_in_throttle import token_allowed, token_failed
 
 KEYWORD = "Bearer"
 
@@ -69,8 +71,11 @@ class IngestTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Personal API tokens cannot post access logs; use the cluster's ingest token."
             )
+        if not token_allowed(request._request, secret):
+            raise TokensLockedOut()
         state = ingest_state_for_secret(secret) if secret.startswith(f"{INGEST_TOKEN_PREFIX}_") else None
         if state is None:
+            token_failed(request._request, secret)
             raise exceptions.AuthenticationFailed("Invalid ingest token (it was rotated, or never issued).")
         return IngestFeed(state), state
 

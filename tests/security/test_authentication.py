@@ -8,8 +8,10 @@ A token creating tokens cannot outlive its parent or be broader than it.
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
+from policies.choices import AuditEventType
 from policies.models import ApiToken, AuditEvent
 from policies.services.tokens import api_token_create
 
@@ -64,3 +66,104 @@ class TokenMintingTests:
         client.force_login(world.dev)
         response = client.post("/api/v1/tokens/", {"name": "forever"}, content_type="application/json")
         assert response.status_code == 201 and response.json()["expires_at"] is None
+
+
+def _sign_in(client: Client, username: str, password: str, *, address: str = "198.51.100.7", path="/login/", **extra):
+    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address, **extra)
+
+
+@pytest.fixture
+def account(world):
+    world.dev.set_password("right-horse-battery")
+    world.dev.save()
+    return world.dev
+
+
+class SignInThrottleTests:
+    def test_thirty_wrong_passwords_then_the_right_one_does_not_sign_in(self, account, settings):
+        client = Client()
+        for _ in range(30):
+            _sign_in(client, "payments-dev", "wrong")
+        response = _sign_in(client, "payments-dev", "right-horse-battery")
+        assert response.status_code == 429 and "_auth_user_id" not in client.session
+        page = response.content.decode()
+        assert "Too many failed sign-in attempts" in page and "blocked for 15 minutes" in page
+        assert response["Retry-After"] == "900"
+        [event] = AuditEvent.objects.filter(event_type=AuditEventType.SIGN_IN_LOCKED_OUT)
+        assert event.after["username"] == "payments-dev" and event.after["address"] == "198.51.100.7"
+        assert event.after["failure_limit"] == settings.AXES_FAILURE_LIMIT
+
+    def test_the_limit_is_configurable_and_a_success_before_it_resets_the_count(self, account, settings):
+        settings.AXES_FAILURE_LIMIT = 3
+        client = Client()
+        for _ in range(2):
+            assert _sign_in(client, "payments-dev", "wrong").status_code == 200
+        assert _sign_in(client, "payments-dev", "right-horse-battery").status_code == 302
+        client.logout()
+        for _ in range(2):
+            _sign_in(client, "payments-dev", "wrong")
+        assert _sign_in(client, "payments-dev", "wrong").status_code == 429
+
+    def test_per_account_from_any_address(self, account, settings):
+        settings.AXES_FAILURE_LIMIT = 5
+        for number in range(5):
+            _sign_in(Client(), "payments-dev", "wrong", address=f"203.0.113.{number}")
+        assert _sign_in(Client(), "payments-dev", "right-horse-battery", address="192.0.2.99").status_code == 429
+
+    def test_per_address_whatever_the_account(self, account, world, settings):
+        settings.AXES_FAILURE_LIMIT = 5
+        for number in range(5):
+            _sign_in(Client(), f"guess{number}", "wrong", address="203.0.113.50")
+        assert _sign_in(Client(), "payments-dev", "right-horse-battery", address="203.0.113.50").status_code == 429
+        assert _sign_in(Client(), "payments-dev", "right-horse-battery", address="203.0.113.51").status_code == 302
+
+    def test_a_forged_forwarded_for_does_not_change_the_address(self, account, settings):
+        settings.AXES_FAILURE_LIMIT = 5
+        for number in range(5):
+            _sign_in(Client(), f"guess{number}", "wrong", HTTP_X_FORWARDED_FOR=f"192.0.2.{number}")
+        assert _sign_in(Client(), "payments-dev", "right-horse-battery").status_code == 429
+
+    def test_behind_trusted_proxies_the_address_they_saw_counts(self, account, settings):
+        settings.AXES_FAILURE_LIMIT = 5
+        settings.EGRESSUI_TRUSTED_PROXY_COUNT = 1
+        for number in range(5):
+            _sign_in(Client(), f"guess{number}", "wrong", HTTP_X_FORWARDED_FOR=f"1.2.3.{number}, 192.0.2.10")
+        forwarded = {"HTTP_X_FORWARDED_FOR": "192.0.2.10"}
+        assert _sign_in(Client(), "payments-dev", "right-horse-battery", **forwarded).status_code == 429
+        other = {"HTTP_X_FORWARDED_FOR": "192.0.2.11"}
+        assert _sign_in(Client(), "payments-dev", "right-horse-battery", **other).status_code == 302
+
+    def test_the_admin_sign_in_is_throttled_too(self, world, settings):
+        settings.AXES_FAILURE_LIMIT = 3
+        world.admin.set_password("admin-pass-123")
+        world.admin.save()
+        for _ in range(3):
+            _sign_in(Client(), "admin", "wrong", path="/admin/login/")
+        response = _sign_in(Client(), "admin", "admin-pass-123", path="/admin/login/")
+        assert response.status_code == 429
+
+
+class TokenAuthenticationThrottleTests:
+    def test_guessing_tokens_from_one_address_locks_that_address(self, world, settings):
+        settings.AXES_FAILURE_LIMIT = 5
+        _, secret = api_token_create(user=world.dev, actor=world.dev, name="ci")
+        for number in range(5):
+            response = _bearer(f"egr_guess{number:02d}xxxxxxxxxxxxxxxxxxxx").get(
+                "/api/v1/requests/", REMOTE_ADDR="203.0.113.9"
+            )
+            assert response.status_code in (401, 429)
+        assert response.status_code == 429 and response.json()["error"]["code"] == "locked_out"
+        locked = _bearer(secret).get("/api/v1/requests/", REMOTE_ADDR="203.0.113.9")
+        assert locked.status_code == 429 and "authentication attempts" in locked.json()["error"]["message"]
+        assert _bearer(secret).get("/api/v1/requests/", REMOTE_ADDR="203.0.113.10").status_code == 200
+        assert AuditEvent.objects.filter(event_type=AuditEventType.SIGN_IN_LOCKED_OUT).count() == 1
+
+    def test_ingest_tokens_are_throttled_the_same_way(self, world, settings):
+        settings.AXES_FAILURE_LIMIT = 3
+        url = f"/api/v1/clusters/{world.cluster.pk}/access-logs/"
+        for number in range(3):
+            _bearer(f"egi_wrong{number}").post(
+                url, b"", content_type="application/x-ndjson", REMOTE_ADDR="203.0.113.20"
+            )
+        response = _bearer("egi_wrong9").post(url, b"", content_type="application/x-ndjson", REMOTE_ADDR="203.0.113.20")
+        assert response.status_code == 429
