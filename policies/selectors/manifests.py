@@ -8,6 +8,8 @@
   in, the objects that would be added, changed (before/after and a unified YAML diff) and removed
   if the request were approved now, and the request's grants that could not be rendered.
   `request_input_preview(data)` does the same for an unsaved `RequestInput` (the request form).
+- `namespace_enforcement_preview(namespace, enforcement) -> ClusterPreview`: the objects a switch of
+  one namespace's state would add, change and remove.
 
 The preview renders the cluster twice (now, and with the request's would-be grants replacing any
 active grant for the same identity and destination, as approval does) and diffs by content hash.
@@ -23,9 +25,17 @@ from django.utils import timezone
 
 from policies.choices import EnforcementMode
 from policies.exceptions import ValidationFailed
-from policies.manifests import ClusterSettings, GrantSpec, RenderInput, RenderResult, Unrenderable, render_cluster
+from policies.manifests import (
+    ClusterSettings,
+    GrantSpec,
+    NamespaceSpec,
+    RenderInput,
+    RenderResult,
+    Unrenderable,
+    render_cluster,
+)
 from policies.manifests.diff import ObjectChange, diff_objects
-from policies.models import Cluster, EgressRequest
+from policies.models import Cluster, EgressRequest, Namespace
 from policies.selectors.grants import active_grants_for_cluster
 from policies.validators import validate_destination
 
@@ -71,7 +81,22 @@ def cluster_settings(cluster: Cluster) -> ClusterSettings:
         manage_sidecars=cluster.manage_sidecars,
         access_log_provider=cluster.access_log_provider.strip(),
         wildcard_serving_hosts=_pairs(cluster.wildcard_serving_hosts),
+        in_cluster_egress=cluster.in_cluster_egress,
+        in_cluster_cidrs=tuple(cluster.in_cluster_cidrs or ()),
+        source_access_log_provider=cluster.source_access_log_provider.strip(),
+        origination_ca_certificates=cluster.origination_ca_certificates,
+        origination_credential_name=cluster.origination_credential_name,
     )
+
+
+def namespace_specs_for_cluster(cluster: Cluster) -> list[NamespaceSpec]:
+    """Every onboarded namespace of the cluster with its enforcement state (one query)."""
+    rows = Namespace.objects.filter(cluster_id=cluster.pk).order_by("name").values_list("name", "enforcement")
+    return [NamespaceSpec(name, enforcement) for name, enforcement in rows]
+
+
+def _render(rendering: ClusterSettings, grants, *, now: datetime, namespaces) -> RenderResult:
+    return render_cluster(RenderInput(cluster=rendering, grants=tuple(grants), now=now, namespaces=tuple(namespaces)))
 
 
 def _grant_spec(row: tuple) -> GrantSpec:
@@ -99,7 +124,8 @@ def grant_specs_for_cluster(cluster: Cluster, *, now: datetime) -> list[GrantSpe
 def cluster_render(cluster: Cluster, *, now: datetime | None = None) -> RenderResult:
     now = now or timezone.now()
     grants = grant_specs_for_cluster(cluster, now=now)
-    return render_cluster(RenderInput(cluster=cluster_settings(cluster), grants=tuple(grants), now=now))
+    namespaces = namespace_specs_for_cluster(cluster)
+    return _render(cluster_settings(cluster), grants, now=now, namespaces=namespaces)
 
 
 def desired_objects_for_cluster(cluster: Cluster) -> list[dict]:
@@ -156,6 +182,7 @@ def _preview(identities, destinations: list[_Destination], invalid: list[tuple[s
     for cluster_id, cluster in sorted(clusters.items(), key=lambda item: item[1].name):
         rendering = cluster_settings(cluster)
         current = grant_specs_for_cluster(cluster, now=now)
+        namespaces = namespace_specs_for_cluster(cluster)
         pending = [
             (identity.namespace.name, identity.service_account, destination)
             for identity in by_cluster[cluster_id]
@@ -178,8 +205,8 @@ def _preview(identities, destinations: list[_Destination], invalid: list[tuple[s
             )
             for index, (namespace, account, d) in enumerate(pending)
         ]
-        before = render_cluster(RenderInput(cluster=rendering, grants=tuple(current), now=now))
-        after = render_cluster(RenderInput(cluster=rendering, grants=tuple(kept + added), now=now))
+        before = _render(rendering, current, now=now, namespaces=namespaces)
+        after = _render(rendering, kept + added, now=now, namespaces=namespaces)
         diff = diff_objects(before.objects, after.objects)
         problems = [item for item in after.unrenderable if item.grant == ref]
         problems += [
@@ -233,3 +260,25 @@ def request_input_preview(data, *, request: EgressRequest | None = None) -> list
     identities = list(data.identities)
     ref = f"request-{request.pk}" if request is not None else "new"
     return _preview(identities, destinations, invalid, ref)
+
+
+def namespace_enforcement_preview(namespace: Namespace, enforcement: str) -> ClusterPreview:
+    """What switching `namespace` to `enforcement` would do to its cluster now: the cluster rendered
+    as it is and with only that namespace's state changed, diffed by content hash."""
+    cluster = namespace.cluster
+    now = timezone.now()
+    rendering = cluster_settings(cluster)
+    grants = grant_specs_for_cluster(cluster, now=now)
+    current = namespace_specs_for_cluster(cluster)
+    switched = [NamespaceSpec(spec.name, enforcement) if spec.name == namespace.name else spec for spec in current]
+    before = _render(rendering, grants, now=now, namespaces=current)
+    after = _render(rendering, grants, now=now, namespaces=switched)
+    diff = diff_objects(before.objects, after.objects)
+    return ClusterPreview(
+        cluster_id=cluster.pk,
+        cluster_name=cluster.name,
+        added=diff.added,
+        changed=diff.changed,
+        removed=diff.removed,
+        unchanged=diff.unchanged,
+    )

@@ -24,8 +24,9 @@ from policies.models import (
 )
 from policies.services.access_logs import access_log_ingest
 from policies.services.approvals import egress_request_approve, egress_request_request_changes
-from policies.services.clusters import cluster_create, namespace_assign, workload_identity_ensure
+from policies.services.clusters import cluster_create, workload_identity_ensure
 from policies.services.grants import grant_revoke
+from policies.services.namespaces import namespace_assign
 from policies.services.requests import DestinationInput, RequestInput, egress_request_cancel, egress_request_create
 
 DEFAULT_PASSWORD = "egressui-demo"
