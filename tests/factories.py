@@ -83,6 +83,8 @@ class NamespaceFactory(factory.django.DjangoModelFactory):
     cluster = factory.SubFactory(ClusterFactory)
     name = factory.Sequence(lambda n: f"ns{n}")
     team = factory.SubFactory(TeamFactory)
+    # Enforced, as namespaces with grants were before observe existed; tests of observe say so.
+    enforcement = "enforce"
 
 
 class IdentityFactory(factory.django.DjangoModelFactory):

@@ -45,7 +45,8 @@ class FixtureLineTests:
             2: ("cluster.local/ns/payments/sa/checkout", "api.stripe.com", "allowed", 443),
             3: ("cluster.local/ns/payments/sa/refunds", "api.stripe.com", "denied", 443),
             4: ("cluster.local/ns/search/sa/indexer", "legacy.example.org", "denied", 443),
-            5: ("", "unknown.example.net", "no_route", None),
+            # A sidecar's line in Istio's default format: refused in the pod, original destination known.
+            5: ("", "unknown.example.net", "blocked_at_source", 443),
             6: ("cluster.local/ns/payments/sa/checkout", "not-granted.example.com", "no_route", None),
             7: ("cluster.local/ns/payments/sa/checkout", "api.stripe.com", "upstream_failure", 443),
             11: ("cluster.local/ns/search/sa/indexer", "xn--bcher-kva.example", "no_route", 80),
@@ -69,7 +70,7 @@ class FixtureLineTests:
         results = dict(fixture_results())
         assert results[3].detail == "rbac_access_denied_matched_policy[none]"
         assert results[4].detail == "403"
-        assert results[5].detail == "BlackHoleCluster"
+        assert results[5].detail == "BlackHoleCluster 198.51.100.7:443"
         assert results[6].detail == "NR"
         assert results[7].detail == "UF,URX delayed connect error: 111"
         assert results[1].detail == ""
@@ -98,8 +99,12 @@ class ClassificationTests:
             ({"response_flags": "NR"}, "no_route"),
             ({"response_flags": "NoRouteFound"}, "no_route"),
             ({"response_flags": "NC"}, "no_route"),
-            ({"upstream_cluster": "BlackHoleCluster", "response_flags": "UH"}, "no_route"),
-            ({"upstream_cluster": "PassthroughCluster"}, "no_route"),
+            ({"upstream_cluster": "BlackHoleCluster", "response_flags": "UH"}, "blocked_at_source"),
+            ({"route_name": "block_all", "response_code": 502}, "blocked_at_source"),
+            ({"upstream_cluster": "PassthroughCluster"}, "observed"),
+            ({"upstream_cluster": "PassthroughCluster", "response_flags": "UF"}, "observed"),
+            ({"route_name": "allow_any", "upstream_cluster": "PassthroughCluster", "response_code": 403}, "observed"),
+            ({"route_name": "api.example.com:443"}, "allowed"),
             ({"response_flags": "UF"}, "upstream_failure"),
             ({"response_flags": "UH"}, "upstream_failure"),
             ({"response_flags": "DC,UT"}, "upstream_failure"),

@@ -92,6 +92,7 @@ CASES: dict[str, tuple[list[GrantSpec], dict]] = {
             "gateway_pod_http_port": 8080,
             "manage_sidecars": False,
             "access_log_provider": "",
+            "source_access_log_provider": "",
             "trust_domain": "corp.example",
         },
     ),
