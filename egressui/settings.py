@@ -363,6 +363,7 @@ SPECTACULAR_SETTINGS = {
         "GrantStatusEnum": "policies.choices.GrantStatus",
         "StepStatusEnum": "policies.choices.StepStatus",
         "ClusterStatusEnum": "policies.choices.ClusterStatus",
+        "NamespaceEnforcementEnum": "policies.choices.NamespaceEnforcement",
         "ReconcileOutcomeEnum": "policies.models.reconcile.ReconcileRun.Outcome",
         "ReconcileActionEnum": "policies.models.reconcile.ReconcileObjectResult.Action",
     },
