@@ -70,19 +70,32 @@ def demo_access_log(*, trust_domain: str, start: datetime, end: datetime, seed: 
             )
     for namespace, account, catch_all, sni, authority, original, count in DEMO_SOURCE_TRAFFIC:
         for _ in range(count):
-            lines.append(
-                {
-                    "start_time": moment(),
-                    "source_namespace": namespace,
-                    "source_service_account": account,
-                    "upstream_cluster": catch_all,
-                    "sni": sni or None,
-                    "authority": authority or None,
-                    "downstream_local_address": original,
-                    "response_flags": "UH" if catch_all == "BlackHoleCluster" else "-",
-                    "bytes_sent": 0 if catch_all == "BlackHoleCluster" else rng.randrange(800, 40_000),
-                    "bytes_received": rng.randrange(200, 2_000),
-                }
+            line = source_record(
+                namespace, account, catch_all=catch_all, sni=sni, authority=authority, original=original, start=moment()
             )
+            line["bytes_received"] = rng.randrange(200, 2_000)
+            if catch_all == "PassthroughCluster":
+                line["bytes_sent"] = rng.randrange(800, 40_000)
+            lines.append(line)
     lines.sort(key=lambda line: line["start_time"])
     return lines
+
+
+def source_record(
+    namespace: str, account: str, *, catch_all: str, sni: str, authority: str, original: str, start: str
+) -> dict:
+    """One line of egressui's source provider (docs/monitoring.md §1): a sidecar of `namespace`,
+    running as `account`, reached its catch-all `catch_all` for `original` (the address dialled)."""
+    blocked = catch_all == "BlackHoleCluster"
+    return {
+        "start_time": start,
+        "source_namespace": namespace,
+        "source_service_account": account,
+        "upstream_cluster": catch_all,
+        "sni": sni or None,
+        "authority": authority or None,
+        "downstream_local_address": original,
+        "response_flags": "UH" if blocked else "-",
+        "bytes_sent": 0,
+        "bytes_received": 517,
+    }

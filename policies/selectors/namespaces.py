@@ -152,13 +152,17 @@ def namespace_readiness(
 ) -> NamespaceReadiness:
     """The destinations the namespace's sidecars logged at their catch-all in the last `days`, per
     (host, port, protocol), with the identities that used them and whether a grant covers each by
-    now. Three queries, whatever the traffic: the grouped records, the grants, the feed."""
+    now. Three queries, whatever the traffic: the grouped records, the grants, the feed (the
+    namespace comes with its cluster, as `namespace_list` loads it)."""
     now = now or timezone.now()
     days = readiness_days(days)
     since = (now - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     cluster = namespace.cluster
+    # Enforced: what was refused in the pod. Observed: what passed by the gateway, and what was
+    # refused while it was enforced before; enforcing (again) blocks both.
+    verdicts = [_BLOCKED] if namespace.enforcement == NamespaceEnforcement.ENFORCE else _CATCH_ALL
     rows = list(
-        AccessRecord.objects.filter(namespace_id=namespace.pk, verdict__in=_CATCH_ALL, hour__gte=since)
+        AccessRecord.objects.filter(namespace_id=namespace.pk, verdict__in=verdicts, hour__gte=since)
         .values("host", "port", "protocol", "source_principal", "identity_id", "verdict")
         .annotate(total=Sum("count"), first=Min("first_seen"), last=Max("last_seen"))
         .order_by()
@@ -277,16 +281,16 @@ def enforcement_overview(
         .annotate(total=Sum("count"), last=Max("last_seen"))
         .order_by()
     )
-    covers = _active_covers(
-        (row["identity_id"] for row in rows if row["identity_id"] and row["verdict"] == _OBSERVED), now
-    )
+    covers = _active_covers((row["identity_id"] for row in rows if row["identity_id"]), now)
     for row in rows:
         summary = summaries[row["namespace_id"]]
         summary.last_seen = max(filter(None, (summary.last_seen, row["last"])))
         if row["verdict"] == _BLOCKED:
             summary.blocked += row["total"]
-            continue
-        summary.observed += row["total"]
+        else:
+            summary.observed += row["total"]
+        if summary.namespace.enforcement == NamespaceEnforcement.ENFORCE:
+            continue  # it blocks already: what it would block is what it blocked
         identity_id = row["identity_id"]
         if not (identity_id and row["host"] and covers.best(identity_id, row["host"], row["port"], now)):
             summary.would_block += row["total"]

@@ -6,7 +6,7 @@ import pytest
 
 from policies.accesslog import BodyError, LineError, LineParser, iter_body_records
 from policies.accesslog.parse import normalize_log_host
-from tests.policies.accesslog.support import FIXTURE_DAY, fixture_bytes
+from tests.policies.accesslog.support import FIXTURE_DAY, fixture_bytes, source_line
 
 NOW = FIXTURE_DAY + timedelta(hours=1)
 PARSER = LineParser(cluster_name="prod-eu", oldest=NOW - timedelta(days=90), newest=NOW + timedelta(minutes=15))
@@ -235,3 +235,74 @@ class VerdictCacheTests:
         assert parse(response_flags="NR").verdict == "no_route"
         assert rejection(response_flags=["NR"]) == "response_flags: expected text, got a list"
         assert parse(response_flags="NR").verdict == "no_route"
+
+
+class SourceSidecarLineTests:
+    """Lines of the source provider: a workload's own sidecar, at its catch-all cluster."""
+
+    def parse_source(self, *args, **kwargs):
+        return PARSER.parse(source_line(*args, at=NOW - timedelta(minutes=5), **kwargs))
+
+    def test_the_proxys_own_identity_becomes_the_principal(self):
+        corp = LineParser(
+            cluster_name="prod-eu",
+            oldest=NOW - timedelta(days=1),
+            newest=NOW + timedelta(minutes=15),
+            trust_domain="corp.example",
+        )
+        event = corp.parse(source_line("reports", "exporter", sni="api.example.com", at=NOW))
+        assert event.principal == "corp.example/ns/reports/sa/exporter"
+        assert self.parse_source("reports", "exporter", sni="a.example.com").principal == (
+            "cluster.local/ns/reports/sa/exporter"
+        )
+
+    def test_verdict_protocol_port_and_detail(self):
+        observed = self.parse_source("reports", "exporter", sni="api.example.com", original="198.51.100.9:8443")
+        assert (observed.verdict, observed.host, observed.port, observed.protocol) == (
+            "observed",
+            "api.example.com",
+            8443,
+            "tls",
+        )
+        assert observed.detail == "PassthroughCluster 198.51.100.9:8443"
+        http = self.parse_source("reports", "exporter", authority="feeds.example.org", original="198.51.100.30:80")
+        assert (http.host, http.port, http.protocol) == ("feeds.example.org", 80, "http")
+        tcp = self.parse_source("reports", "scheduler", original="203.0.113.40:5432")
+        assert (tcp.host, tcp.port, tcp.protocol) == ("203.0.113.40", 5432, "tcp")
+        v6 = self.parse_source("reports", "scheduler", original="[2001:db8::7]:22")
+        assert (v6.host, v6.port) == ("2001:db8::7", 22)
+        blocked = self.parse_source("ledger", "ledger", sni="x.example.com", catch_all="BlackHoleCluster")
+        assert (blocked.verdict, blocked.protocol) == ("blocked_at_source", "tls")
+
+    def test_http_refused_by_the_block_all_route_has_no_cluster(self):
+        event = self.parse_source(
+            "ledger", "ledger", authority="api.example.com", catch_all=None, route_name="block_all", response_code=502
+        )
+        assert (event.verdict, event.host, event.protocol, event.detail) == (
+            "blocked_at_source",
+            "api.example.com",
+            "http",
+            "block_all 198.51.100.9:443",
+        )
+
+    def test_a_gateway_principal_wins_and_half_an_identity_is_none(self):
+        event = self.parse_source(
+            "reports", "exporter", sni="a.example.com", source_principal="spiffe://cluster.local/ns/x/sa/y"
+        )
+        assert event.principal == "cluster.local/ns/x/sa/y"
+        assert self.parse_source("reports", None, sni="a.example.com").principal == ""
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"source_namespace": "Reports!"}, "source_namespace: 'Reports!' is not a namespace name"),
+            ({"source_service_account": "a b"}, "source_service_account: 'a b' is not a service account name"),
+            ({"downstream_local_address": "not an address"}, "downstream_local_address: 'not an address'"),
+            ({"source_namespace": 7}, "source_namespace: expected text"),
+        ],
+    )
+    def test_bad_identity_or_address_names_the_field(self, fields, message):
+        record = {**source_line("reports", "exporter", at=NOW), **fields}
+        with pytest.raises(LineError) as caught:
+            PARSER.parse(record)
+        assert caught.value.message.startswith(message)
