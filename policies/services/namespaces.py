@@ -12,6 +12,7 @@ from policies.choices import AuditEventType, NamespaceEnforcement
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import Cluster, Grant, Namespace, Team
 from policies.permissions import can_manage_clusters, enforcement_switch_denial
+from policies.selectors.manifests import cluster_settings
 from policies.services.audit import audit_event_record
 from policies.services.clusters import full_clean
 from policies.services.outbox import cluster_mark_for_reconcile
@@ -38,6 +39,12 @@ def namespace_assign(*, actor, cluster: Cluster, name: str, team: Team, enforcem
     namespace starts in the cluster's default state (observe unless the cluster says enforce), or in
     `enforcement` when the onboarding admin names one; an existing one keeps its state."""
     _require_admin(actor)
+    if name in cluster_settings(cluster).system_namespaces:
+        raise ValidationFailed.on(
+            "name",
+            f"{name} is a system namespace of cluster {cluster.name} (egress gateway, istiod or DNS); "
+            "it cannot be a team's namespace.",
+        )
     namespace = Namespace.objects.select_for_update().filter(cluster=cluster, name=name).first()
     if namespace is not None and namespace.team_id == team.pk:
         return namespace

@@ -139,6 +139,10 @@ class NamespaceAssignTests:
             )
         assert list(caught.value.fields) == ["enforcement"]
         assert not Namespace.objects.filter(name="ledger").exists()
+        for system in ("istio-egress", "istio-system", "kube-system"):
+            with pytest.raises(ValidationFailed, match="system namespace") as caught:
+                namespace_assign(actor=world.admin, cluster=world.cluster, name=system, team=world.payments)
+            assert list(caught.value.fields) == ["name"]
 
 
 class NamespaceDeleteTests:
