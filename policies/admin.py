@@ -22,7 +22,12 @@ from policies.models import (
 from policies.permissions import is_platform_admin
 from policies.services.audit import audit_event_record
 from policies.services.clusters import CLUSTER_FIELDS, cluster_create, cluster_update
-from policies.services.namespaces import namespace_assign, namespace_delete, namespace_enforcement_set
+from policies.services.namespaces import (
+    namespace_assign,
+    namespace_delete,
+    namespace_enforcement_set,
+    refuse_system_namespace,
+)
 
 
 def _admin_site_permission(request):
@@ -231,6 +236,11 @@ class NamespaceAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if not self.instance.pk and data.get("cluster") and data.get("name"):
+            try:
+                refuse_system_namespace(cluster=data["cluster"], name=data["name"])
+            except ApplicationError as exc:
+                self.add_error("name", exc.message)
         going_back = self.instance.pk and "enforcement" in self.changed_data and data.get("enforcement") == "observe"
         if going_back and not (data.get("reason") or "").strip():
             self.add_error("reason", "Give a reason for going back to observe: egress is no longer restricted.")

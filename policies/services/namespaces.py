@@ -33,18 +33,23 @@ def _enforcement(value: str) -> str:
     return value
 
 
-@transaction.atomic
-def namespace_assign(*, actor, cluster: Cluster, name: str, team: Team, enforcement: str | None = None) -> Namespace:
-    """Record that `team` owns namespace `name` in `cluster` (create, or move ownership). A new
-    namespace starts in the cluster's default state (observe unless the cluster says enforce), or in
-    `enforcement` when the onboarding admin names one; an existing one keeps its state."""
-    _require_admin(actor)
+def refuse_system_namespace(*, cluster: Cluster, name: str) -> None:
+    """The egress gateway's, istiod's and DNS's namespaces are never locked down as a team's would be."""
     if name in cluster_settings(cluster).system_namespaces:
         raise ValidationFailed.on(
             "name",
             f"{name} is a system namespace of cluster {cluster.name} (egress gateway, istiod or DNS); "
             "it cannot be a team's namespace.",
         )
+
+
+@transaction.atomic
+def namespace_assign(*, actor, cluster: Cluster, name: str, team: Team, enforcement: str | None = None) -> Namespace:
+    """Record that `team` owns namespace `name` in `cluster` (create, or move ownership). A new
+    namespace starts in the cluster's default state (observe unless the cluster says enforce), or in
+    `enforcement` when the onboarding admin names one; an existing one keeps its state."""
+    _require_admin(actor)
+    refuse_system_namespace(cluster=cluster, name=name)
     namespace = Namespace.objects.select_for_update().filter(cluster=cluster, name=name).first()
     if namespace is not None and namespace.team_id == team.pk:
         return namespace

@@ -51,14 +51,15 @@ def namespace_list_page(request):
     """Per cluster: which namespaces are observed or enforced, and how much traffic enforcing would
     block (observed) or blocked at the source (enforced) in the window."""
     days = readiness_days(request.GET.get("days"))
-    cluster = Cluster.objects.filter(name=request.GET.get("cluster") or "").first()
-    overview = enforcement_overview(user=request.user, days=days, cluster=cluster)
+    wanted = request.GET.get("cluster") or ""
+    cluster = Cluster.objects.filter(name=wanted).first() if wanted else None
+    overview = enforcement_overview(user=request.user, days=days, cluster=cluster) if cluster or not wanted else []
     context = {
         "overview": overview,
         "days": days,
         "windows": _windows(days),
         "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
-        "selected_cluster": cluster.name if cluster else "",
+        "selected_cluster": wanted,
     }
     return render_page(request, "policies/namespaces/list.html", context, partial="results")
 

@@ -82,6 +82,9 @@ class AdminTests:
         client.force_login(world.admin)
         world.cluster.default_namespace_enforcement = "enforce"
         world.cluster.save()
+        system = {"cluster": world.cluster.pk, "name": "istio-egress", "team": world.payments.pk, "enforcement": ""}
+        page = client.post("/admin/policies/namespace/add/", system)
+        assert page.status_code == 200 and "is a system namespace" in page.content.decode()
         form = {"cluster": world.cluster.pk, "name": "ledger", "team": world.payments.pk, "enforcement": ""}
         assert client.post("/admin/policies/namespace/add/", form).status_code == 302
         ledger = Namespace.objects.get(name="ledger")

@@ -66,9 +66,12 @@ class NamespaceListPageTests:
             client.get(reverse("namespace_list"))
         assert len(many) == len(few)
 
-    def test_empty_state(self, client, world):
+    def test_empty_states(self, client, world):
         client.force_login(world.secops)
         assert "No namespace of your teams is onboarded yet" in client.get(reverse("namespace_list")).content.decode()
+        client.force_login(world.admin)
+        page = client.get(reverse("namespace_list") + "?cluster=nope").content.decode()
+        assert "No namespace in nope is onboarded yet" in page
 
 
 class NamespaceDetailPageTests:
