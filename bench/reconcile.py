@@ -38,8 +38,8 @@ from tests.support.worker import CeleryWorker, process_env, scratch_database  # 
 
 
 def seed(data, api_url: str):
-    """The render benchmark's input as database rows: one team, 500 namespaces, their identities, one
-    approved request with every destination, 10,000 active grants."""
+    """The render benchmark's input as database rows: one team, its 600 namespaces in their states, their
+    identities, one approved request with every destination, 10,000 active grants."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
@@ -69,8 +69,10 @@ def seed(data, api_url: str):
         wildcard_serving_hosts=dict(data.cluster.wildcard_serving_hosts),
     )
     ClusterSyncState.objects.create(cluster=cluster, needs_reconcile=False)
-    names = sorted({grant.namespace for grant in data.grants})
-    Namespace.objects.bulk_create([Namespace(cluster=cluster, name=name, team=team) for name in names])
+    states = {grant.namespace: "enforce" for grant in data.grants} | {ns.name: ns.enforcement for ns in data.namespaces}
+    Namespace.objects.bulk_create(
+        [Namespace(cluster=cluster, name=name, team=team, enforcement=state) for name, state in sorted(states.items())]
+    )
     namespaces = {ns.name: ns for ns in Namespace.objects.filter(cluster=cluster)}
     accounts = sorted({(grant.namespace, grant.service_account) for grant in data.grants})
     WorkloadIdentity.objects.bulk_create(
@@ -117,7 +119,7 @@ def seed(data, api_url: str):
         ],
         batch_size=2000,
     )
-    return cluster, names
+    return cluster, sorted(states)
 
 
 def reconcile(cluster, kube, trigger: str) -> tuple[float, float, object]:

@@ -1,6 +1,11 @@
 """Render 10,000 grants (2,000 hosts × 500 namespaces, mixed protocols) and print one JSON line.
 
-    .venv/bin/python bench/render.py [--repeat N]
+    .venv/bin/python bench/render.py [--repeat N] [--no-namespace-list]
+
+Every namespace with grants is listed with its state (one in five observed, the rest enforced), plus
+100 onboarded namespaces without grants (half enforced, half observed), as the database gives them;
+`--no-namespace-list` renders the grants alone (every namespace with grants then enforced, none
+without), the input before namespaces had states.
 
 `seconds` is the best wall time of N renders (the input is built beforehand, not timed);
 `cpu_seconds` the best process CPU time of the same renders, which other load on the machine
@@ -8,8 +13,9 @@ inflates far less than wall time. `lower_bound`
 is the fewest objects any correct rendering needs, counted from the input alone: per host five
 (ServiceEntry, Gateway, gateway DestinationRule, VirtualService, AuthorizationPolicy) plus one
 origination DestinationRule for hosts reached with TLS origination and one ServiceEntry for a
-wildcard's serving host; per namespace a NetworkPolicy and a Sidecar; per cluster the gateway's
-NetworkPolicy and the Telemetry. `objects` must equal it: nothing is rendered per grant.
+wildcard's serving host; per namespace a Sidecar and a Telemetry, plus a NetworkPolicy when enforced;
+per cluster the gateway's NetworkPolicy and the Telemetry. `objects` must equal it: nothing is
+rendered per grant.
 `--validate N` also checks every Nth object strictly (CRD schema, CEL rules, webhook rules,
 kubernetes-validate; tests/support/manifest_validation.py) and adds `validated` and `invalid`.
 """
@@ -26,13 +32,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from policies.manifests import ClusterSettings, GrantSpec, RenderInput, render_cluster  # noqa: E402
+from policies.manifests import ClusterSettings, GrantSpec, NamespaceSpec, RenderInput, render_cluster  # noqa: E402
 
 HOSTS, NAMESPACES, GRANTS = 2000, 500, 10_000
+EMPTY_NAMESPACES = 100  # onboarded, no grant yet
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def build_input(seed: int = 7) -> tuple[RenderInput, int]:
+def build_input(seed: int = 7, *, list_namespaces: bool = True) -> tuple[RenderInput, int]:
     rng = random.Random(seed)
     serving = tuple((f"*.cdn{i}.example.net", f"www.cdn{i}.example.net") for i in range(40))
     cluster = ClusterSettings(name="bench", wildcard_serving_hosts=serving)
@@ -66,10 +73,19 @@ def build_input(seed: int = 7) -> tuple[RenderInput, int]:
         if host.startswith("*.w"):
             expanded = (f"a.{host[2:]}", f"b.{host[2:]}")
         grants.append(GrantSpec(grant_id, namespace, account, host, port, protocol, expanded_hosts=expanded))
-    return RenderInput(cluster=cluster, grants=tuple(grants), now=NOW), lower_bound(cluster, grants)
+    specs: tuple[NamespaceSpec, ...] = ()
+    if list_namespaces:
+        specs = tuple(
+            NamespaceSpec(name, "observe" if index % 5 == 4 else "enforce") for index, name in enumerate(namespaces)
+        ) + tuple(
+            NamespaceSpec(f"empty{index:03d}", "observe" if index % 2 else "enforce")
+            for index in range(EMPTY_NAMESPACES)
+        )
+    data = RenderInput(cluster=cluster, grants=tuple(grants), now=NOW, namespaces=specs)
+    return data, lower_bound(cluster, grants, specs)
 
 
-def lower_bound(cluster: ClusterSettings, grants: list[GrantSpec]) -> int:
+def lower_bound(cluster: ClusterSettings, grants: list[GrantSpec], specs: tuple[NamespaceSpec, ...]) -> int:
     serving = dict(cluster.wildcard_serving_hosts)
     routed, originating, serving_only = set(), set(), set()
     for grant in grants:
@@ -80,20 +96,20 @@ def lower_bound(cluster: ClusterSettings, grants: list[GrantSpec]) -> int:
                 originating.add(serving.get(host, host))
             if host in serving:
                 serving_only.add(serving[host])
-    namespaces = {grant.namespace for grant in grants}
-    per_namespace = 2 if cluster.manage_sidecars else 1
+    states = {grant.namespace: "enforce" for grant in grants} | {spec.name: spec.enforcement for spec in specs}
+    per_namespace = int(cluster.manage_sidecars) + int(bool(cluster.source_access_log_provider))
+    namespace_objects = per_namespace * len(states) + sum(state == "enforce" for state in states.values())
     cluster_wide = 1 + (1 if cluster.access_log_provider else 0)
-    return (
-        5 * len(routed) + len(originating) + len(serving_only - routed) + per_namespace * len(namespaces) + cluster_wide
-    )
+    return 5 * len(routed) + len(originating) + len(serving_only - routed) + namespace_objects + cluster_wide
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--validate", type=int, default=0, metavar="N", help="validate every Nth object")
+    parser.add_argument("--no-namespace-list", action="store_true", help="grants only, no namespace states")
     args = parser.parse_args()
-    data, bound = build_input()
+    data, bound = build_input(list_namespaces=not args.no_namespace_list)
     best, best_cpu, result = float("inf"), float("inf"), None
     for _ in range(args.repeat):
         result = None  # free the previous run's objects before the clock starts, not inside it
@@ -103,6 +119,7 @@ def main() -> None:
         best_cpu = min(best_cpu, time.process_time() - started_cpu)
     line = {
         "grants": len(data.grants),
+        "namespaces": len(data.namespaces),
         "objects": len(result.objects),
         "lower_bound": bound,
         "seconds": round(best, 3),

@@ -51,3 +51,12 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (os.environ.get(name) or "").strip() or default
+    if value not in choices:
+        raise ImproperlyConfigured(
+            f"The environment variable {name} must be one of {', '.join(choices)}, got {value!r}."
+        )
+    return value

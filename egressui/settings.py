@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from egressui.env import env_bool, env_int, env_list, env_str
+from egressui.env import env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("EGRESSUI_VAR_DIR", str(BASE_DIR / "var")))
@@ -254,6 +254,13 @@ EGRESSUI_MAX_GRANT_DAYS = env_int("EGRESSUI_MAX_GRANT_DAYS", 365, minimum=1)
 # Requests for longer than this are flagged as "long duration" for approvers.
 EGRESSUI_LONG_GRANT_DAYS = env_int("EGRESSUI_LONG_GRANT_DAYS", 180, minimum=1)
 EGRESSUI_BREAK_GLASS_MAX_HOURS = env_int("EGRESSUI_BREAK_GLASS_MAX_HOURS", 72, minimum=1)
+# Who, besides platform admins, may switch a team's namespace between observe and enforce
+# (policies.choices.EnforcementSwitchRole): the team's approvers, any member, or nobody else.
+EGRESSUI_ENFORCEMENT_SWITCH_ROLE = env_choice(
+    "EGRESSUI_ENFORCEMENT_SWITCH_ROLE", "approver", ("approver", "member", "admin")
+)
+# Days of traffic a namespace's readiness page looks at by default.
+EGRESSUI_READINESS_DAYS = env_int("EGRESSUI_READINESS_DAYS", 14, minimum=1)
 # Days before expiry when the owning team is reminded.
 EGRESSUI_EXPIRY_NOTICE_DAYS = [int(d) for d in env_list("EGRESSUI_EXPIRY_NOTICE_DAYS", ["7", "1"])]
 # Istio CRD bundle used to validate rendered objects (tests, and the connection report).
@@ -386,6 +393,7 @@ SPECTACULAR_SETTINGS = {
         "GrantStatusEnum": "policies.choices.GrantStatus",
         "StepStatusEnum": "policies.choices.StepStatus",
         "ClusterStatusEnum": "policies.choices.ClusterStatus",
+        "NamespaceEnforcementEnum": "policies.choices.NamespaceEnforcement",
         "ReconcileOutcomeEnum": "policies.models.reconcile.ReconcileRun.Outcome",
         "ReconcileActionEnum": "policies.models.reconcile.ReconcileObjectResult.Action",
     },

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 
 from policies.choices import AuditEventType
+from policies.exceptions import ApplicationError
 from policies.models import (
     ApprovalRule,
     ApprovalRuleStep,
@@ -24,6 +25,12 @@ from policies.permissions import is_platform_admin
 from policies.reconciler.kubeconfig import FILE_FIELDS, cluster_files_problems
 from policies.services.audit import audit_event_record
 from policies.services.clusters import CLUSTER_FIELDS, cluster_create, cluster_update
+from policies.services.namespaces import (
+    namespace_assign,
+    namespace_delete,
+    namespace_enforcement_set,
+    refuse_system_namespace,
+)
 
 
 def _admin_site_permission(request):
@@ -220,11 +227,85 @@ class ClusterAdmin(admin.ModelAdmin):
             )
 
 
+class NamespaceAdminForm(forms.ModelForm):
+    """Onboard a namespace (in the cluster's default state unless another is chosen), move it to
+    another team, or switch its enforcement; going back to observe needs a reason."""
+
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why the enforcement changes (required to go back to observe); kept in the audit log.",
+    )
+
+    class Meta:
+        model = Namespace
+        fields = ["cluster", "name", "team", "enforcement"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk and "enforcement" in self.fields:
+            self.fields["enforcement"].required = False
+            self.fields["enforcement"].help_text = "Leave empty for the cluster's default."
+            self.fields["enforcement"].choices = [("", "The cluster's default"), *self.fields["enforcement"].choices]
+            self.initial["enforcement"] = ""
+
+    def clean(self):
+        data = super().clean()
+        if not self.instance.pk and data.get("cluster") and data.get("name"):
+            try:
+                refuse_system_namespace(cluster=data["cluster"], name=data["name"])
+            except ApplicationError as exc:
+                self.add_error("name", exc.message)
+        going_back = self.instance.pk and "enforcement" in self.changed_data and data.get("enforcement") == "observe"
+        if going_back and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Give a reason for going back to observe: egress is no longer restricted.")
+        return data
+
+
 @admin.register(Namespace)
-class NamespaceAdmin(AuditedAdmin):
-    list_display = ["name", "cluster", "team"]
-    list_filter = ["cluster", "team"]
+class NamespaceAdmin(admin.ModelAdmin):
+    """Written through the namespace services, so an admin edit is checked, audited and reconciled
+    like the same change made on the namespace page or through the API."""
+
+    form = NamespaceAdminForm
+    list_display = ["name", "cluster", "team", "enforcement", "enforcement_changed_at"]
+    list_filter = ["enforcement", "cluster", "team"]
     search_fields = ["name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["cluster", "name"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if not change:
+                saved = namespace_assign(
+                    actor=request.user,
+                    cluster=data["cluster"],
+                    name=data["name"],
+                    team=data["team"],
+                    enforcement=data.get("enforcement") or None,
+                )
+                obj.pk = saved.pk
+                return
+            if "team" in form.changed_data:
+                namespace_assign(actor=request.user, cluster=obj.cluster, name=obj.name, team=data["team"])
+            if "enforcement" in form.changed_data:
+                namespace_enforcement_set(
+                    namespace=obj, actor=request.user, enforcement=data["enforcement"], reason=data.get("reason", "")
+                )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def delete_model(self, request, obj):
+        try:
+            namespace_delete(namespace=obj, actor=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 @admin.register(WorkloadIdentity)

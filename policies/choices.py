@@ -13,6 +13,30 @@ class EnforcementMode(models.TextChoices):
     ISTIO = "istio", "Istio sidecars + egress gateway"
 
 
+class NamespaceEnforcement(models.TextChoices):
+    """What egressui does with a namespace's egress beyond its grants (docs/rollout.md)."""
+
+    # Granted hosts go through the gateway; everything else passes and is logged at the source.
+    OBSERVE = "observe", "Observe"
+    # Fail-closed: only granted hosts leave (REGISTRY_ONLY Sidecar and an egress NetworkPolicy).
+    ENFORCE = "enforce", "Enforce"
+
+
+class InClusterEgress(models.TextChoices):
+    """Whether an enforced namespace's lockdown also covers traffic to other pods of the cluster."""
+
+    ALLOW = "allow", "Allow every pod of the cluster and the listed CIDRs"
+    RESTRICT = "restrict", "Restrict to DNS, istiod and the egress gateway"
+
+
+class EnforcementSwitchRole(models.TextChoices):
+    """Who, besides platform admins, may switch a team's namespace (EGRESSUI_ENFORCEMENT_SWITCH_ROLE)."""
+
+    APPROVER = "approver", "Approvers of the owning team"
+    MEMBER = "member", "Members of the owning team"
+    ADMIN = "admin", "Platform admins only"
+
+
 class ConnectionKind(models.TextChoices):
     KUBECONFIG = "kubeconfig", "Kubeconfig file + context"
     IN_CLUSTER = "in-cluster", "In-cluster service account"
@@ -119,11 +143,17 @@ class AccessVerdict(models.TextChoices):
     DENIED = "denied", "Denied by policy"
     NO_ROUTE = "no_route", "No route / not registered"
     UPSTREAM_FAILURE = "upstream_failure", "Upstream failure"
+    # Logged by a workload's own sidecar (reference §6.1): its catch-all clusters.
+    OBSERVED = "observed", "Observed, unregistered"  # PassthroughCluster: left directly, not via the gateway
+    BLOCKED_AT_SOURCE = "blocked_at_source", "Blocked at source"  # BlackHoleCluster: refused in the pod
 
 
 # Blocked attempts are what a denied-attempts page lists; used verdicts passed the gateway's policy
-# (an upstream failure still means the grant let the connection through).
-BLOCKED_VERDICTS = frozenset({AccessVerdict.DENIED, AccessVerdict.NO_ROUTE})
+# (an upstream failure still means the grant let the connection through). Observed connections were
+# neither: they bypassed the gateway in a namespace that is only observed.
+BLOCKED_VERDICTS = frozenset({AccessVerdict.DENIED, AccessVerdict.NO_ROUTE, AccessVerdict.BLOCKED_AT_SOURCE})
+# Connections that reached the pod's catch-all: what a namespace's readiness page is made of.
+CATCH_ALL_VERDICTS = frozenset({AccessVerdict.OBSERVED, AccessVerdict.BLOCKED_AT_SOURCE})
 USED_VERDICTS = frozenset({AccessVerdict.ALLOWED, AccessVerdict.UPSTREAM_FAILURE})
 
 
@@ -166,6 +196,7 @@ class AuditEventType(models.IntegerChoices):
     CONFIG_CREATED = 500, "config.created"
     CONFIG_UPDATED = 501, "config.updated"
     CONFIG_DELETED = 502, "config.deleted"
+    NAMESPACE_ENFORCEMENT_CHANGED = 510, "namespace.enforcement_changed"
     # 600–699 API tokens and access
     TOKEN_CREATED = 600, "token.created"
     TOKEN_REVOKED = 601, "token.revoked"

@@ -10,6 +10,11 @@ ANNOTATION_GRANTS = "egressui.io/grants"
 # Synthetic DNS suffix for TCP destinations routed through the gateway (reference §3.2 option 1).
 TCP_SYNTHETIC_SUFFIX = "tcp.egress.internal"
 
+# Where Debian-based images keep the system CA bundle. Istio's proxyv2 image is built FROM Istio's
+# Ubuntu base or its Debian distroless image (pilot/docker/Dockerfile.proxyv2), so the gateway
+# verifies originated TLS with it (docs/rendering.md, "TLS origination verifies the server").
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
 MAX_HOST_LENGTH = 253
 MAX_DESTINATIONS_PER_REQUEST = 50
 MAX_IDENTITIES_PER_REQUEST = 50

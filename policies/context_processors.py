@@ -16,6 +16,7 @@ _SECTIONS = (
     ("cluster_", "clusters"),
     ("audit_", "audit"),
     ("denied_", "denied"),
+    ("namespace_", "namespaces"),
 )
 
 

@@ -10,13 +10,22 @@ from django.db.models import Q
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
-from policies.choices import AccessVerdict, AuditEventType, Environment, GrantStatus, Protocol, RequestStatus
+from policies.choices import (
+    AccessVerdict,
+    AuditEventType,
+    Environment,
+    GrantStatus,
+    NamespaceEnforcement,
+    Protocol,
+    RequestStatus,
+)
 from policies.models import (
     AccessRecord,
     AuditEvent,
     Cluster,
     EgressRequest,
     Grant,
+    Namespace,
     ReconcileRun,
     RequestDestination,
     WorkloadIdentity,
@@ -134,6 +143,17 @@ class AuditEventFilterSet(filters.FilterSet):
         from policies.models import Cluster
 
         return queryset.filter(cluster_id__in=Cluster.objects.filter(name=value).values("pk"))
+
+
+class NamespaceFilterSet(filters.FilterSet):
+    cluster = filters.CharFilter(field_name="cluster__name", label="Cluster")
+    team = filters.CharFilter(field_name="team__slug", label="Team")
+    enforcement = filters.ChoiceFilter(choices=NamespaceEnforcement.choices)
+    name = filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = Namespace
+        fields = ["cluster", "team", "enforcement", "name"]
 
 
 class ReconcileRunFilterSet(filters.FilterSet):

@@ -8,13 +8,14 @@ approves at most one step of a request per submission round.
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from policies.choices import Decision, RequestStatus, StepStatus, TeamRole
+from policies.choices import Decision, EnforcementSwitchRole, NamespaceEnforcement, RequestStatus, StepStatus, TeamRole
 from policies.models import (
     AccessRecord,
     ApprovalStep,
     AuditEvent,
     EgressRequest,
     Grant,
+    Namespace,
     TeamMembership,
     WorkloadIdentity,
 )
@@ -201,6 +202,43 @@ def visible_access_records(user) -> QuerySet[AccessRecord]:
     if not getattr(user, "is_authenticated", False):
         return AccessRecord.objects.none()
     return AccessRecord.objects.filter(namespace__team_id__in=member_team_ids(user))
+
+
+def visible_namespaces(user) -> QuerySet[Namespace]:
+    """A team's namespaces are its members' to see; other teams' namespaces do not exist for them."""
+    if is_platform_admin(user):
+        return Namespace.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return Namespace.objects.none()
+    return Namespace.objects.filter(team_id__in=member_team_ids(user))
+
+
+def can_view_namespace(user, namespace: Namespace) -> bool:
+    return is_platform_admin(user) or namespace.team_id in member_team_ids(user)
+
+
+def enforcement_switch_denial(user, namespace: Namespace, enforcement: str = "") -> str | None:
+    """Why `user` may not switch `namespace` between observe and enforce, or None when they may.
+    Platform admins always may; who else is EGRESSUI_ENFORCEMENT_SWITCH_ROLE's choice."""
+    if not getattr(user, "is_authenticated", False):
+        return "Sign in to change a namespace's enforcement."
+    if is_platform_admin(user):
+        return None
+    role = settings.EGRESSUI_ENFORCEMENT_SWITCH_ROLE
+    verb = "enforce" if enforcement == NamespaceEnforcement.ENFORCE else "switch"
+    if role == EnforcementSwitchRole.ADMIN:
+        return f"Only platform admins can {verb} namespace {namespace.name}."
+    if role == EnforcementSwitchRole.MEMBER:
+        allowed, who = namespace.team_id in member_team_ids(user), "members"
+    else:
+        allowed, who = namespace.team_id in approver_team_ids(user), "approvers"
+    if allowed:
+        return None
+    return f"Only {who} of team {namespace.team.slug} or platform admins can {verb} namespace {namespace.name}."
+
+
+def can_switch_enforcement(user, namespace: Namespace) -> bool:
+    return enforcement_switch_denial(user, namespace) is None
 
 
 def can_manage_clusters(user) -> bool:

@@ -98,6 +98,12 @@ def take(shooter: Shooter) -> None:
     shooter.shot(page, "grants")
     context.close()
 
+    context, page = shooter.signed_in("search-dev")
+    page.goto(base + "/namespaces/")
+    page.get_by_role("link", name="reports").click()
+    shooter.shot(page, "namespace-readiness")
+    context.close()
+
     context, page = shooter.signed_in("payments-lead")
     page.goto(base + "/approvals/")
     shooter.shot(page, "approvals-inbox")
@@ -112,6 +118,10 @@ def take(shooter: Shooter) -> None:
     page.goto(base + "/clusters/")
     page.get_by_role("link", name="demo", exact=True).click()
     shooter.shot(page, "cluster-detail")
+    page.goto(base + "/namespaces/?cluster=demo")
+    page.get_by_role("link", name="reports").click()
+    page.get_by_role("link", name="Enforce…").click()
+    shooter.shot(page, "namespace-enforce", full_page=False)
     page.goto(base + "/audit/")
     page.get_by_role("button", name="Verify the chain now").click()
     page.locator("#chain-result .badge-ok").wait_for()

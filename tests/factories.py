@@ -83,6 +83,8 @@ class NamespaceFactory(factory.django.DjangoModelFactory):
     cluster = factory.SubFactory(ClusterFactory)
     name = factory.Sequence(lambda n: f"ns{n}")
     team = factory.SubFactory(TeamFactory)
+    # Enforced, as namespaces with grants were before observe existed; tests of observe say so.
+    enforcement = "enforce"
 
 
 class IdentityFactory(factory.django.DjangoModelFactory):
@@ -187,5 +189,11 @@ def cluster_admin_form(**fields) -> dict:
         "manage_sidecars": "on",
         "access_log_provider": "egress-json",
         "wildcard_serving_hosts": "{}",
+        "default_namespace_enforcement": "observe",
+        "in_cluster_egress": "allow",
+        "in_cluster_cidrs": "[]",
+        "source_access_log_provider": "egressui-source-json",
+        "origination_ca_certificates": "/etc/ssl/certs/ca-certificates.crt",
+        "origination_credential_name": "",
         **fields,
     }

@@ -18,6 +18,7 @@ class Aggregate:
     last_seen: datetime
     port: int | None
     detail: str
+    protocol: str
 
 
 class BatchAggregator:
@@ -43,7 +44,7 @@ class BatchAggregator:
         row = self.rows.get(key)
         if row is None:
             self.rows[key] = Aggregate(
-                1, event.bytes_sent, event.bytes_received, moment, moment, event.port, event.detail
+                1, event.bytes_sent, event.bytes_received, moment, moment, event.port, event.detail, event.protocol
             )
         else:
             row.count += 1
@@ -55,5 +56,6 @@ class BatchAggregator:
                 row.last_seen = moment
                 row.port = event.port or row.port
                 row.detail = event.detail or row.detail
+                row.protocol = event.protocol or row.protocol
         if self.newest is None or moment > self.newest:
             self.newest = moment

@@ -1,15 +1,17 @@
-"""What the gateway did with a connection, from the fields Envoy logs (reference §8.1).
+"""What happened to a connection, from the fields Envoy logs (reference §8.1, §6.1).
 
-Order matters: a policy denial also ends the connection early, and an unregistered destination
-also fails upstream, so the more specific cause is checked first.
+Order matters: a connection that reached a sidecar's catch-all is that whatever else went wrong;
+a policy denial also ends the connection early, and an unregistered destination also fails
+upstream, so the more specific cause is checked first.
 
+- logged by the source sidecar, at its catch-all (reference §6.1): `BlackHoleCluster` or the
+  `block_all` route (REGISTRY_ONLY: blocked at source, it never reached the gateway);
+  `PassthroughCluster` or the `allow_any` route (ALLOW_ANY: observed, it left without the gateway);
 - denied by policy: an RBAC denial in `connection_termination_details` (TCP) or
   `response_code_details` (HTTP), ext-authz's `UAEX` flag, or HTTP 403 unless Envoy says the 403
   came from the upstream (`via_upstream`): our own log format carries no response details, and a
   403 at the egress gateway is almost always its AuthorizationPolicy;
-- no route / not registered: `NR` (no route or filter chain), `NC` (no cluster), or the sidecar
-  catch-all clusters `BlackHoleCluster` (REGISTRY_ONLY) and `PassthroughCluster` (ALLOW_ANY, which
-  bypasses the gateway);
+- no route / not registered: `NR` (no route or filter chain), `NC` (no cluster);
 - upstream failure: connect failure, no healthy host, overflow, retries exhausted, timeouts, DNS
   failure, TLS failure towards the upstream;
 - allowed: everything else.
@@ -21,12 +23,22 @@ ALLOWED = str(AccessVerdict.ALLOWED.value)
 DENIED = str(AccessVerdict.DENIED.value)
 NO_ROUTE = str(AccessVerdict.NO_ROUTE.value)
 UPSTREAM_FAILURE = str(AccessVerdict.UPSTREAM_FAILURE.value)
+OBSERVED = str(AccessVerdict.OBSERVED.value)
+BLOCKED_AT_SOURCE = str(AccessVerdict.BLOCKED_AT_SOURCE.value)
 
 RBAC_MARKER = "rbac_access_denied"
 # Short flags as in %RESPONSE_FLAGS%, long ones as in %RESPONSE_FLAGS_LONG%.
 DENIED_FLAGS = frozenset({"UAEX", "UnauthorizedExternalService"})
 NO_ROUTE_FLAGS = frozenset({"NR", "NC", "NoRouteFound", "NoClusterFound"})
-NO_ROUTE_CLUSTERS = frozenset({"BlackHoleCluster", "PassthroughCluster"})
+# A sidecar's catch-alls, by upstream cluster or (HTTP on a port with a listener) by route name:
+# REGISTRY_ONLY answers from `block_all` with a 502 and no cluster, ALLOW_ANY routes `allow_any` to
+# PassthroughCluster (istio.io blog "Monitoring blocked and passthrough external service traffic").
+CATCH_ALLS = {
+    "BlackHoleCluster": BLOCKED_AT_SOURCE,
+    "block_all": BLOCKED_AT_SOURCE,
+    "PassthroughCluster": OBSERVED,
+    "allow_any": OBSERVED,
+}
 FAILURE_FLAGS = frozenset(
     {
         "UF",
@@ -60,8 +72,10 @@ def classify(
     transport_failure: str,
 ) -> tuple[str, str]:
     """(verdict, detail): the detail is what explains a verdict other than allowed, for people.
-    `catch_all_cluster` is the upstream cluster if it is one of NO_ROUTE_CLUSTERS, else empty (so
+    `catch_all_cluster` is the catch-all (a key of CATCH_ALLS) the connection reached, else empty (so
     the many ordinary cluster names do not spoil the parser's cache of verdicts)."""
+    if catch_all_cluster:
+        return CATCH_ALLS[catch_all_cluster], catch_all_cluster
     if RBAC_MARKER in termination:
         return DENIED, termination
     if RBAC_MARKER in code_details:
@@ -73,8 +87,6 @@ def classify(
         return DENIED, f"403 {code_details}".strip()
     if flag_set & NO_ROUTE_FLAGS:
         return NO_ROUTE, flags
-    if catch_all_cluster:
-        return NO_ROUTE, catch_all_cluster
     if flag_set & FAILURE_FLAGS:
         return UPSTREAM_FAILURE, f"{flags} {transport_failure}".strip()
     if transport_failure:

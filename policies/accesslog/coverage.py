@@ -90,8 +90,10 @@ def best_grant(candidates: Iterable[GrantCover], host: str, port: int | None, mo
     return best
 
 
-def requested_destination(host: str, port: int | None) -> dict | None:
-    """What a new request for a logged host asks for: {host, port, protocol}; None if unknown."""
+def requested_destination(host: str, port: int | None, protocol: str = "") -> dict | None:
+    """What a new request for a logged host asks for: {host, port, protocol}; None if unknown.
+    `protocol` is what a source sidecar saw (tls by SNI, http by authority, tcp by address only);
+    without it port 80 means http and anything else tls."""
     if not host:
         return None
     match = _SYNTHETIC.fullmatch(host)
@@ -105,8 +107,15 @@ def requested_destination(host: str, port: int | None) -> dict | None:
             return None
         target = str(network.network_address) if network.num_addresses == 1 else str(network)
         return {"host": target, "port": int(match["port"]), "protocol": str(Protocol.TCP.value)}
-    if port == 80:
-        return {"host": host, "port": 80, "protocol": str(Protocol.HTTP.value)}
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None or protocol == Protocol.TCP:
+        # Only an address was dialled (no SNI, no authority): a tcp destination, which needs a port.
+        return {"host": str(address or host), "port": port, "protocol": str(Protocol.TCP.value)} if port else None
+    if protocol == Protocol.HTTP or (not protocol and port == 80):
+        return {"host": host, "port": port or 80, "protocol": str(Protocol.HTTP.value)}
     return {"host": host, "port": port or 443, "protocol": str(Protocol.TLS.value)}
 
 

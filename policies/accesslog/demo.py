@@ -1,5 +1,7 @@
 """Access-log lines for the demo data (`seed_demo`): the demo workloads using their grants and being
-refused elsewhere, in egressui's log format, between `start` and `end`."""
+refused at the gateway (egressui's gateway format), and the sidecars of the observed and enforced
+demo namespaces logging their catch-all connections (egressui's source format), between `start`
+and `end`."""
 
 import random
 from datetime import datetime
@@ -28,15 +30,32 @@ DEMO_TRAFFIC = (
 )
 
 
+# Logged by the sidecars at their catch-all: (namespace, service account, catch-all cluster, SNI,
+# HTTP authority, original destination, how many lines). `reports` is observed: its workloads reach
+# hosts nobody granted, and these lines are what enforcing it would block. `ledger` is enforced
+# without a grant: its attempt was refused in the pod and never reached the gateway.
+DEMO_SOURCE_TRAFFIC = (
+    ("reports", "exporter", "PassthroughCluster", "api.openexchangerates.org", "", "198.51.100.21:443", 18),
+    ("reports", "exporter", "PassthroughCluster", "reports-bucket.s3.eu-west-1.amazonaws.com", "", "52.218.1.9:443", 9),
+    ("reports", "exporter", "PassthroughCluster", "", "feeds.example.org", "198.51.100.30:80", 4),
+    ("reports", "scheduler", "PassthroughCluster", "", "", "203.0.113.40:5432", 3),
+    ("ledger", "ledger", "BlackHoleCluster", "api.exchangerate.host", "", "198.51.100.44:443", 2),
+)
+
+
 def demo_access_log(*, trust_domain: str, start: datetime, end: datetime, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     span = (end - start).total_seconds()
+
+    def moment() -> str:
+        return (start + (end - start) * rng.random()).isoformat() if span > 0 else start.isoformat()
+
     lines = []
     for namespace, account, host, logged, count in DEMO_TRAFFIC:
         for _ in range(count):
             lines.append(
                 {
-                    "start_time": (start + (end - start) * rng.random()).isoformat() if span > 0 else start.isoformat(),
+                    "start_time": moment(),
                     "sni": host,
                     "source_principal": f"spiffe://{trust_domain}/ns/{namespace}/sa/{account}",
                     "source_workload": account,
@@ -49,5 +68,34 @@ def demo_access_log(*, trust_domain: str, start: datetime, end: datetime, seed: 
                     **logged,
                 }
             )
+    for namespace, account, catch_all, sni, authority, original, count in DEMO_SOURCE_TRAFFIC:
+        for _ in range(count):
+            line = source_record(
+                namespace, account, catch_all=catch_all, sni=sni, authority=authority, original=original, start=moment()
+            )
+            line["bytes_received"] = rng.randrange(200, 2_000)
+            if catch_all == "PassthroughCluster":
+                line["bytes_sent"] = rng.randrange(800, 40_000)
+            lines.append(line)
     lines.sort(key=lambda line: line["start_time"])
     return lines
+
+
+def source_record(
+    namespace: str, account: str, *, catch_all: str, sni: str, authority: str, original: str, start: str
+) -> dict:
+    """One line of egressui's source provider (docs/monitoring.md §1): a sidecar of `namespace`,
+    running as `account`, reached its catch-all `catch_all` for `original` (the address dialled)."""
+    blocked = catch_all == "BlackHoleCluster"
+    return {
+        "start_time": start,
+        "source_namespace": namespace,
+        "source_service_account": account,
+        "upstream_cluster": catch_all,
+        "sni": sni or None,
+        "authority": authority or None,
+        "downstream_local_address": original,
+        "response_flags": "UH" if blocked else "-",
+        "bytes_sent": 0,
+        "bytes_received": 517,
+    }

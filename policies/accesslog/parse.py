@@ -1,11 +1,13 @@
 """One access-log record (a decoded JSON object) → an AccessEvent, or a LineError naming the field.
 
-Two formats are read, by field name: egressui's Telemetry provider (reference §8.2: `sni`,
-`source_principal`, `duration_ms`, …) and Istio's default JSON format (`requested_server_name`,
-`response_code_details`, …; it names no source identity, so its lines have an unknown principal
-unless `%DOWNSTREAM_PEER_URI_SAN%` is added as `downstream_peer_uri_san`). Envoy writes `-` or null
-for empty values. A record whose only content is a `log` string (a container log line collected
-without a JSON parser) is unwrapped first.
+Three formats are read, by field name: egressui's gateway provider (reference §8.2: `sni`,
+`source_principal`, `duration_ms`, …), egressui's source provider, which the app namespaces'
+sidecars log their catch-all connections with (`source_namespace` and `source_service_account`:
+the proxy's own identity, `downstream_local_address`: the original destination; docs/monitoring.md
+§1), and Istio's default JSON format (`requested_server_name`, `response_code_details`, …; it names
+no source identity, so its lines have an unknown principal unless `%DOWNSTREAM_PEER_URI_SAN%` is
+added as `downstream_peer_uri_san`). Envoy writes `-` or null for empty values. A record whose only
+content is a `log` string (a container log line collected without a JSON parser) is unwrapped first.
 """
 
 import ipaddress
@@ -17,7 +19,7 @@ from typing import NamedTuple
 import idna
 import orjson
 
-from policies.accesslog.classify import NO_ROUTE_CLUSTERS, classify
+from policies.accesslog.classify import CATCH_ALLS, classify
 from policies.constants import MAX_HOST_LENGTH
 from policies.manifests.names import WILDCARD_SNI_LABEL
 
@@ -28,6 +30,11 @@ MAX_DETAIL_LENGTH = 200
 
 _ASCII_HOST = re.compile(r"[a-z0-9_*](?:[a-z0-9_.\-]*[a-z0-9_])?")
 _PRINCIPAL = re.compile(r"[!-~]+")  # printable ASCII, no spaces
+_NAMESPACE = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
+_SERVICE_ACCOUNT = re.compile(r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?")
+# What a catch-all connection's protocol must have been: TLS shows its SNI, HTTP its authority;
+# with neither, only the address dialled is known.
+PROTOCOL_TLS, PROTOCOL_HTTP, PROTOCOL_TCP = "tls", "http", "tcp"
 _WILDCARD_SNI_PREFIX = WILDCARD_SNI_LABEL + "."
 
 
@@ -49,6 +56,7 @@ class AccessEvent(NamedTuple):
     bytes_sent: int
     bytes_received: int
     detail: str
+    protocol: str = ""  # for catch-all connections: tls, http or tcp (what a request would ask for)
 
 
 def _type_name(value) -> str:
@@ -224,14 +232,30 @@ def _verdict(record: dict, catch_all_cluster: str) -> tuple[str, str]:
     return result
 
 
+def _source_principal(record: dict, trust_domain: str) -> str:
+    """The source sidecar's own identity (`%ENVIRONMENT(POD_NAMESPACE)%`, `%ENVIRONMENT(SERVICE_ACCOUNT)%`)
+    as a principal of the cluster's trust domain, or '' when the line does not name both."""
+    namespace = _text(record, "source_namespace")
+    account = _text(record, "source_service_account")
+    if not (namespace and account):
+        return ""
+    if not _NAMESPACE.fullmatch(namespace):
+        raise LineError(f"source_namespace: {namespace[:80]!r} is not a namespace name")
+    if not _SERVICE_ACCOUNT.fullmatch(account):
+        raise LineError(f"source_service_account: {account[:80]!r} is not a service account name")
+    return f"{trust_domain}/ns/{namespace}/sa/{account}"
+
+
 class LineParser:
     """Parses records for one cluster. `oldest`/`newest` bound start_time: lines older than the
-    retention would be pruned at once, lines from the future come from a broken clock."""
+    retention would be pruned at once, lines from the future come from a broken clock. The trust
+    domain turns a source sidecar's namespace and service account into a principal."""
 
-    def __init__(self, *, cluster_name: str, oldest: datetime, newest: datetime):
+    def __init__(self, *, cluster_name: str, oldest: datetime, newest: datetime, trust_domain: str = "cluster.local"):
         self.cluster_name = cluster_name
         self.oldest = oldest
         self.newest = newest
+        self.trust_domain = trust_domain
 
     def parse(self, record) -> AccessEvent:
         if type(record) is not dict:
@@ -251,7 +275,12 @@ class LineParser:
         moment = _time(record, self.oldest, self.newest)
 
         upstream_cluster = _text(record, "upstream_cluster")
+        catch_all = upstream_cluster if upstream_cluster in CATCH_ALLS else ""
+        if not catch_all and "route_name" in record:
+            route = _text(record, "route_name")
+            catch_all = route if route in CATCH_ALLS else ""
         upstream_host, port = _split_upstream_cluster(upstream_cluster)
+        protocol = authority = ""
         sni = _text(record, "sni", "requested_server_name")
         if sni:
             host = _host("sni", sni)
@@ -265,9 +294,19 @@ class LineParser:
                 host = _host("upstream_cluster", upstream_host) if upstream_host else ""
 
         raw_principal = _text(record, "source_principal", "downstream_peer_uri_san")
-        principal = _principal(raw_principal) if raw_principal else ""
+        principal = _principal(raw_principal) if raw_principal else _source_principal(record, self.trust_domain)
 
-        verdict, detail = _verdict(record, upstream_cluster if upstream_cluster in NO_ROUTE_CLUSTERS else "")
+        verdict, detail = _verdict(record, catch_all)
+        if catch_all:
+            # At the source the original destination is known (the sidecar restored it): it names the
+            # port, and the host when the connection showed neither SNI nor an HTTP authority.
+            original = _text(record, "downstream_local_address")
+            if original:
+                address, original_port = _split_authority(original)
+                port = original_port or port
+                host = host or _host("downstream_local_address", address)
+                detail = f"{catch_all} {original[:60]}"
+            protocol = PROTOCOL_TLS if sni else PROTOCOL_HTTP if authority else PROTOCOL_TCP
         return AccessEvent(
             moment,
             principal,
@@ -277,4 +316,5 @@ class LineParser:
             _whole_number(record, "bytes_sent", MAX_BYTES),
             _whole_number(record, "bytes_received", MAX_BYTES),
             detail[:MAX_DETAIL_LENGTH],
+            protocol,
         )

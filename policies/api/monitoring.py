@@ -310,6 +310,9 @@ class DeniedAttemptSerializer(serializers.Serializer):
     attempts = serializers.IntegerField()
     denied = serializers.IntegerField(help_text="Refused by policy.")
     no_route = serializers.IntegerField(help_text="No route: the host is not registered for the workload.")
+    blocked_at_source = serializers.IntegerField(
+        help_text="Refused in the workload's own sidecar (enforced namespace): it never reached the gateway."
+    )
     first_seen = serializers.DateTimeField()
     last_seen = serializers.DateTimeField()
     port = serializers.IntegerField(allow_null=True)

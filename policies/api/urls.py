@@ -6,7 +6,7 @@ from django.urls import path, re_path, register_converter
 
 from policies.api.docs import DocsApi, SchemaApi
 from policies.api.errors import api_not_found
-from policies.api.views import audit, clusters, grants, monitoring, requests, teams, tokens
+from policies.api.views import audit, clusters, grants, monitoring, namespaces, requests, teams, tokens
 
 app_name = "api"
 
@@ -83,6 +83,19 @@ monitoring_urls = [
     path("denied-attempts/", monitoring.DeniedAttemptListApi.as_view(), name="denied-attempt-list"),
 ]
 
+namespaces_urls = [
+    path("namespaces/", namespaces.NamespaceListApi.as_view(), name="namespace-list"),
+    path("namespaces/overview/", namespaces.EnforcementOverviewApi.as_view(), name="namespace-overview"),
+    path("namespaces/<id:pk>/", namespaces.NamespaceDetailApi.as_view(), name="namespace-detail"),
+    path("namespaces/<id:pk>/readiness/", namespaces.NamespaceReadinessApi.as_view(), name="namespace-readiness"),
+    path(
+        "namespaces/<id:pk>/enforcement-preview/",
+        namespaces.NamespaceEnforcementPreviewApi.as_view(),
+        name="namespace-enforcement-preview",
+    ),
+    path("namespaces/<id:pk>/enforcement/", namespaces.NamespaceEnforcementApi.as_view(), name="namespace-enforcement"),
+]
+
 docs_urls = [
     path("schema/", SchemaApi.as_view(), name="schema"),
     path("docs/", DocsApi.as_view(), name="docs"),
@@ -96,6 +109,7 @@ urlpatterns = [
     *audit_urls,
     *tokens_urls,
     *monitoring_urls,
+    *namespaces_urls,
     *docs_urls,
 ]
 

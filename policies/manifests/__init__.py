@@ -3,7 +3,9 @@ Kubernetes objects (plain dicts) out, plus the grants that could not be rendered
 
     from policies.manifests import ClusterSettings, GrantSpec, RenderInput, render_cluster, dump_yaml
 
-    result = render_cluster(RenderInput(cluster=ClusterSettings(name="prod-eu"), grants=(...), now=now))
+    result = render_cluster(
+        RenderInput(cluster=ClusterSettings(name="prod-eu"), grants=(...), now=now, namespaces=(...))
+    )
     result.objects       # sorted by apply order (KINDS), namespace, name
     result.unrenderable  # [Unrenderable(grant, namespace, service_account, host, port, protocol, reason)]
     dump_yaml(result.objects)
@@ -14,7 +16,14 @@ cluster-wide objects) and `egressui.io/content-hash` (see `content_hash`).
 Reads from the database live in `policies.selectors.manifests`.
 """
 
-from policies.manifests.inputs import ClusterSettings, GrantSpec, RenderInput, RenderResult, Unrenderable
+from policies.manifests.inputs import (
+    ClusterSettings,
+    GrantSpec,
+    NamespaceSpec,
+    RenderInput,
+    RenderResult,
+    Unrenderable,
+)
 from policies.manifests.kinds import KIND_BY_NAME, KINDS, KindInfo
 from policies.manifests.render import render_cluster
 from policies.manifests.serialize import (
@@ -33,6 +42,7 @@ __all__ = [
     "ClusterSettings",
     "GrantSpec",
     "KindInfo",
+    "NamespaceSpec",
     "RenderInput",
     "RenderResult",
     "Unrenderable",

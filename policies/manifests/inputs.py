@@ -4,7 +4,12 @@ or by hand in tests and benchmarks; nothing here touches Django models."""
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from policies.choices import GrantStatus
+from policies.choices import GrantStatus, InClusterEgress, NamespaceEnforcement
+from policies.constants import SYSTEM_CA_BUNDLE
+
+# Plain strings: the renderer compares them thousands of times.
+OBSERVE, ENFORCE = str(NamespaceEnforcement.OBSERVE.value), str(NamespaceEnforcement.ENFORCE.value)
+IN_CLUSTER_ALLOW, IN_CLUSTER_RESTRICT = str(InClusterEgress.ALLOW.value), str(InClusterEgress.RESTRICT.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +33,22 @@ class ClusterSettings:
     manage_sidecars: bool = True
     access_log_provider: str = "egress-json"
     wildcard_serving_hosts: tuple[tuple[str, str], ...] = ()
+    in_cluster_egress: str = IN_CLUSTER_ALLOW
+    in_cluster_cidrs: tuple[str, ...] = ()  # beyond pods: API server endpoints, node-local DNS …
+    source_access_log_provider: str = "egressui-source-json"  # "" renders no per-namespace Telemetry
+    origination_ca_certificates: str = SYSTEM_CA_BUNDLE
+    origination_credential_name: str = ""  # wins over the CA path when set
 
     @property
     def system_namespaces(self) -> frozenset[str]:
         """Namespaces whose pods must never be locked down as an app namespace would be."""
         return frozenset({self.egress_namespace, self.istiod_namespace, self.dns_namespace, self.gateway_namespace})
+
+    @property
+    def cluster_domain(self) -> str:
+        """The cluster's DNS domain, read from the gateway Service's FQDN (`….svc.cluster.local`)."""
+        _, svc, domain = self.gateway_service_host.partition(".svc.")
+        return domain if svc and domain else "cluster.local"
 
     @property
     def gateway_namespace(self) -> str:
@@ -72,10 +88,21 @@ class GrantSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class NamespaceSpec:
+    """An app namespace egressui manages and its enforcement state (OBSERVE or ENFORCE)."""
+
+    name: str
+    enforcement: str = ENFORCE
+
+
+@dataclass(frozen=True, slots=True)
 class RenderInput:
     cluster: ClusterSettings
     grants: tuple[GrantSpec, ...]
     now: datetime  # decides which grants are in force; the renderer has no clock of its own
+    # Every onboarded app namespace, with or without grants. A namespace that has grants but is not
+    # listed here is enforced: the renderer fails closed.
+    namespaces: tuple[NamespaceSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Per host, whatever the number of grants: one ServiceEntry, one Gateway, one DestinationRule
 subset on the gateway Service, one VirtualService and one AuthorizationPolicy, all in the egress
-namespace. Sidecars in each app namespace; one Telemetry per cluster.
+namespace. Per app namespace a Sidecar (REGISTRY_ONLY when enforced, ALLOW_ANY when observed) and
+a Telemetry logging the sidecars' catch-all cluster; one Telemetry for the gateway per cluster.
 """
 
 import ipaddress
@@ -29,13 +30,21 @@ from policies.manifests.plan import (
     WILDCARD,
     HostPlan,
     NamespacePlan,
+    Plan,
 )
 
 MESH = "mesh"
 ISTIO_MUTUAL = {"mode": "ISTIO_MUTUAL"}
 ORIGINATION_SUBSET = "tls-origination"
 TELEMETRY_NAME = "egressui-gateway-access-log"
+SOURCE_TELEMETRY_NAME = "egressui-source-access-log"
 SIDECAR_NAME = "default"  # the namespace-wide Sidecar: no workloadSelector, one per namespace
+# Envoy attributes (xds.cluster_name, xds.route_name) naming the sidecar's catch-alls. REGISTRY_ONLY
+# refuses TCP/TLS through BlackHoleCluster but answers HTTP on a known port from the `block_all`
+# route with a direct 502 and no upstream cluster; ALLOW_ANY's `allow_any` route goes to
+# PassthroughCluster, so the cluster name alone covers observed HTTP (docs/monitoring.md §1).
+BLOCKED_AT_SOURCE_FILTER = "xds.cluster_name == 'BlackHoleCluster' || xds.route_name == 'block_all'"
+OBSERVED_FILTER = "xds.cluster_name == 'PassthroughCluster'"
 
 
 def service_entry_name(host: str) -> str:
@@ -142,9 +151,21 @@ def uses_origination_subset(plan: HostPlan) -> bool:
     return bool(plan.originate_ports & plan.passthrough_ports)
 
 
+def _server_verification(cluster: ClusterSettings) -> dict:
+    """How the gateway verifies a server it originates TLS to: a Secret holding the CA (it must be in
+    the gateway pods' namespace) or a CA bundle path in the proxy image; never nothing (IST0129)."""
+    if cluster.origination_credential_name:
+        return {"credentialName": cluster.origination_credential_name}
+    return {"caCertificates": cluster.origination_ca_certificates}
+
+
 def origination_destination_rule(cluster: ClusterSettings, plan: HostPlan) -> Draft:
+    verification = _server_verification(cluster)
     settings = [
-        {"port": {"number": port}, "tls": {"mode": "SIMPLE", "sni": plan.host, "subjectAltNames": [plan.host]}}
+        {
+            "port": {"number": port},
+            "tls": {"mode": "SIMPLE", "sni": plan.host, "subjectAltNames": [plan.host], **verification},
+        }
         for port in sorted(plan.originate_ports)
     ]
     spec: dict = {"host": plan.host, "exportTo": ["."]}  # only the gateway, in this namespace, originates
@@ -221,16 +242,37 @@ def _route_grants(plan: HostPlan) -> str:
     return plan.annotation
 
 
-def sidecar(cluster: ClusterSettings, namespace: NamespacePlan) -> Draft:
-    """REGISTRY_ONLY and import only what the namespace was granted: fails fast on anything else and
-    keeps other namespaces' VirtualServices out of this one's config (reference §6.3, §9.2)."""
+def sidecar(plan: Plan, namespace: NamespacePlan) -> Draft:
+    """Import only what the namespace was granted (keeping other namespaces' VirtualServices out of
+    its config, reference §6.3, §9.2) plus the cluster's own services where in-cluster traffic is
+    left alone. Enforced: REGISTRY_ONLY, so anything else fails fast in the pod (BlackHoleCluster).
+    Observed: the same imports with ALLOW_ANY, so exactly what enforcing would refuse passes
+    through PassthroughCluster, where the source access log sees it."""
+    cluster = plan.cluster
     imported = ["./*", f"{cluster.istiod_namespace}/*", f"{cluster.gateway_namespace}/{cluster.gateway_service_host}"]
+    # Observing never cuts in-cluster calls short: without the import, a call to another namespace's
+    # service would pass through as plain TCP and fail against STRICT mTLS.
+    if plan.in_cluster_allowed or not namespace.enforced:
+        imported.append(f"*/*.svc.{cluster.cluster_domain}")
     imported += sorted(f"{cluster.egress_namespace}/{host}" for host in namespace.hosts)
     spec = {
-        "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
+        "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY" if namespace.enforced else "ALLOW_ANY"},
         "egress": [{"hosts": list(dict.fromkeys(imported))}],
     }
     return Draft(SIDECAR, namespace.name, SIDECAR_NAME, spec, grant_labels(namespace.grants))
+
+
+def source_telemetry(cluster: ClusterSettings, namespace: NamespacePlan) -> Draft:
+    """The namespace's sidecars log only connections that hit their catch-all: what enforcing would
+    block (observed) or what it blocked in the pod, never reaching the gateway (enforced). The
+    provider's format names the proxy's own namespace and service account (docs/monitoring.md §1)."""
+    expression = BLOCKED_AT_SOURCE_FILTER if namespace.enforced else OBSERVED_FILTER
+    logging = {
+        "providers": [{"name": cluster.source_access_log_provider}],
+        "match": {"mode": "CLIENT"},
+        "filter": {"expression": expression},
+    }
+    return Draft(TELEMETRY, namespace.name, SOURCE_TELEMETRY_NAME, {"accessLogging": [logging]})
 
 
 def telemetry(cluster: ClusterSettings) -> Draft:

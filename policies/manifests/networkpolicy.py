@@ -1,9 +1,12 @@
 """Kubernetes NetworkPolicies that keep pods from bypassing the egress gateway (reference §6.2).
 
 Istio cannot force traffic through the gateway by itself: a pod can drop its sidecar's redirection.
-Each app namespace with grants may therefore reach only DNS, istiod and the gateway pods (plus the
-exact CIDR and port of any direct TCP exception); the gateway admits only namespaces with grants.
-NetworkPolicies add up, so a team can still allow its in-cluster dependencies with its own policy.
+Each enforced app namespace (with or without grants) may therefore reach only DNS, istiod and the
+gateway pods (plus the exact CIDR and port of any direct TCP exception) and — with the cluster's
+`in_cluster_egress: allow`, the default — every pod of the cluster and the configured in-cluster
+CIDRs, so the lockdown is about external traffic only. Observed namespaces get no egress policy.
+The gateway admits only namespaces routed through it. NetworkPolicies add up, so with `restrict` a
+team allows its in-cluster dependencies with a policy of its own.
 """
 
 from policies.manifests.draft import Draft, grant_labels, labels_dict
@@ -30,7 +33,8 @@ def _gateway_pod_ports(cluster: ClusterSettings) -> list[dict]:
     return [_tcp(port) for port in sorted({cluster.gateway_pod_https_port, cluster.gateway_pod_http_port})]
 
 
-def app_network_policy(cluster: ClusterSettings, namespace: NamespacePlan) -> Draft:
+def app_network_policy(plan: Plan, namespace: NamespacePlan) -> Draft:
+    cluster = plan.cluster
     egress = [
         {
             "to": [
@@ -63,6 +67,11 @@ def app_network_policy(cluster: ClusterSettings, namespace: NamespacePlan) -> Dr
     ]
     for cidr, port in sorted(namespace.direct):
         egress.append({"to": [{"ipBlock": {"cidr": cidr}}], "ports": [_tcp(port)]})
+    if plan.in_cluster_allowed:
+        # An empty namespaceSelector selects every namespace, so every pod of the cluster, any port.
+        egress.append({"to": [{"namespaceSelector": {}}]})
+        if plan.in_cluster_cidrs:
+            egress.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in plan.in_cluster_cidrs]})
     spec = {"podSelector": {}, "policyTypes": ["Egress"], "egress": egress}
     return Draft(NETWORK_POLICY, namespace.name, APP_POLICY_NAME, spec, grant_labels(namespace.grants))
 

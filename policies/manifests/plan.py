@@ -1,6 +1,10 @@
 """Step one of rendering: turn grants into per-host and per-namespace plans, and say which grants
 cannot be rendered and why. Step two (`istio.py`, `networkpolicy.py`) only formats plans.
 
+The plan is what every enforcement mode shares: which hosts are granted to whom, which app
+namespaces are observed or enforced (with or without grants), and what in-cluster traffic an
+enforced namespace keeps. Mode-specific objects are built from it, never decided here.
+
 Grants are taken oldest first, so when two grants cannot both be honoured the older one keeps
 working and the newer one is reported (a preview shows this before anyone approves it).
 """
@@ -11,7 +15,15 @@ from dataclasses import dataclass, field
 
 from policies.choices import Protocol
 from policies.manifests import names
-from policies.manifests.inputs import ClusterSettings, GrantSpec, RenderInput, Unrenderable
+from policies.manifests.inputs import (
+    ENFORCE,
+    IN_CLUSTER_ALLOW,
+    OBSERVE,
+    ClusterSettings,
+    GrantSpec,
+    RenderInput,
+    Unrenderable,
+)
 
 # Plain strings: comparing with TextChoices members goes through the enum machinery, ten thousand times.
 PROTO_TLS, PROTO_ORIGINATE, PROTO_HTTP, PROTO_TCP = (
@@ -76,18 +88,33 @@ class HostPlan:
 @dataclass(slots=True)
 class NamespacePlan:
     name: str
+    enforcement: str = ENFORCE
     grants: dict[int, str] = field(default_factory=dict)
     hosts: set[str] = field(default_factory=set)  # ServiceEntry hosts the namespace may import
     direct: set[tuple[str, int]] = field(default_factory=set)  # (CIDR, port) reached without the gateway
     uses_gateway: bool = False
+
+    @property
+    def enforced(self) -> bool:
+        """Fail-closed: only granted hosts leave, whether or not there are any."""
+        return self.enforcement != OBSERVE
 
 
 @dataclass(slots=True)
 class Plan:
     cluster: ClusterSettings
     hosts: dict[str, HostPlan]
-    namespaces: dict[str, NamespacePlan]
+    namespaces: dict[str, NamespacePlan]  # every app namespace: listed ones and those with grants
     unrenderable: list[Unrenderable]
+
+    @property
+    def in_cluster_allowed(self) -> bool:
+        """Whether enforced namespaces still reach every pod of the cluster and `in_cluster_cidrs`."""
+        return self.cluster.in_cluster_egress == IN_CLUSTER_ALLOW
+
+    @property
+    def in_cluster_cidrs(self) -> tuple[str, ...]:
+        return self.cluster.in_cluster_cidrs if self.in_cluster_allowed else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +260,12 @@ def build_plan(data: RenderInput) -> Plan:
     }
     system = cluster.system_namespaces
     hosts: dict[str, HostPlan] = {}
-    namespaces: dict[str, NamespacePlan] = {}
+    # Listed namespaces first, so one without grants is planned too (enforced means fail-closed).
+    namespaces: dict[str, NamespacePlan] = {
+        spec.name: NamespacePlan(spec.name, spec.enforcement)
+        for spec in sorted(data.namespaces, key=lambda spec: spec.name)
+        if spec.name not in system
+    }
     unrenderable: list[Unrenderable] = []
     # Grants share destinations (thousands of grants, far fewer hosts): expand each destination once,
     # and check a route for conflicts only until it has been accepted; after that it always fits.

@@ -1,7 +1,8 @@
 """The renderer: `render_cluster(RenderInput) -> RenderResult`, a pure function.
 
 No database, clock, network or randomness: the same input gives the same objects in the same
-order, hence byte-identical YAML. Enforcement mode `istio` (sidecars + egress gateway) only.
+order, hence byte-identical YAML. Enforcement mode `istio` (sidecars + egress gateway) only: the
+plan (`plan.py`) is shared by every mode, the objects below are Istio's.
 """
 
 import gc
@@ -77,9 +78,12 @@ def _render(data: RenderInput) -> RenderResult:
         if host.originate_ports:
             drafts.append(istio.origination_destination_rule(cluster, host))
     for namespace in plan.namespaces.values():
-        drafts.append(networkpolicy.app_network_policy(cluster, namespace))
+        if namespace.enforced:
+            drafts.append(networkpolicy.app_network_policy(plan, namespace))
         if cluster.manage_sidecars:
-            drafts.append(istio.sidecar(cluster, namespace))
+            drafts.append(istio.sidecar(plan, namespace))
+        if cluster.source_access_log_provider:
+            drafts.append(istio.source_telemetry(cluster, namespace))
     drafts.append(networkpolicy.gateway_network_policy(plan))
     if cluster.access_log_provider:
         drafts.append(istio.telemetry(cluster))

@@ -1,8 +1,18 @@
+import ipaddress
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from policies.choices import ClusterStatus, ConnectionKind, EnforcementMode, Environment
+from policies.choices import (
+    ClusterStatus,
+    ConnectionKind,
+    EnforcementMode,
+    Environment,
+    InClusterEgress,
+    NamespaceEnforcement,
+)
+from policies.constants import SYSTEM_CA_BUNDLE
 from policies.models.fields import EncryptedTextField
 from policies.reconciler.kubeconfig import KubeconfigRefused, kubeconfig_parse
 from policies.redaction import url_credentials_problem
@@ -23,6 +33,13 @@ def default_istiod_selector() -> dict:
 
 def default_dns_selector() -> dict:
     return {"k8s-app": "kube-dns"}
+
+
+MAX_IN_CLUSTER_CIDRS = 64
+_SECRET_NAME = RegexValidator(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    "Use a Kubernetes Secret name: lower-case letters, digits, '-' and '.'.",
+)
 
 
 def _validate_labels(value, field: str) -> None:
@@ -83,6 +100,44 @@ class Cluster(models.Model):
         blank=True,
         help_text='Wildcards served by one host, e.g. {"*.wikipedia.org": "www.wikipedia.org"}.',
     )
+    default_namespace_enforcement = models.CharField(
+        max_length=16,
+        choices=NamespaceEnforcement.choices,
+        default=NamespaceEnforcement.OBSERVE,
+        help_text="State of a namespace when it is onboarded: observe first, unless the cluster says enforce.",
+    )
+    in_cluster_egress = models.CharField(
+        max_length=16,
+        choices=InClusterEgress.choices,
+        default=InClusterEgress.ALLOW,
+        help_text="allow: enforced namespaces still reach every pod of the cluster and the CIDRs below; "
+        "restrict: only DNS, istiod and the gateway (write your own in-cluster policies).",
+    )
+    in_cluster_cidrs = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='In-cluster addresses outside pods, with in_cluster_egress allow: e.g. ["10.0.0.1/32"] for the '
+        "API server's endpoints, node-local DNS.",
+    )
+    source_access_log_provider = models.CharField(
+        max_length=100,
+        blank=True,
+        default="egressui-source-json",
+        help_text="meshConfig provider for the sidecars' catch-all access log in app namespaces; blank: none.",
+    )
+    origination_ca_certificates = models.CharField(
+        max_length=500,
+        blank=True,
+        default=SYSTEM_CA_BUNDLE,
+        help_text="CA bundle the egress gateway verifies servers with when it originates TLS (a path in the "
+        "proxy image).",
+    )
+    origination_credential_name = models.CharField(
+        max_length=253,
+        blank=True,
+        validators=[_SECRET_NAME],
+        help_text="Instead of the CA bundle path: a Secret (key ca.crt or cacert) in the gateway pods' namespace.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -100,6 +155,18 @@ class Cluster(models.Model):
             _validate_labels(getattr(self, field), field)
         if not isinstance(self.wildcard_serving_hosts, dict):
             raise ValidationError({"wildcard_serving_hosts": "Enter a JSON object mapping wildcard to host."})
+        self.in_cluster_cidrs = normalized_cidrs(self.in_cluster_cidrs)
+        ca_path = (self.origination_ca_certificates or "").strip()
+        self.origination_ca_certificates = ca_path
+        if ca_path and not ca_path.startswith("/"):
+            raise ValidationError({"origination_ca_certificates": "Enter an absolute path inside the proxy image."})
+        if not ca_path and not self.origination_credential_name:
+            raise ValidationError(
+                {
+                    "origination_ca_certificates": "TLS origination must verify the server: enter a CA bundle path "
+                    "or a credential name."
+                }
+            )
         kind = self.connection_kind
         if kind == ConnectionKind.KUBECONFIG and not (self.kubeconfig_path or self.kubeconfig):
             raise ValidationError({"kubeconfig_path": "A kubeconfig connection needs a file path or its contents."})
@@ -115,6 +182,28 @@ class Cluster(models.Model):
                 kubeconfig_parse(self.kubeconfig, context=self.kube_context)
             except KubeconfigRefused as exc:
                 raise ValidationError({"kubeconfig": str(exc)}) from None
+
+
+def normalized_cidrs(value) -> list[str]:
+    """A list of CIDRs (a bare address is one host), normalised and without duplicates, or a
+    ValidationError naming the first bad entry."""
+    if not isinstance(value, list):
+        raise ValidationError({"in_cluster_cidrs": 'Enter a JSON list of CIDRs, e.g. ["10.0.0.1/32"].'})
+    if len(value) > MAX_IN_CLUSTER_CIDRS:
+        raise ValidationError({"in_cluster_cidrs": f"At most {MAX_IN_CLUSTER_CIDRS} CIDRs."})
+    cidrs: list[str] = []
+    for item in value:
+        try:
+            network = ipaddress.ip_network(str(item).strip(), strict=False) if isinstance(item, str) else None
+        except ValueError:
+            network = None
+        if network is None:
+            raise ValidationError({"in_cluster_cidrs": f"{str(item)[:60]!r} is not an IP address or CIDR."})
+        if network.prefixlen == 0:
+            raise ValidationError({"in_cluster_cidrs": f"{network} is the whole internet, not an in-cluster range."})
+        if str(network) not in cidrs:
+            cidrs.append(str(network))
+    return cidrs
 
 
 class ClusterSyncState(models.Model):
@@ -137,11 +226,20 @@ class ClusterSyncState(models.Model):
 
 
 class Namespace(models.Model):
-    """A namespace in a cluster, owned by exactly one team."""
+    """A namespace in a cluster, owned by exactly one team, observed or enforced.
+
+    `observe`: granted hosts go through the gateway, everything else passes and is logged by the
+    pods' own sidecars, so the team sees what enforcing would block. `enforce`: fail-closed, with or
+    without grants. Changed only by `namespace_enforcement_set` (audited, with its outbox mark).
+    """
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="namespaces")
     name = models.CharField(max_length=63, validators=[dns_label])
     team = models.ForeignKey("policies.Team", on_delete=models.PROTECT, related_name="namespaces")
+    enforcement = models.CharField(
+        max_length=16, choices=NamespaceEnforcement.choices, default=NamespaceEnforcement.OBSERVE, db_index=True
+    )
+    enforcement_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cluster", "name"], name="unique_namespace_per_cluster")]

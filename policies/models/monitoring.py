@@ -92,6 +92,11 @@ class AccessRecord(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     detail = models.CharField(max_length=200, blank=True, help_text="Last response flags or denial detail.")
+    protocol = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="For connections logged by the source sidecar: tls (SNI), http (authority) or tcp (address only).",
+    )
 
     class Meta:
         ordering = ["-hour", "-id"]

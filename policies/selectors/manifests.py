@@ -4,10 +4,15 @@
   reconciler's desired state; the cluster's manifests page and `render_manifests`).
 - `cluster_render(cluster, *, now=None) -> RenderResult`: the same objects plus the grants that
   could not be rendered, with reasons.
-- `request_preview(request) -> list[ClusterPreview]`: for each cluster the request's identities are
-  in, the objects that would be added, changed (before/after and a unified YAML diff) and removed
-  if the request were approved now, and the request's grants that could not be rendered.
-  `request_input_preview(data)` does the same for an unsaved `RequestInput` (the request form).
+- `request_preview(request, *, viewer) -> list[ClusterPreview]`: for each cluster the request's
+  identities are in, the objects that would be added, changed (before/after and a unified YAML diff)
+  and removed if the request were approved now, and the request's grants that could not be rendered.
+  `request_input_preview(data, *, viewer)` does the same for an unsaved `RequestInput` (the form).
+- `namespace_enforcement_preview(namespace, enforcement, *, viewer) -> ClusterPreview`: the objects a
+  switch of one namespace's state would add, change and remove.
+
+Every preview masks other teams' principals, namespaces and grant ids in shared objects unless the
+viewer may see them (`permissions.can_see_full_preview`; `policies.manifests.mask`).
 
 The preview renders the cluster twice (now, and with the request's would-be grants replacing any
 active grant for the same identity and destination, as approval does) and diffs by content hash.
@@ -23,7 +28,15 @@ from django.utils import timezone
 
 from policies.choices import EnforcementMode
 from policies.exceptions import ValidationFailed
-from policies.manifests import ClusterSettings, GrantSpec, RenderInput, RenderResult, Unrenderable, render_cluster
+from policies.manifests import (
+    ClusterSettings,
+    GrantSpec,
+    NamespaceSpec,
+    RenderInput,
+    RenderResult,
+    Unrenderable,
+    render_cluster,
+)
 from policies.manifests.diff import ObjectChange, diff_objects
 from policies.manifests.mask import MaskScope, mask_objects
 from policies.models import Cluster, EgressRequest, Namespace
@@ -73,7 +86,22 @@ def cluster_settings(cluster: Cluster) -> ClusterSettings:
         manage_sidecars=cluster.manage_sidecars,
         access_log_provider=cluster.access_log_provider.strip(),
         wildcard_serving_hosts=_pairs(cluster.wildcard_serving_hosts),
+        in_cluster_egress=cluster.in_cluster_egress,
+        in_cluster_cidrs=tuple(cluster.in_cluster_cidrs or ()),
+        source_access_log_provider=cluster.source_access_log_provider.strip(),
+        origination_ca_certificates=cluster.origination_ca_certificates,
+        origination_credential_name=cluster.origination_credential_name,
     )
+
+
+def namespace_specs_for_cluster(cluster: Cluster) -> list[NamespaceSpec]:
+    """Every onboarded namespace of the cluster with its enforcement state (one query)."""
+    rows = Namespace.objects.filter(cluster_id=cluster.pk).order_by("name").values_list("name", "enforcement")
+    return [NamespaceSpec(name, enforcement) for name, enforcement in rows]
+
+
+def _render(rendering: ClusterSettings, grants, *, now: datetime, namespaces) -> RenderResult:
+    return render_cluster(RenderInput(cluster=rendering, grants=tuple(grants), now=now, namespaces=tuple(namespaces)))
 
 
 def _grant_spec(row: tuple) -> GrantSpec:
@@ -101,7 +129,8 @@ def grant_specs_for_cluster(cluster: Cluster, *, now: datetime) -> list[GrantSpe
 def cluster_render(cluster: Cluster, *, now: datetime | None = None) -> RenderResult:
     now = now or timezone.now()
     grants = grant_specs_for_cluster(cluster, now=now)
-    return render_cluster(RenderInput(cluster=cluster_settings(cluster), grants=tuple(grants), now=now))
+    namespaces = namespace_specs_for_cluster(cluster)
+    return _render(cluster_settings(cluster), grants, now=now, namespaces=namespaces)
 
 
 def desired_objects_for_cluster(cluster: Cluster) -> list[dict]:
@@ -179,6 +208,7 @@ def _preview(
     for cluster_id, cluster in sorted(clusters.items(), key=lambda item: item[1].name):
         rendering = cluster_settings(cluster)
         current = grant_specs_for_cluster(cluster, now=now)
+        namespaces = namespace_specs_for_cluster(cluster)
         pending = [
             (identity.namespace.name, identity.service_account, destination)
             for identity in by_cluster[cluster_id]
@@ -201,8 +231,8 @@ def _preview(
             )
             for index, (namespace, account, d) in enumerate(pending)
         ]
-        before = render_cluster(RenderInput(cluster=rendering, grants=tuple(current), now=now))
-        after = render_cluster(RenderInput(cluster=rendering, grants=tuple(kept + added), now=now))
+        before = _render(rendering, current, now=now, namespaces=namespaces)
+        after = _render(rendering, kept + added, now=now, namespaces=namespaces)
         if full:
             diff = diff_objects(before.objects, after.objects)
         else:
@@ -266,3 +296,32 @@ def request_input_preview(data, *, viewer, request: EgressRequest | None = None)
     ref = f"request-{request.pk}" if request is not None else "new"
     full = can_see_full_preview(viewer, request)
     return _preview(identities, destinations, invalid, ref, viewer=viewer, full=full)
+
+
+def namespace_enforcement_preview(namespace: Namespace, enforcement: str, *, viewer) -> ClusterPreview:
+    """What switching `namespace` to `enforcement` would do to its cluster now: the cluster rendered
+    as it is and with only that namespace's state changed, diffed by content hash. Other teams' share
+    of shared objects is masked unless `viewer` is a platform admin."""
+    cluster = namespace.cluster
+    now = timezone.now()
+    rendering = cluster_settings(cluster)
+    grants = grant_specs_for_cluster(cluster, now=now)
+    current = namespace_specs_for_cluster(cluster)
+    switched = [NamespaceSpec(spec.name, enforcement) if spec.name == namespace.name else spec for spec in current]
+    before = _render(rendering, grants, now=now, namespaces=current)
+    after = _render(rendering, grants, now=now, namespaces=switched)
+    full = can_see_full_preview(viewer, None)
+    if full:
+        diff = diff_objects(before.objects, after.objects)
+    else:
+        scope = _mask_scope(viewer, cluster, grants)
+        diff = diff_objects(mask_objects(before.objects, scope), mask_objects(after.objects, scope))
+    return ClusterPreview(
+        cluster_id=cluster.pk,
+        cluster_name=cluster.name,
+        added=diff.added,
+        changed=diff.changed,
+        removed=diff.removed,
+        unchanged=diff.unchanged,
+        masked=not full,
+    )

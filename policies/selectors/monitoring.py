@@ -183,7 +183,7 @@ def denied_attempts(records: QuerySet[AccessRecord]) -> QuerySet:
     an already visible, already filtered AccessRecord queryset."""
     count_of = {
         verdict: Sum(Case(When(verdict=verdict, then="count"), default=0, output_field=IntegerField()))
-        for verdict in (AccessVerdict.DENIED, AccessVerdict.NO_ROUTE)
+        for verdict in (AccessVerdict.DENIED, AccessVerdict.NO_ROUTE, AccessVerdict.BLOCKED_AT_SOURCE)
     }
     return (
         records.filter(verdict__in=_BLOCKED)
@@ -202,9 +202,11 @@ def denied_attempts(records: QuerySet[AccessRecord]) -> QuerySet:
             attempts=Sum("count"),
             denied=count_of[AccessVerdict.DENIED],
             no_route=count_of[AccessVerdict.NO_ROUTE],
+            blocked_at_source=count_of[AccessVerdict.BLOCKED_AT_SOURCE],
             first_seen=Min("first_seen"),
             last_seen=Max("last_seen"),
             port=Max("port"),
+            protocol=Max("protocol"),
         )
         .order_by("-last_seen", "cluster__name", "source_principal", "host")
     )
@@ -238,7 +240,7 @@ def denied_attempts_explained(rows: list[dict], *, now: datetime | None = None) 
             {
                 **row,
                 "service_account": service_account_of(row["source_principal"]),
-                "destination": requested_destination(row["host"], row["port"]),
+                "destination": requested_destination(row["host"], row["port"], row.get("protocol") or ""),
                 "granted_by": covering,
             }
         )

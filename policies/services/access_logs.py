@@ -1,6 +1,8 @@
-"""Ingesting the egress gateway's access log: parse and classify each line, sum the lines per
-(source principal, host, verdict, hour) in memory, tie each sum to the identity and grant it belongs
-to, then write the sums with one set-based upsert and bump the cluster's totals, in one transaction.
+"""Ingesting access logs — the egress gateway's, and the app sidecars' catch-all connections (blocked
+at the source, or observed passing by it) — in one feed: parse and classify each line, sum the
+lines per (source principal, host, verdict, hour) in memory, tie each sum to the identity and grant
+it belongs to, then write the sums with one set-based upsert and bump the cluster's totals, in one
+transaction.
 
 A bad line is counted and reported with its line number; it never stops the good lines of the
 batch. Ingestion and pruning write telemetry, not decisions, so they record no audit events.
@@ -62,7 +64,12 @@ def access_log_ingest(
 ) -> IngestReport:
     """Ingest one batch of `(line number, decoded JSON value or LineError)` for `cluster`."""
     now = now or timezone.now()
-    parser = LineParser(cluster_name=cluster.name, oldest=retention_cutoff(now), newest=now + MAX_CLOCK_SKEW)
+    parser = LineParser(
+        cluster_name=cluster.name,
+        oldest=retention_cutoff(now),
+        newest=now + MAX_CLOCK_SKEW,
+        trust_domain=cluster.trust_domain,
+    )
     report = IngestReport()
     batch = BatchAggregator()
     for number, record in records:
@@ -191,6 +198,7 @@ def _attributed_rows(cluster: Cluster, batch: BatchAggregator) -> list[tuple]:
                 aggregate.first_seen,
                 aggregate.last_seen,
                 aggregate.detail,
+                aggregate.protocol,
             )
         )
     return rows
@@ -214,6 +222,7 @@ _COLUMNS = (
     "first_seen",
     "last_seen",
     "detail",
+    "protocol",
 )
 _DATETIME_COLUMNS = frozenset({1, 12, 13})
 _PG_TYPES = (
@@ -232,6 +241,7 @@ _PG_TYPES = (
     "timestamptz",
     "timestamptz",
     "text",
+    "text",
 )
 _KEY = "cluster_id, source_principal, host, verdict, hour"
 
@@ -248,7 +258,8 @@ def _conflict_clause(table: str, least: str, greatest: str) -> str:
         f"identity_id = COALESCE(excluded.identity_id, {table}.identity_id), "
         f"grant_id = COALESCE(excluded.grant_id, {table}.grant_id), "
         f"port = COALESCE(excluded.port, {table}.port), "
-        f"detail = CASE WHEN excluded.detail <> '' THEN excluded.detail ELSE {table}.detail END"
+        f"detail = CASE WHEN excluded.detail <> '' THEN excluded.detail ELSE {table}.detail END, "
+        f"protocol = CASE WHEN excluded.protocol <> '' THEN excluded.protocol ELSE {table}.protocol END"
     )
 
 

@@ -1,10 +1,10 @@
-"""Writes on clusters, namespaces and workload identities (platform configuration)."""
+"""Writes on clusters and workload identities (platform configuration); namespaces: `services.namespaces`."""
 
 from django.db import transaction
 
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, ValidationFailed
-from policies.models import Cluster, ClusterSyncState, Namespace, Team, WorkloadIdentity
+from policies.models import Cluster, ClusterSyncState, Namespace, WorkloadIdentity
 from policies.permissions import can_manage_clusters
 from policies.reconciler.kubeconfig import cluster_files_problems
 from policies.services.audit import audit_event_record
@@ -38,6 +38,12 @@ CLUSTER_FIELDS = (
     "manage_sidecars",
     "access_log_provider",
     "wildcard_serving_hosts",
+    "default_namespace_enforcement",
+    "in_cluster_egress",
+    "in_cluster_cidrs",
+    "source_access_log_provider",
+    "origination_ca_certificates",
+    "origination_credential_name",
 )
 
 
@@ -45,7 +51,8 @@ def cluster_snapshot(cluster: Cluster) -> dict:
     return {"name": cluster.name, **{field: getattr(cluster, field) for field in CLUSTER_FIELDS}}
 
 
-def _full_clean(instance) -> None:
+def full_clean(instance) -> None:
+    """Model validation as a ValidationFailed naming the first field, for services."""
     from django.core.exceptions import ValidationError
 
     try:
@@ -80,7 +87,7 @@ def cluster_create(*, actor, name: str, **fields) -> Cluster:
     if unknown:
         raise ValidationFailed.on(sorted(unknown)[0], "Unknown cluster setting.")
     cluster = Cluster(name=name, **fields)
-    _full_clean(cluster)
+    full_clean(cluster)
     _check_files(cluster, changed=set(fields), actor=actor)
     cluster.save()
     ClusterSyncState.objects.create(cluster=cluster, needs_reconcile=True)
@@ -110,7 +117,7 @@ def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
         if field in Cluster.SECRET_FIELDS and value in (None, ""):
             continue
         setattr(cluster, field, value)
-    _full_clean(cluster)
+    full_clean(cluster)
     after = cluster_snapshot(cluster)
     changed = {field for field in after if after[field] != before[field]}
     if not changed:
@@ -131,32 +138,6 @@ def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
 
 
 @transaction.atomic
-def namespace_assign(*, actor, cluster: Cluster, name: str, team: Team) -> Namespace:
-    """Record that `team` owns namespace `name` in `cluster` (create or move ownership)."""
-    _require_admin(actor)
-    namespace = Namespace.objects.select_for_update().filter(cluster=cluster, name=name).first()
-    if namespace is not None and namespace.team_id == team.pk:
-        return namespace
-    before = {"team": namespace.team.slug} if namespace else None
-    if namespace is None:
-        namespace = Namespace(cluster=cluster, name=name, team=team)
-    else:
-        namespace.team = team
-    _full_clean(namespace)
-    namespace.save()
-    audit_event_record(
-        event_type=AuditEventType.CONFIG_UPDATED if before else AuditEventType.CONFIG_CREATED,
-        actor=actor,
-        actor_repr=None if actor else "operator",
-        subject=namespace,
-        cluster=cluster,
-        before=before,
-        after={"cluster": cluster.name, "namespace": name, "team": team.slug},
-    )
-    return namespace
-
-
-@transaction.atomic
 def workload_identity_ensure(*, actor, namespace: Namespace, service_account: str, discovered: bool = False):
     """Create the identity if missing. Team members may type in identities for their own namespaces;
     discovery (actor None) records what the cluster reports."""
@@ -171,7 +152,7 @@ def workload_identity_ensure(*, actor, namespace: Namespace, service_account: st
             identity.save(update_fields=["discovered"])
         return identity
     identity = WorkloadIdentity(namespace=namespace, service_account=service_account, discovered=discovered)
-    _full_clean(identity)
+    full_clean(identity)
     identity.save()
     audit_event_record(
         event_type=AuditEventType.CONFIG_CREATED,

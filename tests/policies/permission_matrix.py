@@ -33,6 +33,18 @@ GRANT_MATRIX = {
     "admin": dict(zip(GRANT_ACTIONS, (True, True, True), strict=True)),
 }
 
+# The payments namespace (observed, with a destination its sidecars saw): who sees it, who may switch
+# it (EGRESSUI_ENFORCEMENT_SWITCH_ROLE's default: the team's approvers) and who may turn what it saw
+# into a request. Namespaces of other teams do not exist for a member (404, not 403).
+NAMESPACE_ACTIONS = ("view", "enforce", "request")
+NAMESPACE_MATRIX = {
+    "dev": dict(zip(NAMESPACE_ACTIONS, (True, False, True), strict=True)),
+    "lead": dict(zip(NAMESPACE_ACTIONS, (True, True, True), strict=True)),
+    "secops": dict(zip(NAMESPACE_ACTIONS, (False, False, False), strict=True)),
+    "searcher": dict(zip(NAMESPACE_ACTIONS, (False, False, False), strict=True)),
+    "admin": dict(zip(NAMESPACE_ACTIONS, (True, True, True), strict=True)),
+}
+
 # Platform configuration and cluster internals.
 ADMIN_ACTIONS = ("manage_clusters", "manage_teams", "view_reconcile_runs", "verify_audit_chain")
 ADMIN_MATRIX = {persona: dict.fromkeys(ADMIN_ACTIONS, persona == "admin") for persona in PERSONAS}
@@ -65,6 +77,29 @@ def grant_permission(user, grant, action: str) -> bool:
         "revoke": perms.can_revoke_grant,
         "renew": perms.can_renew_grant,
     }[action](user, grant)
+
+
+def observed_namespace_world(world):
+    """The payments namespace observed, with one destination its sidecars saw; returns it."""
+    from policies.models import Namespace
+    from policies.services.access_logs import access_log_ingest
+    from tests.policies.accesslog.support import source_line
+
+    Namespace.objects.filter(pk=world.ns.pk).update(enforcement="observe")
+    line = source_line("payments", "checkout", sni="api.openexchangerates.org")
+    access_log_ingest(cluster=world.cluster, records=[(1, line)])
+    return Namespace.objects.select_related("cluster", "team").get(pk=world.ns.pk)
+
+
+OBSERVED_KEY = "api.openexchangerates.org|443|tls"  # its row's key on the readiness page
+
+
+def namespace_permission(user, namespace, action: str) -> bool:
+    return {
+        "view": perms.can_view_namespace,
+        "enforce": perms.can_switch_enforcement,
+        "request": lambda who, ns: perms.can_view_namespace(who, ns) and perms.can_request_for_team(who, ns.team),
+    }[action](user, namespace)
 
 
 def admin_permission(user, action: str) -> bool:

@@ -3,8 +3,8 @@
 import pytest
 
 from policies.choices import AuditEventType
-from policies.models import AuditEvent, Cluster
-from tests.factories import ClusterFactory, cluster_admin_form
+from policies.models import AuditEvent, Cluster, Namespace
+from tests.factories import ClusterFactory, GrantFactory, NamespaceFactory, cluster_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +48,43 @@ class AdminTests:
         assert response.status_code == 302
         event = AuditEvent.objects.get(event_type=AuditEventType.CONFIG_CREATED)
         assert event.subject_type == "domainlist" and event.after["entries"] == "pastebin.com"
+
+    def test_namespaces_are_onboarded_and_switched_through_their_services(self, client, world):
+        client.force_login(world.admin)
+        world.cluster.default_namespace_enforcement = "enforce"
+        world.cluster.save()
+        system = {"cluster": world.cluster.pk, "name": "istio-egress", "team": world.payments.pk, "enforcement": ""}
+        page = client.post("/admin/policies/namespace/add/", system)
+        assert page.status_code == 200 and "is a system namespace" in page.content.decode()
+        form = {"cluster": world.cluster.pk, "name": "ledger", "team": world.payments.pk, "enforcement": ""}
+        assert client.post("/admin/policies/namespace/add/", form).status_code == 302
+        ledger = Namespace.objects.get(name="ledger")
+        assert ledger.enforcement == "enforce"  # the cluster's default
+        created = AuditEvent.objects.get(event_type=AuditEventType.CONFIG_CREATED, subject_id=str(ledger.pk))
+        world.cluster.sync.refresh_from_db()
+        assert created.after["enforcement"] == "enforce" and world.cluster.sync.needs_reconcile
+        url = f"/admin/policies/namespace/{ledger.pk}/change/"
+        change = {"team": world.payments.pk, "enforcement": "observe", "reason": ""}
+        page = client.post(url, change)
+        assert page.status_code == 200 and "Give a reason for going back to observe" in page.content.decode()
+        assert client.post(url, {**change, "reason": "vendor SDK needs an audit"}).status_code == 302
+        event = AuditEvent.objects.get(event_type=AuditEventType.NAMESPACE_ENFORCEMENT_CHANGED)
+        assert (event.actor, event.before, event.message) == (
+            world.admin,
+            {"enforcement": "enforce"},
+            "vendor SDK needs an audit",
+        )
+
+    def test_a_namespace_with_grants_is_not_deleted(self, client, world):
+        client.force_login(world.admin)
+        GrantFactory(identity=world.checkout)
+        response = client.post(f"/admin/policies/namespace/{world.ns.pk}/delete/", {"post": "yes"}, follow=True)
+        assert "Cannot delete namespace" in response.content.decode()  # its grants protect it
+        assert Namespace.objects.filter(pk=world.ns.pk).exists()
+        empty = NamespaceFactory(cluster=world.cluster, name="empty", team=world.payments)
+        client.post(f"/admin/policies/namespace/{empty.pk}/delete/", {"post": "yes"})
+        assert not Namespace.objects.filter(pk=empty.pk).exists()
+        assert AuditEvent.objects.get(event_type=AuditEventType.CONFIG_DELETED).before["namespace"] == "empty"
 
     def test_audit_events_are_read_only(self, client, world):
         client.force_login(world.admin)

@@ -4,7 +4,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from policies.choices import GrantStatus, RequestStatus
-from policies.models import AuditEvent, EgressRequest, Grant
+from policies.models import AuditEvent, EgressRequest, Grant, Namespace
 from policies.selectors.audit import audit_chain_verify
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +19,14 @@ class SeedDemoTests:
         assert statuses == set(RequestStatus.values)
         assert Grant.objects.filter(status=GrantStatus.ACTIVE).exists()
         assert Grant.objects.filter(status=GrantStatus.REVOKED).exists()
+        states = {ns.name: (ns.team.slug, ns.enforcement) for ns in Namespace.objects.select_related("team")}
+        assert states == {
+            "payments": ("payments", "enforce"),
+            "search": ("search", "enforce"),
+            "ledger": ("payments", "enforce"),
+            "reports": ("search", "observe"),
+        }
+        assert not Grant.objects.filter(identity__namespace__name__in=["ledger", "reports"]).exists()
         counts = (EgressRequest.objects.count(), Grant.objects.count(), AuditEvent.objects.count())
         call_command("seed_demo", "--password", "other")
         assert (EgressRequest.objects.count(), Grant.objects.count(), AuditEvent.objects.count()) == counts

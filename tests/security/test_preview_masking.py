@@ -114,3 +114,16 @@ class PreviewMaskingTests:
             _client(world.searcher).get(f"/api/v1/requests/{request.pk}/preview/").json(), ensure_ascii=False
         )
         assert PAYMENTS_PRINCIPAL not in text
+
+
+class NamespacePreviewMaskingTests:
+    """A namespace switch changes only that namespace's objects today; the same masking applies to its
+    preview all the same, so a renderer change that touches shared objects cannot start a leak."""
+
+    def test_a_namespace_switch_preview_hides_other_teams(self, world, scene):
+        path = f"/api/v1/namespaces/{world.search_ns.pk}/enforcement-preview/?enforcement=observe"
+        preview = _client(world.searcher).get(path).json()["objects"]
+        text = json.dumps(preview, ensure_ascii=False)
+        assert preview["changed"] and preview["masked"]
+        assert "ns/payments" not in text and '"payments"' not in text
+        assert not _client(world.admin).get(path).json()["objects"]["masked"]

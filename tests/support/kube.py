@@ -12,6 +12,7 @@ parts of the real API server's behaviour that egressui depends on:
 - list with label selectors (equality, set-based, existence) and field selectors on name/namespace;
 - delete with `preconditions.resourceVersion` (409 on mismatch) and `dryRun=All`;
 - namespaces: objects in a namespace that does not exist are refused with 404, as the API server does;
+  deleting a namespace deletes everything in it (the namespace controller's work, done at once);
 - SelfSubjectAccessReviews answered from a deny list;
 - injected faults: any status (409/422/429/500/…) or a delay (client timeouts) on matching requests.
 
@@ -221,6 +222,15 @@ class ApiEmulator(kmock.KubernetesEmulator):
         self._store(NAMESPACES, None, name, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
         if labels:
             self.objects[NAMESPACES, None, name]["metadata"]["labels"] = dict(labels)
+
+    def delete_namespace(self, name: str) -> None:
+        """Someone deleted the namespace: it and every object in it are gone (the API server's namespace
+        controller empties it before the namespace disappears; here both happen at once)."""
+        for key, obj in list(self.objects._objects.items()):
+            resource, namespace, obj_name = key
+            if not obj.deleted and (namespace == name or (resource == NAMESPACES and obj_name == name)):
+                obj.delete()
+                self._owners.pop(key, None)
 
     def add_service_account(self, namespace: str, name: str) -> None:
         self._kinds[SERVICE_ACCOUNTS] = "ServiceAccount"

@@ -11,7 +11,15 @@ from django.db.models import Max
 from django.utils import timezone
 
 from policies.accesslog.demo import demo_access_log
-from policies.choices import ConnectionKind, Environment, GrantStatus, Protocol, RuleOutcome, TeamRole
+from policies.choices import (
+    ConnectionKind,
+    Environment,
+    GrantStatus,
+    NamespaceEnforcement,
+    Protocol,
+    RuleOutcome,
+    TeamRole,
+)
 from policies.models import (
     ApprovalRule,
     ApprovalRuleStep,
@@ -24,8 +32,9 @@ from policies.models import (
 )
 from policies.services.access_logs import access_log_ingest
 from policies.services.approvals import egress_request_approve, egress_request_request_changes
-from policies.services.clusters import cluster_create, namespace_assign, workload_identity_ensure
+from policies.services.clusters import cluster_create, workload_identity_ensure
 from policies.services.grants import grant_revoke
+from policies.services.namespaces import namespace_assign
 from policies.services.requests import DestinationInput, RequestInput, egress_request_cancel, egress_request_create
 
 DEFAULT_PASSWORD = "egressui-demo"
@@ -129,12 +138,22 @@ class Command(BaseCommand):
         )
 
     def _identities(self, cluster, teams):
-        payments = namespace_assign(actor=None, cluster=cluster, name="payments", team=teams["payments"])
-        search = namespace_assign(actor=None, cluster=cluster, name="search", team=teams["search"])
+        """The teams' namespaces: payments and search enforced with grants (below), ledger enforced
+        before any grant (fail-closed), reports observed to see what enforcing it would block."""
+
+        def onboard(name, team, enforcement):
+            return namespace_assign(actor=None, cluster=cluster, name=name, team=teams[team], enforcement=enforcement)
+
+        payments = onboard("payments", "payments", NamespaceEnforcement.ENFORCE)
+        search = onboard("search", "search", NamespaceEnforcement.ENFORCE)
+        ledger = onboard("ledger", "payments", NamespaceEnforcement.ENFORCE)
+        reports = onboard("reports", "search", NamespaceEnforcement.OBSERVE)
         return {
             "checkout": workload_identity_ensure(actor=None, namespace=payments, service_account="checkout"),
             "refunds": workload_identity_ensure(actor=None, namespace=payments, service_account="refunds"),
             "indexer": workload_identity_ensure(actor=None, namespace=search, service_account="indexer"),
+            "ledger": workload_identity_ensure(actor=None, namespace=ledger, service_account="ledger"),
+            "exporter": workload_identity_ensure(actor=None, namespace=reports, service_account="exporter"),
         }
 
     def _rules(self, teams):

@@ -6,6 +6,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from policies.choices import PROTOCOL_HELP, AuditEventType, Protocol, RequestStatus
+from policies.constants import MAX_DESTINATIONS_PER_REQUEST
 from policies.exceptions import ApplicationError
 from policies.filtersets import RequestFilterSet
 from policies.forms import (
@@ -143,7 +144,8 @@ _DEFAULT_PORTS = {Protocol.TLS: "443", Protocol.HTTP_ORIGINATE: "443", Protocol.
 
 def _prefill(request) -> tuple[dict, list[dict]]:
     """Initial values from the query string, so other pages (and people) can link a pre-filled form:
-    ?team=payments&identity=ID&host=api.example.com&port=443&protocol=tls"""
+    ?team=payments&identity=ID&host=api.example.com&port=443&protocol=tls. `identity`, `host`, `port`
+    and `protocol` may repeat: the n-th host goes with the n-th port and protocol (one row each)."""
     query = request.GET
     initial: dict = {}
     if query.get("team"):
@@ -153,13 +155,14 @@ def _prefill(request) -> tuple[dict, list[dict]]:
     identity_ids = [value for value in query.getlist("identity") if value.isdigit()]
     if identity_ids:
         initial["identities"] = [int(value) for value in identity_ids]
-    protocol = query.get("protocol") if query.get("protocol") in Protocol.values else Protocol.TLS
-    destination = {
-        "host": query.get("host", ""),
-        "port": query.get("port") or _DEFAULT_PORTS[protocol],
-        "protocol": protocol,
-    }
-    return initial, [destination]
+    hosts, ports, protocols = query.getlist("host") or [""], query.getlist("port"), query.getlist("protocol")
+    destinations = []
+    for index, host in enumerate(hosts[:MAX_DESTINATIONS_PER_REQUEST]):
+        wanted = protocols[index] if index < len(protocols) else ""
+        protocol = wanted if wanted in Protocol.values else Protocol.TLS
+        port = ports[index] if index < len(ports) else ""
+        destinations.append({"host": host, "port": port or _DEFAULT_PORTS[protocol], "protocol": protocol})
+    return initial, destinations
 
 
 def _instance_initial(egress_request: EgressRequest) -> tuple[dict, list[dict]]:

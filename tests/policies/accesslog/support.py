@@ -4,6 +4,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from policies.accesslog.demo import source_record
+
 FIXTURE = Path(__file__).parent / "fixtures" / "egress-gateway.jsonl"
 # The fixture's lines start at 10:15 on this day.
 FIXTURE_DAY = datetime.fromisoformat("2026-08-20T10:00:00+00:00")
@@ -20,3 +22,25 @@ def fixture_bytes(*, hour: datetime | None = None) -> bytes:
 
 def line(**fields) -> str:
     return json.dumps(fields)
+
+
+def source_line(
+    namespace: str,
+    account: str,
+    *,
+    sni: str = "",
+    authority: str = "",
+    original: str = "198.51.100.9:443",
+    catch_all: str = "PassthroughCluster",
+    at: datetime | None = None,
+    **fields,
+) -> dict:
+    """A line of egressui's source provider: a sidecar of `namespace` running as `account` reached its
+    catch-all (PassthroughCluster: observed; BlackHoleCluster: blocked), `at` (default now)."""
+    from django.utils import timezone
+
+    start = (at or timezone.now()).isoformat()
+    line = source_record(
+        namespace, account, catch_all=catch_all, sni=sni, authority=authority, original=original, start=start
+    )
+    return {**line, **fields}

@@ -92,3 +92,20 @@ class RequestedDestinationTests:
 
     def test_no_host_no_destination(self):
         assert requested_destination("", 443) is None
+
+    def test_what_the_source_sidecar_saw_decides_the_protocol(self):
+        assert requested_destination("feeds.example.org", 8080, "http") == {
+            "host": "feeds.example.org",
+            "port": 8080,
+            "protocol": "http",
+        }
+        assert requested_destination("api.example.com", 80, "tls")["protocol"] == "tls"
+        assert requested_destination("203.0.113.40", 5432, "tcp") == {
+            "host": "203.0.113.40",
+            "port": 5432,
+            "protocol": "tcp",
+        }
+
+    def test_a_bare_address_is_tcp_and_needs_a_port(self):
+        assert requested_destination("2001:db8::7", 22)["protocol"] == "tcp"
+        assert requested_destination("203.0.113.40", None) is None

@@ -6,7 +6,7 @@ import pytest
 
 from policies.accesslog import BodyError, LineError, LineParser, iter_body_records
 from policies.accesslog.parse import normalize_log_host
-from tests.policies.accesslog.support import FIXTURE_DAY, fixture_bytes
+from tests.policies.accesslog.support import FIXTURE_DAY, fixture_bytes, source_line
 
 NOW = FIXTURE_DAY + timedelta(hours=1)
 PARSER = LineParser(cluster_name="prod-eu", oldest=NOW - timedelta(days=90), newest=NOW + timedelta(minutes=15))
@@ -45,7 +45,8 @@ class FixtureLineTests:
             2: ("cluster.local/ns/payments/sa/checkout", "api.stripe.com", "allowed", 443),
             3: ("cluster.local/ns/payments/sa/refunds", "api.stripe.com", "denied", 443),
             4: ("cluster.local/ns/search/sa/indexer", "legacy.example.org", "denied", 443),
-            5: ("", "unknown.example.net", "no_route", None),
+            # A sidecar's line in Istio's default format: refused in the pod, original destination known.
+            5: ("", "unknown.example.net", "blocked_at_source", 443),
             6: ("cluster.local/ns/payments/sa/checkout", "not-granted.example.com", "no_route", None),
             7: ("cluster.local/ns/payments/sa/checkout", "api.stripe.com", "upstream_failure", 443),
             11: ("cluster.local/ns/search/sa/indexer", "xn--bcher-kva.example", "no_route", 80),
@@ -69,7 +70,7 @@ class FixtureLineTests:
         results = dict(fixture_results())
         assert results[3].detail == "rbac_access_denied_matched_policy[none]"
         assert results[4].detail == "403"
-        assert results[5].detail == "BlackHoleCluster"
+        assert results[5].detail == "BlackHoleCluster 198.51.100.7:443"
         assert results[6].detail == "NR"
         assert results[7].detail == "UF,URX delayed connect error: 111"
         assert results[1].detail == ""
@@ -98,8 +99,12 @@ class ClassificationTests:
             ({"response_flags": "NR"}, "no_route"),
             ({"response_flags": "NoRouteFound"}, "no_route"),
             ({"response_flags": "NC"}, "no_route"),
-            ({"upstream_cluster": "BlackHoleCluster", "response_flags": "UH"}, "no_route"),
-            ({"upstream_cluster": "PassthroughCluster"}, "no_route"),
+            ({"upstream_cluster": "BlackHoleCluster", "response_flags": "UH"}, "blocked_at_source"),
+            ({"route_name": "block_all", "response_code": 502}, "blocked_at_source"),
+            ({"upstream_cluster": "PassthroughCluster"}, "observed"),
+            ({"upstream_cluster": "PassthroughCluster", "response_flags": "UF"}, "observed"),
+            ({"route_name": "allow_any", "upstream_cluster": "PassthroughCluster", "response_code": 403}, "observed"),
+            ({"route_name": "api.example.com:443"}, "allowed"),
             ({"response_flags": "UF"}, "upstream_failure"),
             ({"response_flags": "UH"}, "upstream_failure"),
             ({"response_flags": "DC,UT"}, "upstream_failure"),
@@ -230,3 +235,74 @@ class VerdictCacheTests:
         assert parse(response_flags="NR").verdict == "no_route"
         assert rejection(response_flags=["NR"]) == "response_flags: expected text, got a list"
         assert parse(response_flags="NR").verdict == "no_route"
+
+
+class SourceSidecarLineTests:
+    """Lines of the source provider: a workload's own sidecar, at its catch-all cluster."""
+
+    def parse_source(self, *args, **kwargs):
+        return PARSER.parse(source_line(*args, at=NOW - timedelta(minutes=5), **kwargs))
+
+    def test_the_proxys_own_identity_becomes_the_principal(self):
+        corp = LineParser(
+            cluster_name="prod-eu",
+            oldest=NOW - timedelta(days=1),
+            newest=NOW + timedelta(minutes=15),
+            trust_domain="corp.example",
+        )
+        event = corp.parse(source_line("reports", "exporter", sni="api.example.com", at=NOW))
+        assert event.principal == "corp.example/ns/reports/sa/exporter"
+        assert self.parse_source("reports", "exporter", sni="a.example.com").principal == (
+            "cluster.local/ns/reports/sa/exporter"
+        )
+
+    def test_verdict_protocol_port_and_detail(self):
+        observed = self.parse_source("reports", "exporter", sni="api.example.com", original="198.51.100.9:8443")
+        assert (observed.verdict, observed.host, observed.port, observed.protocol) == (
+            "observed",
+            "api.example.com",
+            8443,
+            "tls",
+        )
+        assert observed.detail == "PassthroughCluster 198.51.100.9:8443"
+        http = self.parse_source("reports", "exporter", authority="feeds.example.org", original="198.51.100.30:80")
+        assert (http.host, http.port, http.protocol) == ("feeds.example.org", 80, "http")
+        tcp = self.parse_source("reports", "scheduler", original="203.0.113.40:5432")
+        assert (tcp.host, tcp.port, tcp.protocol) == ("203.0.113.40", 5432, "tcp")
+        v6 = self.parse_source("reports", "scheduler", original="[2001:db8::7]:22")
+        assert (v6.host, v6.port) == ("2001:db8::7", 22)
+        blocked = self.parse_source("ledger", "ledger", sni="x.example.com", catch_all="BlackHoleCluster")
+        assert (blocked.verdict, blocked.protocol) == ("blocked_at_source", "tls")
+
+    def test_http_refused_by_the_block_all_route_has_no_cluster(self):
+        event = self.parse_source(
+            "ledger", "ledger", authority="api.example.com", catch_all=None, route_name="block_all", response_code=502
+        )
+        assert (event.verdict, event.host, event.protocol, event.detail) == (
+            "blocked_at_source",
+            "api.example.com",
+            "http",
+            "block_all 198.51.100.9:443",
+        )
+
+    def test_a_gateway_principal_wins_and_half_an_identity_is_none(self):
+        event = self.parse_source(
+            "reports", "exporter", sni="a.example.com", source_principal="spiffe://cluster.local/ns/x/sa/y"
+        )
+        assert event.principal == "cluster.local/ns/x/sa/y"
+        assert self.parse_source("reports", None, sni="a.example.com").principal == ""
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"source_namespace": "Reports!"}, "source_namespace: 'Reports!' is not a namespace name"),
+            ({"source_service_account": "a b"}, "source_service_account: 'a b' is not a service account name"),
+            ({"downstream_local_address": "not an address"}, "downstream_local_address: 'not an address'"),
+            ({"source_namespace": 7}, "source_namespace: expected text"),
+        ],
+    )
+    def test_bad_identity_or_address_names_the_field(self, fields, message):
+        record = {**source_line("reports", "exporter", at=NOW), **fields}
+        with pytest.raises(LineError) as caught:
+            PARSER.parse(record)
+        assert caught.value.message.startswith(message)

@@ -4,19 +4,23 @@ functions and against the endpoint, with a fresh scenario per cell (every action
 import pytest
 
 from policies.choices import GrantStatus, RequestStatus
-from policies.models import Grant
+from policies.models import Grant, Namespace
 from tests.policies.api.conftest import API
 from tests.policies.permission_matrix import (
     ADMIN_ACTIONS,
     ADMIN_MATRIX,
     GRANT_ACTIONS,
     GRANT_MATRIX,
+    NAMESPACE_ACTIONS,
+    NAMESPACE_MATRIX,
     PERSONAS,
     REQUEST_ACTIONS,
     REQUEST_MATRIX,
     admin_permission,
     grant_permission,
     matrix_world,
+    namespace_permission,
+    observed_namespace_world,
     request_permission,
 )
 
@@ -70,6 +74,31 @@ def test_grant_matrix(world, clients, persona, action):
         assert response.status_code in REFUSED, response.content
         assert Grant.objects.get(pk=grant.pk).status == GrantStatus.ACTIVE
         assert not grant.renewals.exists()
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("action", NAMESPACE_ACTIONS)
+def test_namespace_matrix(world, clients, persona, action):
+    namespace = observed_namespace_world(world)
+    user = getattr(world, persona)
+    expected = NAMESPACE_MATRIX[persona][action]
+    assert namespace_permission(user, namespace, action) is expected
+    client = getattr(clients, persona)
+    if action == "view":
+        response = client.get(f"{API}/namespaces/{namespace.pk}/readiness/")
+    elif action == "enforce":
+        response = client.post(f"{API}/namespaces/{namespace.pk}/enforcement/", {"enforcement": "enforce"})
+    else:  # the API's way to request what was seen: the readiness row's pre-filled body
+        readiness = client.get(f"{API}/namespaces/{namespace.pk}/readiness/")
+        body = readiness.json()["destinations"][0]["request"] if readiness.status_code == 200 else None
+        response = client.post(f"{API}/requests/", {**body, "justification": "Rates."}) if body else readiness
+    if expected:
+        assert response.status_code in (200, 201), response.content
+    else:
+        assert response.status_code in REFUSED, response.content
+        assert Namespace.objects.get(pk=namespace.pk).enforcement == "observe"
+        if not namespace_permission(user, namespace, "view"):
+            assert response.status_code == 404
 
 
 def _admin_call(client, world, action: str):

@@ -39,7 +39,8 @@ class RenderManifestsTests:
         grant.status = "revoked"
         grant.save()
         out, _ = _run("--cluster", world.cluster.name, "--output", str(tmp_path))
-        assert not vs.exists() and not sidecar.exists() and foreign.exists()
+        assert not vs.exists() and foreign.exists()
+        assert "api.stripe.com" not in sidecar.read_text()  # enforced without grants: locked, importing nothing
         assert "removed=" in out and "removed=0" not in out
 
     def test_unknown_cluster(self, world):

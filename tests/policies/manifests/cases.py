@@ -3,7 +3,7 @@ protocol, wildcards and many namespaces (used by golden files, validation and pr
 
 from datetime import UTC, datetime, timedelta
 
-from policies.manifests import ClusterSettings, GrantSpec, RenderInput, RenderResult, render_cluster
+from policies.manifests import ClusterSettings, GrantSpec, NamespaceSpec, RenderInput, RenderResult, render_cluster
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WIKIPEDIA = (("*.wikipedia.org", "www.wikipedia.org"),)
@@ -17,8 +17,12 @@ def cluster(**overrides) -> ClusterSettings:
     return ClusterSettings(name=overrides.pop("name", "prod-eu"), **overrides)
 
 
-def render(grants, *, now: datetime = NOW, **cluster_overrides) -> RenderResult:
-    return render_cluster(RenderInput(cluster=cluster(**cluster_overrides), grants=tuple(grants), now=now))
+def render(grants, *, now: datetime = NOW, namespaces=(), **cluster_overrides) -> RenderResult:
+    """`namespaces`: NamespaceSpecs, or (name, enforcement) pairs."""
+    specs = tuple(spec if isinstance(spec, NamespaceSpec) else NamespaceSpec(*spec) for spec in namespaces)
+    return render_cluster(
+        RenderInput(cluster=cluster(**cluster_overrides), grants=tuple(grants), now=now, namespaces=specs)
+    )
 
 
 def find(result: RenderResult, kind: str, name: str, namespace: str = "istio-egress") -> dict:
@@ -35,8 +39,32 @@ def kinds(result: RenderResult, kind: str) -> list[dict]:
     return [obj for obj in result.objects if obj["kind"] == kind]
 
 
-# Golden cases: name → (grants, cluster overrides). Each is small enough to read in a review.
+IN_CLUSTER_CIDRS = ("10.96.0.1/32", "169.254.20.10/32")  # the API server's Service IP, node-local DNS
+
+# Golden cases: name → (grants, render arguments: cluster overrides and `namespaces`). Each is small
+# enough to read in a review. Namespaces not listed are enforced (the renderer fails closed).
 CASES: dict[str, tuple[list[GrantSpec], dict]] = {
+    # The three kinds of app namespace, with the default in_cluster_egress (allow) and two CIDRs.
+    "namespace_enforced_with_grants": (
+        [grant(1, "payments", "checkout", "api.stripe.com")],
+        {"namespaces": [("payments", "enforce")], "in_cluster_cidrs": IN_CLUSTER_CIDRS},
+    ),
+    "namespace_enforced_without_grants": (
+        [],
+        {"namespaces": [("ledger", "enforce")], "in_cluster_cidrs": IN_CLUSTER_CIDRS},
+    ),
+    "namespace_observed": (
+        [grant(1, "reports", "exporter", "api.stripe.com")],
+        {"namespaces": [("reports", "observe"), ("sandbox", "observe")], "in_cluster_cidrs": IN_CLUSTER_CIDRS},
+    ),
+    "in_cluster_restrict": (
+        [grant(1, "payments", "checkout", "api.stripe.com")],
+        {"namespaces": [("payments", "enforce"), ("reports", "observe")], "in_cluster_egress": "restrict"},
+    ),
+    "origination_credential_name": (
+        [grant(1, "payments", "checkout", "legacy.example.com", 443, "http-originate")],
+        {"origination_credential_name": "egress-ca-bundle"},
+    ),
     "tls": ([grant(1, "payments", "checkout", "api.stripe.com"), grant(2, "search", "indexer", "api.stripe.com")], {}),
     "http_originate": ([grant(1, "payments", "checkout", "legacy.example.com", 443, "http-originate")], {}),
     "tls_and_originate_same_host": (
@@ -64,6 +92,7 @@ CASES: dict[str, tuple[list[GrantSpec], dict]] = {
             "gateway_pod_http_port": 8080,
             "manage_sidecars": False,
             "access_log_provider": "",
+            "source_access_log_provider": "",
             "trust_domain": "corp.example",
         },
     ),

@@ -168,7 +168,12 @@ def test_removing_a_grant_changes_only_its_hosts_and_namespace(grants, data):
     # Grants whose conflict with the removed one is now decided differently: their hosts may change.
     flipped = _unrendered(before) ^ _unrendered(after)
     affected = [g for g in rest if {(g.id, h) for h in [g.host, *g.expanded_hosts]} & flipped]
-    allowed = {("NetworkPolicy", removed.namespace, "egressui-egress"), ("Sidecar", removed.namespace, "default")}
+    # Its namespace's objects (they go when its last grant goes, since this input lists no namespaces).
+    allowed = {
+        ("NetworkPolicy", removed.namespace, "egressui-egress"),
+        ("Sidecar", removed.namespace, "default"),
+        ("Telemetry", removed.namespace, "egressui-source-access-log"),
+    }
     for g in [removed, *affected]:
         for host in _all_hosts(g):
             allowed |= _host_objects(host)

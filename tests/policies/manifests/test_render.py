@@ -4,7 +4,7 @@ import random
 from datetime import timedelta
 
 from policies.constants import ANNOTATION_CONTENT_HASH, ANNOTATION_GRANTS, LABEL_CLUSTER, LABEL_MANAGED_BY
-from policies.manifests import KINDS, content_hash, dump_yaml
+from policies.manifests import KINDS, content_hash, dump_yaml, object_key
 from tests.policies.manifests.cases import NOW, WIKIPEDIA, find, grant, kinds, render
 
 GW = "istio-egressgateway.istio-egress.svc.cluster.local"
@@ -104,8 +104,8 @@ class MergingTests:
         result = render(grants)
         assert len(kinds(result, "ServiceEntry")) == 1
         assert len(kinds(result, "VirtualService")) == 1
-        # 5 per host + (NetworkPolicy + Sidecar) per namespace + gateway NetworkPolicy + Telemetry
-        assert len(result.objects) == 5 + 2 * 3 + 2
+        # 5 per host + (NetworkPolicy, Sidecar, Telemetry) per namespace + the gateway's NetworkPolicy and Telemetry
+        assert len(result.objects) == 5 + 3 * 3 + 2
         se = find(result, "ServiceEntry", "api-stripe-com")
         assert se["spec"]["exportTo"] == [".", "ns0", "ns1", "ns2"]
         assert se["metadata"]["annotations"][ANNOTATION_GRANTS] == ",".join(str(i) for i in range(1, 31))
@@ -151,6 +151,7 @@ class HttpOriginateTests:
                             "mode": "SIMPLE",
                             "sni": "legacy.example.com",
                             "subjectAltNames": ["legacy.example.com"],
+                            "caCertificates": "/etc/ssl/certs/ca-certificates.crt",
                         },
                     }
                 ]
@@ -237,7 +238,7 @@ class TcpTests:
         assert se["spec"]["resolution"] == "NONE" and se["spec"]["addresses"] == ["198.51.100.7/32"]
         assert se["spec"]["exportTo"] == ["payments"]
         policy = find(result, "NetworkPolicy", "egressui-egress", "payments")["spec"]
-        assert policy["egress"][-1] == {
+        assert policy["egress"][-2] == {
             "to": [{"ipBlock": {"cidr": "198.51.100.7/32"}}],
             "ports": [{"protocol": "TCP", "port": 6379}],
         }
@@ -327,11 +328,13 @@ class ConflictTests:
 
 
 class TamperPreventionTests:
-    def test_app_namespace_reaches_only_dns_istiod_and_gateway_pods(self):
+    def test_restricted_namespace_reaches_only_dns_istiod_and_gateway_pods(self):
         result = render(
             [grant(1, "payments", "checkout", "api.stripe.com")],
             gateway_pod_https_port=8443,
             gateway_pod_http_port=8080,
+            in_cluster_egress="restrict",
+            in_cluster_cidrs=("10.96.0.1/32",),  # only with allow
         )
         policy = find(result, "NetworkPolicy", "egressui-egress", "payments")
         assert policy["apiVersion"] == "networking.k8s.io/v1"
@@ -370,15 +373,44 @@ class TamperPreventionTests:
         }
         # Service ports stay 443/80 where Istio expects Service ports.
         assert find(result, "Gateway", "api-stripe-com")["spec"]["servers"][0]["port"]["number"] == 443
+        sidecar = find(result, "Sidecar", "default", "payments")["spec"]
+        assert sidecar["egress"][0]["hosts"] == [
+            "./*",
+            "istio-system/*",
+            f"istio-egress/{GW}",
+            "istio-egress/api.stripe.com",
+        ]
 
-    def test_sidecar_imports_only_what_the_namespace_was_granted(self):
+    def test_in_cluster_traffic_is_left_alone_by_default(self):
         result = render(
-            [grant(1, "payments", "checkout", "api.stripe.com"), grant(2, "search", "indexer", "x.example.com")]
+            [grant(1, "payments", "checkout", "api.stripe.com")], in_cluster_cidrs=("10.96.0.1/32", "fd00::/64")
+        )
+        egress = find(result, "NetworkPolicy", "egressui-egress", "payments")["spec"]["egress"]
+        assert egress[-2:] == [
+            {"to": [{"namespaceSelector": {}}]},  # every pod of the cluster, any port
+            {"to": [{"ipBlock": {"cidr": "10.96.0.1/32"}}, {"ipBlock": {"cidr": "fd00::/64"}}]},
+        ]
+        assert len(egress) == 5  # DNS, istiod and the gateway still listed: they are what restrict keeps
+
+    def test_sidecar_imports_only_what_the_namespace_was_granted_and_the_clusters_services(self):
+        result = render(
+            [grant(1, "payments", "checkout", "api.stripe.com"), grant(2, "search", "indexer", "x.example.com")],
+            gateway_service_host="egress-gw.gateways.svc.corp.internal",
         )
         sidecar = find(result, "Sidecar", "default", "payments")["spec"]
         assert sidecar == {
             "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
-            "egress": [{"hosts": ["./*", "istio-system/*", f"istio-egress/{GW}", "istio-egress/api.stripe.com"]}],
+            "egress": [
+                {
+                    "hosts": [
+                        "./*",
+                        "istio-system/*",
+                        "gateways/egress-gw.gateways.svc.corp.internal",
+                        "*/*.svc.corp.internal",  # the cluster domain, read from the gateway Service's name
+                        "istio-egress/api.stripe.com",
+                    ]
+                }
+            ],
         }
 
     def test_sidecars_can_be_left_to_the_teams(self):
@@ -409,20 +441,130 @@ class TamperPreventionTests:
 
 
 class MonitoringTests:
-    def test_one_telemetry_per_cluster_with_the_configured_provider(self):
+    def test_one_gateway_telemetry_per_cluster_with_the_configured_provider(self):
         result = render(
             [grant(1, "a", "x", "api.stripe.com"), grant(2, "b", "y", "z.example.com")],
             access_log_provider="egress-json",
         )
-        [telemetry] = kinds(result, "Telemetry")
+        telemetry = find(result, "Telemetry", "egressui-gateway-access-log")
         assert telemetry["apiVersion"] == "telemetry.istio.io/v1"
         assert telemetry["spec"] == {
             "selector": {"matchLabels": {"istio": "egressgateway"}},
             "accessLogging": [{"providers": [{"name": "egress-json"}]}],
         }
+        assert {o["metadata"]["namespace"] for o in kinds(result, "Telemetry")} == {"istio-egress", "a", "b"}
 
-    def test_blank_provider_renders_none(self):
-        assert not kinds(render([grant(1, "a", "x", "api.stripe.com")], access_log_provider=""), "Telemetry")
+    def test_each_app_namespace_logs_exactly_its_catch_all(self):
+        result = render(
+            [grant(1, "payments", "checkout", "api.stripe.com")],
+            namespaces=[("payments", "enforce"), ("reports", "observe")],
+            source_access_log_provider="mesh-source",
+        )
+
+        def logging(namespace):
+            return find(result, "Telemetry", "egressui-source-access-log", namespace)["spec"]["accessLogging"]
+
+        assert logging("payments") == [
+            {
+                "providers": [{"name": "mesh-source"}],
+                "match": {"mode": "CLIENT"},
+                # TCP/TLS refused by REGISTRY_ONLY, and HTTP answered 502 by the block_all route
+                "filter": {"expression": "xds.cluster_name == 'BlackHoleCluster' || xds.route_name == 'block_all'"},
+            }
+        ]
+        assert logging("reports")[0]["filter"] == {"expression": "xds.cluster_name == 'PassthroughCluster'"}
+
+    def test_blank_providers_render_none(self):
+        result = render([grant(1, "a", "x", "api.stripe.com")], access_log_provider="", source_access_log_provider="")
+        assert not kinds(result, "Telemetry")
+
+
+class NamespaceStateTests:
+    def test_enforced_without_grants_fails_closed(self):
+        result = render([], namespaces=[("ledger", "enforce")])
+        sidecar = find(result, "Sidecar", "default", "ledger")["spec"]
+        assert sidecar["outboundTrafficPolicy"] == {"mode": "REGISTRY_ONLY"}
+        assert sidecar["egress"][0]["hosts"] == ["./*", "istio-system/*", f"istio-egress/{GW}", "*/*.svc.cluster.local"]
+        policy = find(result, "NetworkPolicy", "egressui-egress", "ledger")
+        assert policy["metadata"]["annotations"][ANNOTATION_GRANTS] == ""
+        assert not kinds(result, "ServiceEntry")
+        # Not routed through the gateway: it is not admitted there.
+        gateway_policy = find(result, "NetworkPolicy", "egressui-gateway-ingress")["spec"]
+        assert gateway_policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 15021}]}]
+
+    def test_observed_routes_grants_and_passes_the_rest(self):
+        result = render([grant(1, "reports", "exporter", "api.stripe.com")], namespaces=[("reports", "observe")])
+        assert not [o for o in kinds(result, "NetworkPolicy") if o["metadata"]["namespace"] == "reports"]
+        sidecar = find(result, "Sidecar", "default", "reports")["spec"]
+        assert sidecar["outboundTrafficPolicy"] == {"mode": "ALLOW_ANY"}
+        assert "istio-egress/api.stripe.com" in sidecar["egress"][0]["hosts"]
+        # Granted hosts still go through the gateway, with the identity checked there.
+        assert find(result, "VirtualService", "api-stripe-com")["spec"]["exportTo"] == [".", "reports"]
+        principals = find(result, "AuthorizationPolicy", "api-stripe-com")["spec"]["rules"][0]["from"][0]
+        assert principals == {"source": {"principals": ["cluster.local/ns/reports/sa/exporter"]}}
+        gateway_policy = find(result, "NetworkPolicy", "egressui-gateway-ingress")["spec"]
+        assert gateway_policy["ingress"][0]["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == [
+            "reports"
+        ]
+
+    def test_observing_keeps_in_cluster_services_imported_even_when_restricted(self):
+        result = render([], namespaces=[("reports", "observe"), ("ledger", "enforce")], in_cluster_egress="restrict")
+        assert "*/*.svc.cluster.local" in find(result, "Sidecar", "default", "reports")["spec"]["egress"][0]["hosts"]
+        assert "*/*.svc.cluster.local" not in find(result, "Sidecar", "default", "ledger")["spec"]["egress"][0]["hosts"]
+
+    def test_switching_state_changes_only_the_namespaces_own_objects(self):
+        grants = [grant(1, "reports", "exporter", "api.stripe.com"), grant(2, "payments", "checkout", "api.stripe.com")]
+        observed = render(grants, namespaces=[("reports", "observe"), ("payments", "enforce")])
+        enforced = render(grants, namespaces=[("reports", "enforce"), ("payments", "enforce")])
+        before = {object_key(o): o for o in observed.objects}
+        after = {object_key(o): o for o in enforced.objects}
+        changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+        assert {(kind, namespace) for kind, namespace, _ in changed} == {
+            ("NetworkPolicy", "reports"),
+            ("Sidecar", "reports"),
+            ("Telemetry", "reports"),
+        }
+
+    def test_unlisted_namespace_with_grants_is_enforced_and_system_namespaces_are_never_listed(self):
+        result = render(
+            [grant(1, "payments", "checkout", "api.stripe.com")],
+            namespaces=[("istio-egress", "enforce"), ("kube-system", "observe")],
+        )
+        assert (
+            find(result, "Sidecar", "default", "payments")["spec"]["outboundTrafficPolicy"]["mode"] == "REGISTRY_ONLY"
+        )
+        assert {o["metadata"]["namespace"] for o in kinds(result, "Sidecar")} == {"payments"}
+
+    def test_sidecars_left_to_the_teams_still_get_lockdown_and_log(self):
+        result = render([], namespaces=[("ledger", "enforce"), ("reports", "observe")], manage_sidecars=False)
+        assert not kinds(result, "Sidecar")
+        assert find(result, "NetworkPolicy", "egressui-egress", "ledger")
+        assert find(result, "Telemetry", "egressui-source-access-log", "reports")
+
+
+class OriginationVerificationTests:
+    def _tls(self, **overrides):
+        result = render([grant(1, "payments", "checkout", "legacy.example.com", 443, "http-originate")], **overrides)
+        rule = find(result, "DestinationRule", "originate-legacy-example-com")["spec"]
+        return rule["trafficPolicy"]["portLevelSettings"][0]["tls"]
+
+    def test_ca_bundle_path_from_the_cluster(self):
+        assert self._tls(origination_ca_certificates="/etc/pki/corp.pem")["caCertificates"] == "/etc/pki/corp.pem"
+
+    def test_credential_name_wins(self):
+        tls = self._tls(origination_credential_name="egress-ca")
+        assert tls["credentialName"] == "egress-ca" and "caCertificates" not in tls
+
+    def test_subset_rules_verify_too(self):
+        result = render(
+            [
+                grant(1, "payments", "checkout", "api.example.com", 443, "tls"),
+                grant(2, "search", "indexer", "api.example.com", 443, "http-originate"),
+            ]
+        )
+        rule = find(result, "DestinationRule", "originate-api-example-com")["spec"]
+        tls = rule["subsets"][0]["trafficPolicy"]["portLevelSettings"][0]["tls"]
+        assert tls["caCertificates"] == "/etc/ssl/certs/ca-certificates.crt"
 
 
 class MetadataTests:

@@ -54,7 +54,8 @@ class DiffTests:
         assert ("AuthorizationPolicy", "api-stripe-com") in changed
         assert {c.name for c in diff.removed if c.kind == "VirtualService"} == {"old-example-com"}
         assert {c.namespace for c in diff.removed if c.kind == "Sidecar"} == {"search"}
-        assert not diff.added and diff.unchanged == 1  # only the Telemetry serves no grant
+        # Only the Telemetries serve no grant: the gateway's and the payments namespace's.
+        assert not diff.added and diff.unchanged == 2
         [policy] = [c for c in diff.changed if c.kind == "AuthorizationPolicy"]
         added = [line for line in policy.diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
         assert any(line.endswith("- cluster.local/ns/payments/sa/refunds") for line in added)

@@ -132,6 +132,16 @@ class KubernetesTargetTests:
         with pytest.raises(ObjectFailed, match="Namespace nowhere does not exist in the cluster"):
             target.apply(service_entry(namespace="nowhere"))
 
+    def test_a_deleted_namespace_takes_its_objects_along_and_refuses_new_ones(self, target, kube):
+        """The emulator as the API server behaves when someone runs `kubectl delete namespace`."""
+        target.apply(service_entry(namespace="payments"))
+        target.apply(service_entry(namespace="search"))
+        kube.delete_namespace("payments")
+        assert set(target.list_managed(SE)) == {key_of(service_entry(namespace="search"))}
+        with pytest.raises(ObjectFailed, match="Namespace payments does not exist in the cluster") as failure:
+            target.apply(service_entry(namespace="payments"))
+        assert not failure.value.transient and failure.value.status == 404
+
     def test_timeouts_are_retried(self, target, kube, settings):
         settings.EGRESSUI_KUBE_TIMEOUT = 1
         slow = KubernetesTarget(target_cluster(target, kube), sleep=lambda _: None)

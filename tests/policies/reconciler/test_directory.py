@@ -70,7 +70,8 @@ class DirectoryTargetTests:
         assert result.deleted > 0
         remaining = files(gitops)
         assert not any("search-example-com" in path for path in remaining)
-        assert not (gitops / "search").exists()  # the namespace directory went with its last file
+        # The enforced namespace stays locked down without its grant (fail-closed), now importing nothing.
+        assert "search-example-com" not in remaining["search/sidecar-default.yaml"]
         assert remaining["istio-egress/serviceentry-hand-made.yaml"] == "kind: ServiceEntry\n"
         assert (gitops / "README.md").read_text() == "synced by Argo CD\n"
 

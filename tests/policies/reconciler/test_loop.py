@@ -13,7 +13,7 @@ from policies.reconciler import loop
 from policies.reconciler.errors import ReconcileBusy, ReconcileRetry
 from policies.reconciler.locks import DatabaseLease
 from policies.reconciler.loop import reconcile_cluster, reconcile_cluster_for_task
-from policies.reconciler.resources import key_of
+from policies.reconciler.resources import ObjectKey, key_of
 from policies.selectors.manifests import desired_objects_for_cluster
 from policies.services.grants import grant_revoke
 from policies.services.outbox import cluster_mark_for_reconcile
@@ -183,8 +183,13 @@ class ChangeTests:
         for grant in grants.values():
             grant_revoke(grant=grant, actor=world.admin, reason="shutting down")
         result = run(api_cluster)
-        still_desired = desired_keys(api_cluster)  # cluster-wide objects stay: gateway policy, telemetry
-        assert all(k.namespace == "istio-egress" for k in still_desired)
+        # What stays serves no grant: the gateway's policy and Telemetry, each enforced namespace's lockdown.
+        still_desired = desired_keys(api_cluster)
+        assert not {k for k in still_desired if k.namespace == "istio-egress"} - {
+            ObjectKey("NetworkPolicy", "istio-egress", "egressui-gateway-ingress"),
+            ObjectKey("Telemetry", "istio-egress", "egressui-gateway-access-log"),
+        }
+        assert {k.kind for k in still_desired if k.namespace == "payments"} == {"NetworkPolicy", "Sidecar", "Telemetry"}
         expected = {(PLURAL[k.kind], k.namespace, k.name) for k in still_desired}
         assert set(kube.live()) == expected | {("serviceentries", "istio-egress", "kept")}
         assert result.deleted > 0 and ManagedObject.objects.count() == len(still_desired)
@@ -297,10 +302,30 @@ class FailureTests:
         kube.objects["v1/namespaces", None, "search"].delete()
         result = run(api_cluster)
         failed = {(r.kind, r.namespace): r.message for r in result.results.filter(action="failed")}
-        assert set(failed) == {("NetworkPolicy", "search"), ("Sidecar", "search")}
+        assert set(failed) == {("NetworkPolicy", "search"), ("Sidecar", "search"), ("Telemetry", "search")}
         assert set(failed.values()) == {"Namespace search does not exist in the cluster."}
         assert kube.count("create") == 0
         assert kube.get("serviceentries", "istio-egress", "api-stripe-com") is not None
+
+    def test_a_namespace_deleted_in_the_cluster_does_not_hold_up_the_others(self, world, api_cluster, grants, kube):
+        """Someone deletes a team's namespace (and so its lockdown) while egressui still manages it: the
+        run writes everything else, reports that namespace's objects as failed with the reason, and
+        is not retried as if the failure were transient; the next change elsewhere still converges."""
+        run(api_cluster)
+        kube.delete_namespace("search")
+        new = GrantFactory(identity=world.checkout, host="api.adyen.com")
+        kube.reset_calls()
+        result = run(api_cluster)
+        assert result.outcome == ReconcileRun.Outcome.PARTIAL
+        failed = {(r.kind, r.namespace) for r in result.results.filter(action="failed")}
+        assert failed == {("NetworkPolicy", "search"), ("Sidecar", "search"), ("Telemetry", "search")}
+        assert kube.get("virtualservices", "istio-egress", "api-adyen-com") is not None
+        assert "istio-egress/api.adyen.com" in str(kube.get("sidecars", "payments", "default")["spec"])
+        new.refresh_from_db()
+        grants["search-indexer"].refresh_from_db()
+        assert new.applied_state == AppliedState.APPLIED
+        assert grants["search-indexer"].applied_state == AppliedState.FAILED  # its namespace's lockdown is gone
+        assert reconcile_cluster_for_task(api_cluster.pk, trigger="change").startswith("run #")  # no retry raised
 
     def test_an_unreachable_cluster_fails_the_run_transiently(self, api_cluster, grants, kube):
         api_cluster.api_url = "http://127.0.0.1:9"

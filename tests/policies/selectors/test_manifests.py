@@ -56,11 +56,15 @@ class DesiredObjectsTests:
         cluster.trust_domain = "corp.example"
         cluster.wildcard_serving_hosts = {"*.wikipedia.org": "www.wikipedia.org"}
         cluster.access_log_provider = ""
+        cluster.source_access_log_provider = ""
+        cluster.in_cluster_egress = "restrict"
+        cluster.origination_credential_name = "egress-ca"
         cluster.save()
         settings = cluster_settings(cluster)
         assert settings.name == cluster.name and settings.gateway_pod_https_port == 8443
         assert settings.gateway_selector == (("istio", "egressgateway"),)
         assert settings.wildcard_serving_hosts == (("*.wikipedia.org", "www.wikipedia.org"),)
+        assert (settings.in_cluster_egress, settings.origination_credential_name) == ("restrict", "egress-ca")
         GrantFactory(identity=world.indexer, host="*.wikipedia.org")
         objects = desired_objects_for_cluster(cluster)
         assert "www-wikipedia-org" in _names(objects, "ServiceEntry")
@@ -78,7 +82,7 @@ class DesiredObjectsTests:
     def test_query_count_does_not_grow_with_grants(self, world, django_assert_max_num_queries):
         for index in range(30):
             GrantFactory(identity=world.checkout if index % 2 else world.indexer, host=f"h{index}.example.com")
-        with django_assert_max_num_queries(1):
+        with django_assert_max_num_queries(2):  # the grants in force, the namespaces and their states
             objects = desired_objects_for_cluster(world.cluster)
         assert len(_names(objects, "VirtualService")) == 30
 
@@ -91,14 +95,17 @@ class RequestPreviewTests:
             DestinationFactory(request=request, host=host, port=port, protocol=protocol)
         return request
 
-    def test_new_host_is_added_and_namespace_objects_appear(self, world):
+    def test_new_host_is_added_and_the_namespace_imports_it(self, world):
         request = self._request(world, ("api.stripe.com", 443, "tls"))
         [preview] = request_preview(request, viewer=world.admin)
         assert preview.cluster_name == world.cluster.name
         added = {(c.kind, c.name) for c in preview.added}
-        assert ("VirtualService", "api-stripe-com") in added and ("Sidecar", "default") in added
+        assert ("VirtualService", "api-stripe-com") in added
+        # The enforced namespace has its Sidecar already (fail-closed without grants); it now imports the host.
+        [sidecar] = [c for c in preview.changed if c.kind == "Sidecar"]
+        assert "- istio-egress/api.stripe.com" in _added_lines(sidecar.diff)
         assert not preview.removed and not preview.unrenderable
-        [policy] = [c for c in preview.changed if c.kind == "NetworkPolicy"]  # gateway admits payments now
+        [policy] = [c for c in preview.changed if c.name == "egressui-gateway-ingress"]  # gateway admits payments now
         assert "- payments" in _added_lines(policy.diff)
         vs = next(c for c in preview.added if c.kind == "VirtualService")
         assert vs.after["metadata"]["annotations"][ANNOTATION_GRANTS] == f"request-{request.pk}"

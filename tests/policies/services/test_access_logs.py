@@ -64,7 +64,7 @@ class FixtureIngestTests:
             (CHECKOUT, "api.stripe.com", "allowed"),
             (REFUNDS, "api.stripe.com", "denied"),
             (INDEXER, "legacy.example.org", "denied"),
-            ("", "unknown.example.net", "no_route"),
+            ("", "unknown.example.net", "blocked_at_source"),
             (CHECKOUT, "not-granted.example.com", "no_route"),
             (CHECKOUT, "api.stripe.com", "upstream_failure"),
             (INDEXER, "xn--bcher-kva.example", "no_route"),
@@ -84,8 +84,9 @@ class FixtureIngestTests:
         assert records[(INDEXER, "legacy.example.org", "denied")].namespace == world.search_ns
         foreign = records[("other-mesh.example/ns/payments/sa/checkout", "api.stripe.com", "allowed")]
         assert foreign.namespace is None and foreign.identity is None
-        unknown = records[("", "unknown.example.net", "no_route")]
-        assert unknown.namespace is None and unknown.detail == "BlackHoleCluster"
+        unknown = records[("", "unknown.example.net", "blocked_at_source")]
+        assert unknown.namespace is None and unknown.detail == "BlackHoleCluster 198.51.100.7:443"
+        assert (unknown.port, unknown.protocol) == (443, "tls")
 
     def test_counters_follow_every_batch(self, world):
         ingest(world.cluster, fixture_bytes())

@@ -6,15 +6,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from policies.choices import GrantStatus, RequestStatus
-from policies.models import EgressRequest, Grant, ReconcileRun
+from policies.models import EgressRequest, Grant, Namespace, ReconcileRun
 from tests.policies.permission_matrix import (
     ADMIN_MATRIX,
     GRANT_ACTIONS,
     GRANT_MATRIX,
+    NAMESPACE_ACTIONS,
+    NAMESPACE_MATRIX,
+    OBSERVED_KEY,
     PERSONAS,
     REQUEST_ACTIONS,
     REQUEST_MATRIX,
     matrix_world,
+    observed_namespace_world,
 )
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +88,28 @@ def test_grant_actions_follow_the_matrix(client, scenario, persona, action):
     assert allowed == GRANT_MATRIX[persona][action], f"{persona} {action}"
 
 
+def _namespace_action_allowed(client, namespace, action: str) -> bool:
+    if action == "view":
+        status = client.get(reverse("namespace_detail", args=[namespace.pk])).status_code
+        assert status in (200, 404)
+        return status == 200
+    if action == "enforce":
+        response = client.post(reverse("namespace_enforcement", args=[namespace.pk]), {"enforcement": "enforce"})
+        assert response.status_code in (302, 403, 404)
+        return Namespace.objects.get(pk=namespace.pk).enforcement == "enforce"
+    response = client.post(reverse("namespace_request", args=[namespace.pk]), {"only": OBSERVED_KEY})
+    assert response.status_code in (302, 403, 404)
+    return response.status_code == 302 and response["Location"].startswith(reverse("request_create"))
+
+
+@pytest.mark.parametrize("action", NAMESPACE_ACTIONS)
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_namespace_actions_follow_the_matrix(client, world, persona, action):
+    namespace = observed_namespace_world(world)
+    allowed = _namespace_action_allowed(_as(client, world, persona), namespace, action)
+    assert allowed == NAMESPACE_MATRIX[persona][action], f"{persona} {action}"
+
+
 def _admin_action_allowed(client, world, action: str) -> bool | None:
     cluster = world.cluster
     if action == "manage_clusters":
@@ -117,6 +143,7 @@ PAGE_MATRIX = {
     "request_create": dict.fromkeys(PERSONAS, 200),
     "grant_list": dict.fromkeys(PERSONAS, 200),
     "audit_log": dict.fromkeys(PERSONAS, 200),
+    "namespace_list": dict.fromkeys(PERSONAS, 200),
     "approval_inbox": {"dev": 403, "lead": 200, "secops": 200, "searcher": 403, "admin": 200},
     "break_glass": {persona: 200 if persona == "admin" else 403 for persona in PERSONAS},
 }
