@@ -13,6 +13,7 @@ class Draft:
     name: str
     spec: dict
     grants: str = ""  # the grants annotation: labels of the grants served, oldest first
+    labels: tuple[tuple[str, str], ...] = ()  # beyond egressui's own (e.g. ambient's istio.io/use-waypoint)
 
 
 def grant_labels(grants: dict[int, str]) -> str:

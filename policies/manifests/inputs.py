@@ -4,12 +4,13 @@ or by hand in tests and benchmarks; nothing here touches Django models."""
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from policies.choices import GrantStatus, InClusterEgress, NamespaceEnforcement
+from policies.choices import EnforcementMode, GrantStatus, InClusterEgress, NamespaceEnforcement
 from policies.constants import SYSTEM_CA_BUNDLE
 
 # Plain strings: the renderer compares them thousands of times.
 OBSERVE, ENFORCE = str(NamespaceEnforcement.OBSERVE.value), str(NamespaceEnforcement.ENFORCE.value)
 IN_CLUSTER_ALLOW, IN_CLUSTER_RESTRICT = str(InClusterEgress.ALLOW.value), str(InClusterEgress.RESTRICT.value)
+MODE_ISTIO, MODE_AMBIENT = str(EnforcementMode.ISTIO.value), str(EnforcementMode.ISTIO_AMBIENT.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +39,23 @@ class ClusterSettings:
     source_access_log_provider: str = "egressui-source-json"  # "" renders no per-namespace Telemetry
     origination_ca_certificates: str = SYSTEM_CA_BUNDLE
     origination_credential_name: str = ""  # wins over the CA path when set
+    mode: str = MODE_ISTIO  # which builders turn the shared plan into objects (render.MODES)
+    # istio-ambient only (reference §7): the egress waypoint, and who runs it.
+    waypoint_name: str = "egress-waypoint"
+    waypoint_namespace: str = ""  # "" = the egress namespace
+    waypoint_managed_by_platform: bool = False  # True: egressui only refers to it, never renders it
+    istio_version: str = ""  # "1.30": decides which wildcards a waypoint can serve; "" = unknown (1.24)
 
     @property
     def system_namespaces(self) -> frozenset[str]:
         """Namespaces whose pods must never be locked down as an app namespace would be."""
-        return frozenset({self.egress_namespace, self.istiod_namespace, self.dns_namespace, self.gateway_namespace})
+        return frozenset(
+            {self.egress_namespace, self.istiod_namespace, self.dns_namespace, self.gateway_namespace, self.waypoint_ns}
+        )
+
+    @property
+    def waypoint_ns(self) -> str:
+        return self.waypoint_namespace or self.egress_namespace
 
     @property
     def cluster_domain(self) -> str:

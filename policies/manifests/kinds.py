@@ -2,6 +2,10 @@
 
 The reconciler lists and applies by this table and deletes in reverse order; the deploy RBAC
 (ClusterRole) is derived from it, so a new kind is added here and nowhere else.
+
+An object's identity in egressui is its kind *key*, namespace and name. The key is the kind name,
+except where two API groups use one name: the ambient waypoint is a Gateway API `Gateway`, Istio's
+egress gateway routing is a `networking.istio.io` `Gateway`, so the waypoint's key names its group.
 """
 
 from dataclasses import dataclass, field
@@ -14,12 +18,19 @@ class KindInfo:
     version: str
     plural: str
     namespaced: bool = True
+    key: str = ""  # identity in egressui (inventory, object keys): the kind, or "Kind.group" when shared
     api_version: str = field(init=False)  # "group/version", or "version" for the core group
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_version", f"{self.group}/{self.version}" if self.group else self.version)
+        if not self.key:
+            object.__setattr__(self, "key", self.kind)
 
 
+# The ambient egress waypoint (reference §7); Gateway API CRDs are installed apart from Istio's.
+WAYPOINT_GATEWAY = KindInfo(
+    "Gateway", "gateway.networking.k8s.io", "v1", "gateways", key="Gateway.gateway.networking.k8s.io"
+)
 SERVICE_ENTRY = KindInfo("ServiceEntry", "networking.istio.io", "v1", "serviceentries")
 DESTINATION_RULE = KindInfo("DestinationRule", "networking.istio.io", "v1", "destinationrules")
 GATEWAY = KindInfo("Gateway", "networking.istio.io", "v1", "gateways")
@@ -30,8 +41,10 @@ NETWORK_POLICY = KindInfo("NetworkPolicy", "networking.k8s.io", "v1", "networkpo
 TELEMETRY = KindInfo("Telemetry", "telemetry.istio.io", "v1", "telemetries")
 
 # Apply order: what a route points at exists before the route; the VirtualService that switches
-# traffic to the gateway comes after its Gateway, subsets and policy. Delete in reverse.
+# traffic to the gateway comes after its Gateway, subsets and policy. Delete in reverse. The waypoint
+# comes first: ServiceEntries bound to it are useless until it exists.
 KINDS: tuple[KindInfo, ...] = (
+    WAYPOINT_GATEWAY,
     SERVICE_ENTRY,
     DESTINATION_RULE,
     GATEWAY,
@@ -41,5 +54,27 @@ KINDS: tuple[KindInfo, ...] = (
     NETWORK_POLICY,
     TELEMETRY,
 )
-KIND_BY_NAME: dict[str, KindInfo] = {info.kind: info for info in KINDS}
-APPLY_ORDER: dict[str, int] = {info.kind: index for index, info in enumerate(KINDS)}
+KIND_BY_NAME: dict[str, KindInfo] = {info.key: info for info in KINDS}  # by kind key
+APPLY_ORDER: dict[str, int] = {info.key: index for index, info in enumerate(KINDS)}
+_KEY_BY_API: dict[tuple[str, str], str] = {(info.api_version, info.kind): info.key for info in KINDS}
+
+
+def kind_key(obj: dict) -> str:
+    """The kind key of an object (see the module docstring); its plain kind when it is not ours."""
+    kind = obj.get("kind", "")
+    return _KEY_BY_API.get((obj.get("apiVersion", ""), kind), kind)
+
+
+# The kinds each enforcement mode renders: what the connection test requires the cluster to serve.
+# (The reconciler lists every kind, so a mode migration finds and deletes the old mode's objects.)
+MODE_KINDS: dict[str, tuple[KindInfo, ...]] = {
+    "istio": tuple(info for info in KINDS if info is not WAYPOINT_GATEWAY),
+    "istio-ambient": (
+        WAYPOINT_GATEWAY,
+        SERVICE_ENTRY,
+        DESTINATION_RULE,
+        AUTHORIZATION_POLICY,
+        NETWORK_POLICY,
+        TELEMETRY,
+    ),
+}

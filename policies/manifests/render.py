@@ -1,13 +1,13 @@
 """The renderer: `render_cluster(RenderInput) -> RenderResult`, a pure function.
 
 No database, clock, network or randomness: the same input gives the same objects in the same
-order, hence byte-identical YAML. Enforcement mode `istio` (sidecars + egress gateway) only: the
-plan (`plan.py`) is shared by every mode, the objects below are Istio's.
+order, hence byte-identical YAML. The plan (`plan.py`) is shared by every enforcement mode; each
+mode's builders turn it into objects (`MODES`: `istio` below, `istio-ambient` in `ambient.py`).
 """
 
 import gc
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from policies.constants import (
@@ -17,22 +17,25 @@ from policies.constants import (
     LABEL_MANAGED_BY,
     LABEL_MANAGED_BY_VALUE,
 )
-from policies.manifests import istio, networkpolicy
+from policies.manifests import ambient, istio, networkpolicy
 from policies.manifests.draft import Draft
-from policies.manifests.inputs import RenderInput, RenderResult
-from policies.manifests.plan import build_plan
+from policies.manifests.inputs import MODE_AMBIENT, MODE_ISTIO, ClusterSettings, RenderInput, RenderResult
+from policies.manifests.plan import SIDECAR_RULES, Plan, PlanRules, build_plan
 from policies.manifests.serialize import canonical_json, object_sort_key
 
 
 def _finish(draft: Draft, cluster_name: str) -> dict:
     annotations = {ANNOTATION_GRANTS: draft.grants}
+    labels = {LABEL_MANAGED_BY: LABEL_MANAGED_BY_VALUE, LABEL_CLUSTER: cluster_name}
+    if draft.labels:
+        labels = dict(sorted({**dict(draft.labels), **labels}.items()))
     obj = {
         "apiVersion": draft.kind.api_version,
         "kind": draft.kind.kind,
         "metadata": {
             "name": draft.name,
             "namespace": draft.namespace,
-            "labels": {LABEL_MANAGED_BY: LABEL_MANAGED_BY_VALUE, LABEL_CLUSTER: cluster_name},
+            "labels": labels,
             "annotations": annotations,
         },
         "spec": draft.spec,
@@ -64,8 +67,7 @@ def render_cluster(data: RenderInput) -> RenderResult:
         return _render(data)
 
 
-def _render(data: RenderInput) -> RenderResult:
-    plan = build_plan(data)
+def _istio_drafts(plan: Plan) -> list[Draft]:
     cluster = plan.cluster
     drafts: list[Draft] = []
     for host in plan.hosts.values():
@@ -87,6 +89,23 @@ def _render(data: RenderInput) -> RenderResult:
     drafts.append(networkpolicy.gateway_network_policy(plan))
     if cluster.access_log_provider:
         drafts.append(istio.telemetry(cluster))
-    objects = [_finish(draft, cluster.name) for draft in drafts]
+    return drafts
+
+
+# Enforcement mode → (what its data plane can carry, its object builders). One shared plan.
+MODES: dict[str, tuple[Callable[[ClusterSettings], PlanRules], Callable[[Plan], list[Draft]]]] = {
+    MODE_ISTIO: (lambda cluster: SIDECAR_RULES, _istio_drafts),
+    MODE_AMBIENT: (ambient.ambient_rules, ambient.drafts),
+}
+
+
+def _render(data: RenderInput) -> RenderResult:
+    cluster = data.cluster
+    try:
+        rules, builders = MODES[cluster.mode]
+    except KeyError:
+        raise ValueError(f"enforcement mode {cluster.mode!r} is not rendered") from None
+    plan = build_plan(data, rules(cluster))
+    objects = [_finish(draft, cluster.name) for draft in builders(plan)]
     objects.sort(key=object_sort_key)
     return RenderResult(objects=objects, unrenderable=plan.unrenderable)

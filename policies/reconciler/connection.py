@@ -18,7 +18,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from policies.choices import ConnectionKind
-from policies.manifests.kinds import KINDS
+from policies.manifests.kinds import KINDS, MODE_KINDS
 from policies.reconciler.cluster import api_client_for
 from policies.reconciler.error_text import safe_error_text, transport_error_text
 from policies.reconciler.errors import TargetUnavailable
@@ -131,7 +131,7 @@ def connection_test(cluster) -> ConnectionReport:
     try:
         version = client.VersionApi(api).get_code(_request_timeout=_TIMEOUT)
         report.reachable, report.server_version = True, _plain(version.git_version, _VERSION)
-        report.kinds = _kind_checks(api)
+        report.kinds = _kind_checks(api, MODE_KINDS.get(cluster.enforcement_mode, KINDS))
         report.permissions = _permission_checks(api)
     except ApiException as exc:
         if exc.status == 401:
@@ -145,14 +145,15 @@ def connection_test(cluster) -> ConnectionReport:
     return report
 
 
-def _kind_checks(api: client.ApiClient) -> list[KindCheck]:
+def _kind_checks(api: client.ApiClient, kinds) -> list[KindCheck]:
+    """The kinds the cluster's enforcement mode renders: served or not, and why not."""
     # Only versions that look like Kubernetes versions are kept: the report shows them.
     groups = {
         group.name: [version.version for version in group.versions if _plain(version.version, _API_VERSION)]
         for group in client.ApisApi(api).get_api_versions(_request_timeout=_TIMEOUT).groups
     }
     resources: dict[str, set[str]] = {}
-    for group_version in sorted({info.api_version for info in KINDS}):
+    for group_version in sorted({info.api_version for info in kinds}):
         group, version = group_version.split("/")
         if version not in groups.get(group, []):
             continue
@@ -161,7 +162,7 @@ def _kind_checks(api: client.ApiClient) -> list[KindCheck]:
         )
         resources[group_version] = {item["name"] for item in json.loads(response.data).get("resources") or []}
     checks = []
-    for info in KINDS:
+    for info in kinds:
         served_versions = groups.get(info.group, [])
         served = info.plural in resources.get(info.api_version, set())
         if not served_versions:

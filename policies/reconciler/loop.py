@@ -109,7 +109,8 @@ def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run
             with clock("desired"):
                 report.desired = desired_state(cluster)
                 inventory = _inventory(cluster)
-            live, report.timings["list"] = listing.result()
+            live, report.timings["list"], missing = listing.result()
+        _require_served(report.desired, missing)
         lease.keep_alive()
         changes = diff.plan(report.desired.objects, live, inventory, compare_fields=full)
         with clock("write"):
@@ -155,22 +156,28 @@ def _inventory(cluster) -> dict:
     return {ObjectKey(kind, namespace, name): content_hash for kind, namespace, name, content_hash in rows}
 
 
-def _list_live(target, *, metadata_only: bool) -> tuple[dict, int]:
-    """One list call per kind (and the milliseconds it took). Kinds the API server does not serve are
-    collected and reported together."""
+def _list_live(target, *, metadata_only: bool) -> tuple[dict, int, dict[str, str]]:
+    """One list call per kind (and the milliseconds it took), and the kinds the API server does not
+    serve (kind key → description): a cluster holds only its enforcement mode's CRDs, so a missing
+    kind is an error only when something of it is desired (`_require_served`)."""
     began = time.perf_counter()
-    live, missing = {}, []
+    live, missing = {}, {}
     for info in KINDS:
         try:
             live.update(target.list_managed(info, metadata_only=metadata_only))
         except KindNotServed:
-            missing.append(f"{info.kind} ({info.api_version})")
-    if missing:
+            missing[info.key] = f"{info.kind} ({info.api_version})"
+    return live, int((time.perf_counter() - began) * 1000), missing
+
+
+def _require_served(desired, missing: dict[str, str]) -> None:
+    needed = {key.kind for key in desired.objects} & set(missing)
+    if needed:
+        kinds = ", ".join(missing[key] for key in missing if key in needed)
         raise TargetUnavailable(
-            f"The cluster does not serve {', '.join(missing)}: install the Istio CRDs (1.22 or later) "
-            "and make sure these API versions are served."
+            f"The cluster does not serve {kinds}: install the CRDs its enforcement mode renders (Istio 1.22 or "
+            "later; the Gateway API for istio-ambient) and make sure these API versions are served."
         )
-    return live, int((time.perf_counter() - began) * 1000)
 
 
 def _execute(changes: list[diff.Change], target, report: RunReport, *, lease: Lease, dry_run: bool) -> None:

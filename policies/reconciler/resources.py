@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from policies.constants import ANNOTATION_CONTENT_HASH, ANNOTATION_GRANTS, LABEL_CLUSTER, LABEL_MANAGED_BY
 from policies.constants import LABEL_MANAGED_BY_VALUE as MANAGED_BY
-from policies.manifests.kinds import KIND_BY_NAME, KINDS, KindInfo
+from policies.manifests.kinds import KIND_BY_NAME, KINDS, KindInfo, kind_key
 
 # Verbs the reconciler uses on every rendered kind: list (one call per kind and run), patch
 # (server-side apply), delete (objects no longer desired), get (re-check an object whose delete
@@ -37,7 +37,7 @@ API_PERMISSIONS: tuple[ApiPermission, ...] = (
 
 
 class ObjectKey(NamedTuple):
-    """Identity of a managed object. Kind names are unique among the rendered kinds."""
+    """Identity of a managed object; `kind` is the kind key (`policies.manifests.kinds.kind_key`)."""
 
     kind: str
     namespace: str
@@ -49,7 +49,7 @@ class ObjectKey(NamedTuple):
 
 def key_of(obj: dict) -> ObjectKey:
     meta = obj.get("metadata") or {}
-    return ObjectKey(obj.get("kind", ""), meta.get("namespace") or "", meta.get("name", ""))
+    return ObjectKey(kind_key(obj), meta.get("namespace") or "", meta.get("name", ""))
 
 
 def kind_info(kind: str) -> KindInfo:

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from policies.choices import ConnectionKind, EnforcementMode, Environment
 from policies.exceptions import ApplicationError
+from policies.management.ambient_options import add_ambient_arguments, ambient_settings
 from policies.services.clusters import cluster_create
 
 
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--environment", choices=Environment.values, default=Environment.NON_PROD)
         parser.add_argument("--mode", choices=EnforcementMode.values, default=EnforcementMode.ISTIO)
         parser.add_argument("--description", default="")
+        add_ambient_arguments(parser)
 
     def handle(self, *args, name, kubeconfig, in_cluster, directory, context, environment, mode, **options):
         if context and not kubeconfig:
@@ -32,6 +34,9 @@ class Command(BaseCommand):
             connection = {"connection_kind": ConnectionKind.IN_CLUSTER}
         else:
             connection = {"connection_kind": ConnectionKind.DIRECTORY, "directory_path": directory}
+        ambient = ambient_settings(options)
+        if ambient and mode != EnforcementMode.ISTIO_AMBIENT:
+            raise CommandError("--waypoint-*, --platform-waypoint and --istio-version go with --mode istio-ambient.")
         try:
             cluster = cluster_create(
                 actor=None,
@@ -40,6 +45,7 @@ class Command(BaseCommand):
                 enforcement_mode=mode,
                 description=options["description"],
                 **connection,
+                **ambient,
             )
         except ApplicationError as exc:
             raise CommandError(exc.message) from None

@@ -1,13 +1,12 @@
 """Golden files: the exact YAML per protocol case. A change to rendering shows up here as a diff to
 review. Regenerate with `EGRESSUI_UPDATE_GOLDEN=1 .venv/bin/pytest tests/policies/manifests/test_golden.py`."""
 
-import os
 from pathlib import Path
 
 import pytest
 
 from policies.manifests import dump_yaml
-from tests.policies.manifests.cases import CASES, render
+from tests.policies.manifests.cases import CASES, assert_golden, render
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -17,12 +16,7 @@ def test_golden(case):
     grants, overrides = CASES[case]
     result = render(grants, **overrides)
     assert not result.unrenderable
-    text = dump_yaml(result.objects)
-    path = GOLDEN / f"{case}.yaml"
-    if os.environ.get("EGRESSUI_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert path.is_file(), f"{path} is missing; generate it with EGRESSUI_UPDATE_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / f"{case}.yaml", dump_yaml(result.objects))
 
 
 def test_no_stray_golden_files():
