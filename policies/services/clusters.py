@@ -130,8 +130,9 @@ def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
     changed = {field for field in after if after[field] != before[field]}
     if not changed:
         return cluster
-    if "enforcement_mode" in changed:
-        _refuse_mode_change_with_objects(cluster, before["enforcement_mode"])
+    problem = cluster_mode_change_problem(cluster, before["enforcement_mode"]) if "enforcement_mode" in changed else ""
+    if problem:
+        raise ValidationFailed.on("enforcement_mode", problem)
     _check_files(cluster, changed=changed, actor=actor)
     cluster.save()
     audit_event_record(
@@ -147,19 +148,19 @@ def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
     return cluster
 
 
-def _refuse_mode_change_with_objects(cluster: Cluster, old_mode: str) -> None:
-    """A plain settings change must not swap a cluster's objects for another mode's: that is the
-    mode migration's job (`cluster_mode_migrate`), which says so in the audit log."""
+def cluster_mode_change_problem(cluster: Cluster, old_mode: str) -> str:
+    """Why a plain settings change may not change the cluster's mode, or "": a cluster holding objects
+    changes mode only through the mode migration (`cluster_mode_migrate`), which says so in the audit
+    log and replaces the objects in one reconcile."""
     from policies.models import ManagedObject
 
-    count = ManagedObject.objects.filter(cluster=cluster).count()
-    if count:
-        raise ValidationFailed.on(
-            "enforcement_mode",
-            f"Cluster {cluster.name} holds {count} object(s) rendered in mode {old_mode}; change its mode with "
-            "the mode migration (manage.py migrate_cluster_mode, docs/rendering.md), which replaces them in one "
-            "reconcile.",
-        )
+    count = ManagedObject.objects.filter(cluster_id=cluster.pk).count() if cluster.pk else 0
+    if not count:
+        return ""
+    return (
+        f"Cluster {cluster.name} holds {count} object(s) rendered in mode {old_mode}; change its mode with the "
+        "mode migration (manage.py migrate_cluster_mode, docs/rendering.md), which replaces them in one reconcile."
+    )
 
 
 @transaction.atomic
