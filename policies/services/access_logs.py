@@ -19,7 +19,7 @@ from django.db.models import Count, F, Max, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from policies.accesslog import Aggregate, BatchAggregator, LineError, LineParser
+from policies.accesslog import Aggregate, BatchAggregator, LineError, LineParser, Skipped
 from policies.accesslog.coverage import GRANT_COVER_FIELDS, CoverIndex, GrantCover
 from policies.choices import BLOCKED_VERDICTS
 from policies.models import AccessRecord, Cluster, ClusterIngestState, Grant, Namespace, WorkloadIdentity
@@ -80,6 +80,9 @@ def access_log_ingest(
             event = parser.parse(record)
         except LineError as exc:
             report.reject(number, exc.message)
+            continue
+        except Skipped:  # read fine, about traffic inside the mesh (ztunnel): nothing to keep
+            report.accepted += 1
             continue
         batch.add(event)
         report.accepted += 1
