@@ -1,6 +1,10 @@
 """Render 10,000 grants (2,000 hosts × 500 namespaces, mixed protocols) and print one JSON line.
 
-    .venv/bin/python bench/render.py [--repeat N] [--no-namespace-list]
+    .venv/bin/python bench/render.py [--repeat N] [--no-namespace-list] [--mode istio,istio-ambient]
+
+`--mode` takes one enforcement mode or several, comma-separated: the same input is then rendered in
+each mode, the modes' repeats interleaved (so machine load falls on all alike), one JSON line per mode
+and a last line with each mode's best time relative to the first mode's (`ratio`, wall and CPU).
 
 Every namespace with grants is listed with its state (one in five observed, the rest enforced), plus
 100 onboarded namespaces without grants (half enforced, half observed), as the database gives them;
@@ -14,8 +18,11 @@ is the fewest objects any correct rendering needs, counted from the input alone:
 (ServiceEntry, Gateway, gateway DestinationRule, VirtualService, AuthorizationPolicy) plus one
 origination DestinationRule for hosts reached with TLS origination and one ServiceEntry for a
 wildcard's serving host; per namespace a Sidecar and a Telemetry, plus a NetworkPolicy when enforced;
-per cluster the gateway's NetworkPolicy and the Telemetry. `objects` must equal it: nothing is
-rendered per grant.
+per cluster the gateway's NetworkPolicy and the Telemetry. In mode istio-ambient: per host a
+ServiceEntry and an AuthorizationPolicy (a wildcard without expanded hosts is one DYNAMIC_DNS host on
+Istio 1.30; serving hosts are not used), one origination DestinationRule per host reached with TLS
+origination; per enforced namespace a NetworkPolicy; per cluster the waypoint, its allow-nothing
+policy, its NetworkPolicy and its Telemetry. `objects` must equal it: nothing is rendered per grant.
 `--validate N` also checks every Nth object strictly (CRD schema, CEL rules, webhook rules,
 kubernetes-validate; tests/support/manifest_validation.py) and adds `validated` and `invalid`.
 """
@@ -39,10 +46,10 @@ EMPTY_NAMESPACES = 100  # onboarded, no grant yet
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def build_input(seed: int = 7, *, list_namespaces: bool = True) -> tuple[RenderInput, int]:
+def build_input(seed: int = 7, *, list_namespaces: bool = True, mode: str = "istio") -> tuple[RenderInput, int]:
     rng = random.Random(seed)
     serving = tuple((f"*.cdn{i}.example.net", f"www.cdn{i}.example.net") for i in range(40))
-    cluster = ClusterSettings(name="bench", wildcard_serving_hosts=serving)
+    cluster = ClusterSettings(name="bench", wildcard_serving_hosts=serving, mode=mode, istio_version="1.30")
     # Each host has one protocol: 70% tls, 10% http-originate, 5% http, 10% tcp pools, 5% wildcards.
     hosts: list[tuple[str, int, str]] = []
     for index in range(HOSTS):
@@ -86,6 +93,8 @@ def build_input(seed: int = 7, *, list_namespaces: bool = True) -> tuple[RenderI
 
 
 def lower_bound(cluster: ClusterSettings, grants: list[GrantSpec], specs: tuple[NamespaceSpec, ...]) -> int:
+    if cluster.mode == "istio-ambient":
+        return _ambient_lower_bound(cluster, grants, specs)
     serving = dict(cluster.wildcard_serving_hosts)
     routed, originating, serving_only = set(), set(), set()
     for grant in grants:
@@ -103,39 +112,74 @@ def lower_bound(cluster: ClusterSettings, grants: list[GrantSpec], specs: tuple[
     return 5 * len(routed) + len(originating) + len(serving_only - routed) + namespace_objects + cluster_wide
 
 
+def _ambient_lower_bound(cluster: ClusterSettings, grants: list[GrantSpec], specs: tuple[NamespaceSpec, ...]) -> int:
+    routed, originating = set(), set()
+    for grant in grants:
+        for host in grant.expanded_hosts or (grant.host,):
+            routed.add((host, grant.port) if grant.protocol == "tcp" else host)
+            if grant.protocol == "http-originate":
+                originating.add(host)
+    states = {grant.namespace: "enforce" for grant in grants} | {spec.name: spec.enforcement for spec in specs}
+    enforced = sum(state == "enforce" for state in states.values())
+    cluster_wide = 3 + (1 if cluster.access_log_provider else 0)
+    return 2 * len(routed) + len(originating) + enforced + cluster_wide
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--validate", type=int, default=0, metavar="N", help="validate every Nth object")
     parser.add_argument("--no-namespace-list", action="store_true", help="grants only, no namespace states")
+    parser.add_argument("--mode", default="istio", help="enforcement mode(s), comma-separated (istio, istio-ambient)")
     args = parser.parse_args()
-    data, bound = build_input(list_namespaces=not args.no_namespace_list)
-    best, best_cpu, result = float("inf"), float("inf"), None
+    modes = [mode.strip() for mode in args.mode.split(",") if mode.strip()]
+    inputs = {mode: build_input(list_namespaces=not args.no_namespace_list, mode=mode) for mode in modes}
+    best = dict.fromkeys(modes, float("inf"))
+    best_cpu = dict.fromkeys(modes, float("inf"))
+    results: dict = {}
     for _ in range(args.repeat):
-        result = None  # free the previous run's objects before the clock starts, not inside it
-        started, started_cpu = time.perf_counter(), time.process_time()
-        result = render_cluster(data)
-        best = min(best, time.perf_counter() - started)
-        best_cpu = min(best_cpu, time.process_time() - started_cpu)
-    line = {
-        "grants": len(data.grants),
-        "namespaces": len(data.namespaces),
-        "objects": len(result.objects),
-        "lower_bound": bound,
-        "seconds": round(best, 3),
-        "cpu_seconds": round(best_cpu, 3),
-        "unrenderable": len(result.unrenderable),
-    }
-    if args.validate:
-        line.update(_validate(result.objects[:: args.validate]))
-    print(json.dumps(line))
+        for mode in modes:
+            results[mode] = None  # free the previous run's objects before the clock starts, not inside it
+            started, started_cpu = time.perf_counter(), time.process_time()
+            results[mode] = render_cluster(inputs[mode][0])
+            best[mode] = min(best[mode], time.perf_counter() - started)
+            best_cpu[mode] = min(best_cpu[mode], time.process_time() - started_cpu)
+    for mode in modes:
+        data, bound = inputs[mode]
+        result = results[mode]
+        line = {
+            "mode": mode,
+            "grants": len(data.grants),
+            "namespaces": len(data.namespaces),
+            "objects": len(result.objects),
+            "lower_bound": bound,
+            "seconds": round(best[mode], 3),
+            "cpu_seconds": round(best_cpu[mode], 3),
+            "unrenderable": len(result.unrenderable),
+        }
+        if args.validate:
+            line.update(_validate(result.objects[:: args.validate]))
+        print(json.dumps(line))
+    if len(modes) > 1:
+        first = modes[0]
+        ratio = {
+            mode: {
+                "seconds": round(best[mode] / best[first], 2),
+                "cpu_seconds": round(best_cpu[mode] / best_cpu[first], 2),
+            }
+            for mode in modes[1:]
+        }
+        print(json.dumps({"ratio_to": first, "ratio": ratio}))
 
 
 def _validate(objects: list[dict]) -> dict:
     from tests.support.manifest_validation import ManifestValidator
 
     crds = os.environ.get("EGRESSUI_ISTIO_CRDS", str(ROOT.parent / "shared" / "istio" / "crd-all.gen.yaml"))
-    validator = ManifestValidator(crds)
+    gateway_api = os.environ.get(
+        "EGRESSUI_GATEWAY_API_CRDS", str(ROOT.parent / "shared" / "gateway-api" / "standard-install.yaml")
+    )
+    validator = ManifestValidator(crds, gateway_api)
     invalid = [obj["metadata"]["name"] for obj in objects if validator.errors(obj)]
     return {"validated": len(objects), "invalid": len(invalid)}
 
