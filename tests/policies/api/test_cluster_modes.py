@@ -70,3 +70,38 @@ class ClusterModeAdminTests:
         assert response.status_code == 200
         assert "mode migration" in response.content.decode()
         assert Cluster.objects.get(pk=world.cluster.pk).enforcement_mode == "istio"
+
+
+class ClusterModeMigrateApiTests:
+    def test_admins_migrate_with_the_ambient_settings_and_an_audit_event(self, clients, world):
+        from policies.models import AuditEvent
+
+        hold_an_object(world.cluster)
+        url = f"{API}/clusters/{world.cluster.pk}/migrate-mode/"
+        body = {"enforcement_mode": "istio-ambient", "istio_version": "1.30", "waypoint_name": "egress-wp"}
+        response = clients.admin.post(url, body, format="json")
+        assert response.status_code == 200, response.content
+        assert response.json()["enforcement_mode"] == "istio-ambient" and response.json()["sync"]["needs_reconcile"]
+        event = AuditEvent.objects.filter(event_type=401).latest("seq")
+        assert event.actor == world.admin and "migrated from istio to istio-ambient" in event.message
+
+    def test_refusals_name_the_field_and_change_nothing(self, clients, world):
+        url = f"{API}/clusters/{world.cluster.pk}/migrate-mode/"
+        assert_error(
+            clients.admin.post(url, {"enforcement_mode": "istio"}, format="json"),
+            400,
+            "validation_error",
+            "enforcement_mode",
+        )
+        assert_error(
+            clients.admin.post(url, {"enforcement_mode": "cilium-x"}, format="json"),
+            400,
+            "validation_error",
+            "enforcement_mode",
+        )
+        response = clients.admin.post(url, {"enforcement_mode": "istio-ambient", "istio_version": "v1"}, format="json")
+        assert_error(response, 400, "validation_error", "istio_version")
+        assert_error(
+            clients.lead.post(url, {"enforcement_mode": "istio-ambient"}, format="json"), 403, "permission_denied"
+        )
+        assert Cluster.objects.get(pk=world.cluster.pk).enforcement_mode == "istio"
