@@ -49,7 +49,9 @@ WAYPOINT_FOR = "istio.io/waypoint-for"
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 GATEWAY_API_GROUP = WAYPOINT_GATEWAY.group
 
-DEFAULT_DENY_NAME = "egressui-waypoint-default-deny"
+# Beside the hosts' policies in one namespace: a host's object name always holds a single hyphen (from
+# a dot, names.slug), this one only double ones, so no host can take it.
+DEFAULT_DENY_NAME = "egressui--waypoint--default--deny"
 TELEMETRY_NAME = "egressui-waypoint-access-log"
 WAYPOINT_POLICY_NAME = "egressui-waypoint-ingress"
 

@@ -259,3 +259,11 @@ class NamespaceStateTests:
             ("AuthorizationPolicy", "istio-egress", "api-stripe-com"),
             ("NetworkPolicy", "payments", "egressui-egress"),
         } <= sidecar & ambient
+
+
+def test_no_host_can_take_the_default_deny_name():
+    from policies.manifests.names import host_object_name
+
+    # A host has a dot, so its object name has a single hyphen; the policy's name has none.
+    assert "-" not in DEFAULT_DENY_NAME.replace("--", "")
+    assert host_object_name("egressui.waypoint.default.deny") != DEFAULT_DENY_NAME
