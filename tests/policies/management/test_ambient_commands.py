@@ -69,3 +69,18 @@ class MigrateClusterModeTests:
             call_command("migrate_cluster_mode", "--cluster", "nope", "--mode", "istio-ambient")
         with pytest.raises(CommandError, match="already in mode istio"):
             call_command("migrate_cluster_mode", "--cluster", world.cluster.name, "--mode", "istio")
+
+
+class RenderAmbientManifestsTests:
+    def test_render_manifests_writes_the_waypoint_set(self, world, tmp_path, capsys):
+        world.cluster.enforcement_mode, world.cluster.istio_version = "istio-ambient", "1.30"
+        world.cluster.save()
+        GrantFactory(identity=world.checkout, host="api.stripe.com")
+        call_command("render_manifests", "--cluster", world.cluster.name, "--output", str(tmp_path))
+        assert files(tmp_path) >= {
+            "istio-egress/gateway.gateway.networking.k8s.io-egress-waypoint.yaml",
+            "istio-egress/serviceentry-api-stripe-com.yaml",
+            "istio-egress/authorizationpolicy-api-stripe-com.yaml",
+            "istio-egress/authorizationpolicy-egressui--waypoint--default--deny.yaml",
+        }
+        assert not {name for name in files(tmp_path) if "virtualservice" in name or "sidecar" in name}
