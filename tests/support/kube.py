@@ -13,7 +13,11 @@ parts of the real API server's behaviour that egressui depends on:
 - delete with `preconditions.resourceVersion` (409 on mismatch) and `dryRun=All`;
 - namespaces: objects in a namespace that does not exist are refused with 404, as the API server does;
   deleting a namespace deletes everything in it (the namespace controller's work, done at once);
-- SelfSubjectAccessReviews answered from a deny list;
+- RBAC, when `rbac` is set (tests/support/rbac.py): bearer tokens map to identities, unknown tokens get
+  401, and every request is authorised as kube-apiserver does (a server-side apply is a `patch`, and
+  also a `create` when the object does not exist; GET is get/list/watch, DELETE delete or
+  deletecollection), a denial being the server's 403 `Status`; SelfSubjectAccessReviews are answered
+  from the same rules. Without `rbac` everything is allowed and access reviews answer from `denied`;
 - injected faults: any status (409/422/429/500/…) or a delay (client timeouts) on matching requests.
 
 `EmulatorThread` runs it on an ephemeral port in a background thread, for synchronous code such as
@@ -21,6 +25,7 @@ the official `kubernetes` client.
 """
 
 import asyncio
+import contextvars
 import copy
 import itertools
 import json
@@ -36,6 +41,8 @@ import aiohttp.web
 import attrs
 import kmock
 from kmock._internal import rendering
+
+from tests.support.rbac import Identity, RbacPolicy, forbidden_message
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 METADATA_LIST_PARAMS = "as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -194,7 +201,12 @@ class ApiEmulator(kmock.KubernetesEmulator):
     url: str = ""  # set by EmulatorThread once serving
     validator: Validator | None = None
     check_namespaces: bool = True
-    denied: set = attrs.field(factory=set)  # {(group, resource, verb)} refused by access reviews
+    denied: set = attrs.field(factory=set)  # {(group, resource, verb)} refused by access reviews without RBAC
+    # RBAC on: every request needs a known bearer token and is authorised by `rbac` (None: everything
+    # is allowed, for tests that are not about authorisation).
+    rbac: RbacPolicy | None = None
+    tokens: dict = attrs.field(factory=dict)  # bearer token → Identity
+    _identity: contextvars.ContextVar = attrs.field(factory=lambda: contextvars.ContextVar("identity", default=None))
     faults: list = attrs.field(factory=list)
     calls: list = attrs.field(factory=list)
     _owners: dict = attrs.field(factory=dict)  # object key → {manager: set of leaf paths}
@@ -299,12 +311,20 @@ class ApiEmulator(kmock.KubernetesEmulator):
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         if request.url.path.startswith("/_emulator/"):
             return self._control(request)
+        identity = None
+        if self.rbac is not None:
+            identity = self.tokens.get(_bearer(request.headers.get("Authorization", "")))
+            if identity is None:
+                return _status(401, "Unauthorized", "Unauthorized")
         if request.resource is None or request.resource.plural is None:
-            return await super()._handle(request)
+            return await super()._handle(request)  # discovery: every authenticated user may read it
         verb = self._verb(request)
         dry_run = request.params.get("dryRun") == "All"
         response = None
-        for fault in self.faults:
+        if identity is not None:
+            response = self._authorize(identity, self.kube_verb(request), request)
+        self._identity.set(identity)
+        for fault in self.faults if response is None else ():
             if fault.matches(verb, request.resource.plural, request.namespace, request.name):
                 if fault.times is not None:
                     fault.times -= 1
@@ -354,6 +374,27 @@ class ApiEmulator(kmock.KubernetesEmulator):
                 self.add_namespace(name)
             return aiohttp.web.json_response({})
         return _status(404, "NotFound", f"no emulator control at {path}")
+
+    @staticmethod
+    def kube_verb(request: rendering.Request) -> str:
+        """The verb the API server authorises a request as (every kind of PATCH, apply included, is
+        `patch`; a DELETE without a name is `deletecollection`)."""
+        method = request.method.value
+        if method == "GET":
+            return "get" if request.name else ("watch" if request.params.get("watch") in ("true", "1") else "list")
+        if method == "DELETE":
+            return "delete" if request.name else "deletecollection"
+        return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+
+    def _authorize(self, identity: Identity, verb: str, request: rendering.Request) -> aiohttp.web.Response | None:
+        """None if RBAC allows the request, else the API server's 403 `Status`."""
+        resource = request.resource.plural + (f"/{request.subresource}" if request.subresource else "")
+        group, namespace, name = request.resource.group or "", request.namespace, request.name
+        attributes = {"verb": verb, "group": group, "resource": resource, "namespace": namespace, "name": name}
+        if self.rbac.allows(identity, **attributes):
+            return None
+        details = {"name": name, "group": group, "kind": request.resource.plural}
+        return _status(403, "Forbidden", forbidden_message(identity, **attributes), details)
 
     @staticmethod
     def _verb(request: rendering.Request) -> str:
@@ -464,6 +505,10 @@ class ApiEmulator(kmock.KubernetesEmulator):
                 if not any(path in paths for other, paths in owners.items() if other != me):
                     _remove(live, path)
         else:
+            # The apply handler authorises creating a missing object on top of the request's `patch`.
+            identity = self._identity.get()
+            if identity is not None and (denied := self._authorize(identity, "create", request)):
+                return denied
             live = {"apiVersion": config.get("apiVersion"), "kind": config.get("kind"), "metadata": {"name": name}}
             if namespace:
                 live["metadata"]["namespace"] = namespace
@@ -586,14 +631,37 @@ class ApiEmulator(kmock.KubernetesEmulator):
             self._owners.pop(key, None)
         return aiohttp.web.json_response(body)
 
+    def _access_review(self, review: dict) -> aiohttp.web.Response:
+        """A SelfSubjectAccessReview, answered from the same rules that authorise requests."""
+        attributes = (review.get("spec") or {}).get("resourceAttributes") or {}
+        group, verb = attributes.get("group") or "", attributes.get("verb") or ""
+        resource = (attributes.get("resource") or "") + (
+            f"/{attributes['subresource']}" if attributes.get("subresource") else ""
+        )
+        identity = self._identity.get()
+        if identity is None:
+            allowed = (group, resource, verb) not in self.denied
+        else:
+            allowed = self.rbac.allows(
+                identity,
+                verb=verb,
+                group=group,
+                resource=resource,
+                namespace=attributes.get("namespace") or None,
+                name=attributes.get("name") or None,
+            )
+        body = {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": review.get("spec") or {},
+            "status": {"allowed": allowed},
+        }
+        return aiohttp.web.json_response(body, status=201)
+
     async def _create(self, request: rendering.Request) -> aiohttp.web.Response:
         if request.resource == SSAR:
-            attributes = (request.data or {}).get("spec", {}).get("resourceAttributes", {})
-            triple = (attributes.get("group", ""), attributes.get("resource"), attributes.get("verb"))
-            allowed = triple not in self.denied
-            body = dict(request.data or {})
-            body["status"] = {"allowed": allowed, **({} if allowed else {"reason": "denied by the test's RBAC"})}
-            return aiohttp.web.json_response(body, status=201)
+            return self._access_review(request.data or {})
         if not self._served(request.resource):
             return self._not_served()
         meta = (request.data or {}).get("metadata", {})
@@ -607,6 +675,11 @@ class ApiEmulator(kmock.KubernetesEmulator):
         body = self._store(request.resource, namespace, meta.get("name"), copy.deepcopy(request.data))
         self._owners[key] = {(request.params.get("fieldManager", "unknown"), "update"): set(leaf_paths(request.data))}
         return aiohttp.web.json_response(body, status=201)
+
+
+def _bearer(header: str) -> str:
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def _body_name(data) -> str | None:
