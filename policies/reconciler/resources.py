@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from policies.constants import ANNOTATION_CONTENT_HASH, ANNOTATION_GRANTS, LABEL_CLUSTER, LABEL_MANAGED_BY
 from policies.constants import LABEL_MANAGED_BY_VALUE as MANAGED_BY
-from policies.manifests.kinds import KIND_BY_NAME, KINDS, KindInfo
+from policies.manifests.kinds import KIND_BY_NAME, KINDS, KindInfo, kinds_for_mode
 
 # Verbs the reconciler uses on every rendered kind: list (one call per kind and run), patch
 # (server-side apply), delete (objects no longer desired), get (re-check an object whose delete
@@ -27,13 +27,26 @@ class ApiPermission:
         return f"{self.verb} {self.resource}{'.' + self.group if self.group else ''}"
 
 
-API_PERMISSIONS: tuple[ApiPermission, ...] = (
-    *(ApiPermission(info.group, info.plural, verb) for info in KINDS for verb in KIND_VERBS),
+_COMMON_PERMISSIONS: tuple[ApiPermission, ...] = (
     # Workload identity discovery during the periodic resync: one cluster-wide list.
     ApiPermission("", "serviceaccounts", "list"),
     # The connection test asks the API server what this identity may do.
     ApiPermission("authorization.k8s.io", "selfsubjectaccessreviews", "create"),
 )
+# Every mode's kinds: what the deploy ClusterRole grants.
+API_PERMISSIONS: tuple[ApiPermission, ...] = (
+    *(ApiPermission(info.group, info.plural, verb) for info in KINDS for verb in KIND_VERBS),
+    *_COMMON_PERMISSIONS,
+)
+
+
+def api_permissions_for_mode(mode: str) -> tuple[ApiPermission, ...]:
+    """What reconciling a cluster in `mode` needs (the connection test checks exactly these)."""
+    kinds = kinds_for_mode(mode)
+    return (
+        *(ApiPermission(info.group, info.plural, verb) for info in kinds for verb in KIND_VERBS),
+        *_COMMON_PERMISSIONS,
+    )
 
 
 class ObjectKey(NamedTuple):
