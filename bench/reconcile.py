@@ -193,7 +193,7 @@ def main() -> None:
         from django.core.management import call_command
         from render import build_input
 
-        from policies.manifests.kinds import KINDS
+        from policies.manifests.kinds import kinds_for_mode
         from tests.support.kube import EmulatorProcess
 
         call_command("migrate", verbosity=0)
@@ -230,7 +230,7 @@ def main() -> None:
     line = {
         "grants": len(data.grants),
         "objects": first.created,
-        "kinds": len(KINDS),
+        "kinds": len(kinds_for_mode("istio")),
         "seconds_first_sync": round(seconds_first, 2),
         "writes_noop": writes_noop,
         "lists_noop": lists_noop,
