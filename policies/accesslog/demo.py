@@ -4,7 +4,7 @@ demo namespaces logging their catch-all connections (egressui's source format), 
 and `end`; and Hubble flows of the Cilium demo cluster (`demo_hubble_flows`)."""
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from policies.accesslog.hubble import flow_record
 
@@ -117,12 +117,15 @@ DEMO_HUBBLE_TRAFFIC = (
 
 
 def demo_hubble_flows(*, start: datetime, end: datetime, seed: int = 11) -> list[dict]:
-    """Exporter lines (`hubble.flow_record`) for the Cilium demo cluster between `start` and `end`."""
+    """Exporter lines (`hubble.flow_record`) for the Cilium demo cluster: forwarded flows between
+    `start` (when the grants began) and `end`, drops two to three hours before `start` (the attempts
+    that led to the request)."""
     rng = random.Random(seed)
     lines = []
     for namespace, account, verdict, names, address, port, count in DEMO_HUBBLE_TRAFFIC:
+        first, last = (start - timedelta(hours=3), start - timedelta(hours=2)) if verdict == "DROPPED" else (start, end)
         for _ in range(count):
-            moment = (start + (end - start) * rng.random()).isoformat().replace("+00:00", "Z")
+            moment = (first + (last - first) * rng.random()).isoformat().replace("+00:00", "Z")
             lines.append(
                 flow_record(namespace, account, verdict=verdict, names=names, address=address, port=port, time=moment)
             )
