@@ -1,13 +1,16 @@
 """Enforcement mode `cilium` set up with add_cluster and the admin (the API: tests/policies/api/
 test_cilium_clusters.py); the Cilium version is checked where the mode needs it."""
 
+from io import StringIO
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from policies.choices import AuditEventType
+from policies.manifests import load_yaml
 from policies.models import AuditEvent, Cluster
-from tests.factories import cluster_admin_form
+from tests.factories import GrantFactory, cluster_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +58,21 @@ class AdminTests:
         page = client.post("/admin/policies/cluster/add/", form)
         assert page.status_code == 200 and "Mode cilium needs Cilium 1.15 or later" in page.content.decode()
         assert not Cluster.objects.filter(name="edge").exists()
+
+
+class RenderManifestsTests:
+    def test_a_cilium_cluster_renders_its_policies_and_names_what_it_cannot(self, world, tmp_path):
+        world.cluster.enforcement_mode = "cilium"
+        world.cluster.save()
+        GrantFactory(identity=world.checkout, host="api.stripe.com")
+        originate = GrantFactory(identity=world.refunds, host="legacy.example.com", protocol="http-originate")
+        out, err = StringIO(), StringIO()
+        call_command("render_manifests", "--cluster", world.cluster.name, stdout=out, stderr=err)
+        documents = load_yaml(out.getvalue())
+        assert [(d["kind"], d["metadata"]["namespace"]) for d in documents] == [
+            ("CiliumNetworkPolicy", "payments"),
+            ("CiliumNetworkPolicy", "search"),
+        ]
+        assert f"grant {originate.pk}" in err.getvalue() and "Cilium cannot originate TLS" in err.getvalue()
+        call_command("render_manifests", "--cluster", world.cluster.name, "--output", str(tmp_path), stdout=out)
+        assert (tmp_path / "payments" / "ciliumnetworkpolicy-egressui-egress.yaml").is_file()
