@@ -1,8 +1,8 @@
 """The kinds the renderer emits, in make-before-break apply order (reference §1.3).
 
 The reconciler lists a cluster's mode's kinds (`kinds_for_mode`), applies in this order and deletes
-in reverse order; the deploy RBAC (ClusterRole) is derived from all of them, so a new kind is added
-here and nowhere else.
+in reverse order. A new kind is added here and granted in deploy/kubernetes/base/rbac.yaml
+(tests/policies/reconciler/test_least_privilege.py fails until it is).
 """
 
 from dataclasses import dataclass, field

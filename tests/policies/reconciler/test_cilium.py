@@ -2,6 +2,10 @@
 against Cilium's CRD: only CiliumNetworkPolicies are listed and written, a second run writes
 nothing, and a switch from istio to cilium removes the Istio objects."""
 
+import json
+import urllib.error
+import urllib.request
+
 import pytest
 
 from policies.models import ReconcileRun
@@ -48,7 +52,7 @@ class CiliumReconcileTests:
         second = run(api_cluster)
         assert kube.writes() == [] and second.unchanged == 2
 
-    def test_the_emulator_refuses_an_invalid_policy(self, world, api_cluster, kube):
+    def test_strict_validation_names_unknown_fields_and_oneof_violations(self, world, api_cluster, kube):
         from tests.support.kube import strict_validator
         from tests.support.manifest_validation import default_validator
 
@@ -57,8 +61,23 @@ class CiliumReconcileTests:
         _grants(world)
         [obj, *_] = desired_objects_for_cluster(api_cluster)
         obj["specs"][1]["egress"][0]["toFQDNs"][0]["matchPattern"] = "*.x.com"  # matchName and matchPattern
-        code, message = strict_validator(default_validator())(obj)
-        assert code == 422 and "is valid under each of" in message
+        obj["specs"][0]["bogus"] = True
+        found = strict_validator(default_validator())(obj)
+        assert found.unknown == [".specs[0].bogus"]
+        [(path, cause)] = found.causes
+        assert path == "specs[1].egress[0].toFQDNs[0]" and "is valid under each of" in cause
+        del obj["specs"][0]["bogus"]  # over HTTP, a server-side apply with only the invalid value: 422
+        url = f"{kube.url}/apis/cilium.io/v2/namespaces/payments/ciliumnetworkpolicies/egressui-egress"
+        request = urllib.request.Request(
+            f"{url}?fieldManager=egressui&fieldValidation=Strict",
+            data=json.dumps(obj).encode(),
+            method="PATCH",
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 422 and "is valid under each of" in refused.value.read().decode()
+        assert kube.live("ciliumnetworkpolicies") == {}
 
     def test_switching_from_istio_to_cilium_removes_the_istio_objects(self, world, api_cluster, kube):
         _grants(world)

@@ -43,7 +43,7 @@ class KubernetesConnectionTests:
             ("CiliumNetworkPolicy", "cilium.io/v2", True)
         ]
         assert {check.name for check in report.permissions} == {
-            *(f"{verb} ciliumnetworkpolicies.cilium.io" for verb in ("get", "list", "patch", "delete")),
+            *(f"{verb} ciliumnetworkpolicies.cilium.io" for verb in ("get", "list", "create", "patch", "delete")),
             "list serviceaccounts",
             "create selfsubjectaccessreviews.authorization.k8s.io",
         }
