@@ -51,7 +51,7 @@ MODES = ("istio", "cilium")
 def build_input(seed: int = 7, *, list_namespaces: bool = True, mode: str = "istio") -> tuple[RenderInput, int]:
     rng = random.Random(seed)
     serving = tuple((f"*.cdn{i}.example.net", f"www.cdn{i}.example.net") for i in range(40))
-    cluster = ClusterSettings(name="bench", wildcard_serving_hosts=serving, enforcement_mode=mode)
+    cluster = ClusterSettings(name="bench", wildcard_serving_hosts=serving, mode=mode)
     # Each host has one protocol: 70% tls, 10% http-originate, 5% http, 10% tcp pools, 5% wildcards.
     hosts: list[tuple[str, int, str]] = []
     for index in range(HOSTS):

@@ -39,13 +39,13 @@ class ClusterSettings:
     source_access_log_provider: str = "egressui-source-json"  # "" renders no per-namespace Telemetry
     origination_ca_certificates: str = SYSTEM_CA_BUNDLE
     origination_credential_name: str = ""  # wins over the CA path when set
-    enforcement_mode: str = MODE_ISTIO  # which builders render the plan (render.MODE_BUILDERS)
+    mode: str = MODE_ISTIO  # the enforcement mode: which builders render it (render.MODE_BUILDERS)
     cilium_version: str = DEFAULT_CILIUM_VERSION  # "MAJOR.MINOR" of Cilium in the cluster (mode cilium)
 
     @property
     def system_namespaces(self) -> frozenset[str]:
         """Namespaces whose pods must never be locked down as an app namespace would be."""
-        if self.enforcement_mode == MODE_CILIUM:
+        if self.mode == MODE_CILIUM:
             return frozenset({self.dns_namespace, "kube-system"})  # no mesh: DNS, and Cilium's own agents
         return frozenset({self.egress_namespace, self.istiod_namespace, self.dns_namespace, self.gateway_namespace})
 

@@ -100,9 +100,9 @@ MODE_BUILDERS: dict[str, Callable[[RenderInput], tuple[list[Draft], list[Unrende
 
 def _render(data: RenderInput) -> RenderResult:
     cluster = data.cluster
-    builder = MODE_BUILDERS.get(cluster.enforcement_mode)
+    builder = MODE_BUILDERS.get(cluster.mode)
     if builder is None:
-        raise ValueError(f"enforcement mode {cluster.enforcement_mode!r} has no builders")
+        raise ValueError(f"enforcement mode {cluster.mode!r} has no builders")
     drafts, unrenderable = builder(data)
     objects = [_finish(draft, cluster.name) for draft in drafts]
     objects.sort(key=object_sort_key)

@@ -93,7 +93,7 @@ def cluster_settings(cluster: Cluster) -> ClusterSettings:
         source_access_log_provider=cluster.source_access_log_provider.strip(),
         origination_ca_certificates=cluster.origination_ca_certificates,
         origination_credential_name=cluster.origination_credential_name,
-        enforcement_mode=str(cluster.enforcement_mode),
+        mode=str(cluster.enforcement_mode),
         cilium_version=cluster.cilium_version,
     )
 

@@ -12,7 +12,7 @@ needs_crds = pytest.mark.skipif(cilium_crds_path() is None, reason=CILIUM_CRDS_M
 
 
 def cilium(grants, **overrides):
-    return render(grants, enforcement_mode="cilium", **overrides)
+    return render(grants, mode="cilium", **overrides)
 
 
 @needs_crds

@@ -67,7 +67,7 @@ def test_cilium_policy_is_the_rendered_one():
         ],
         namespaces=[("payments", "enforce")],
         in_cluster_cidrs=IN_CLUSTER_CIDRS,
-        enforcement_mode="cilium",
+        mode="cilium",
     )
     [policy] = documented("rendering.md", "## Mode `cilium`")
     assert policy == bare(find(result, "CiliumNetworkPolicy", "egressui-egress", "payments"))

@@ -13,7 +13,7 @@ GOLDEN = Path(__file__).parent / "golden"
 # mode → (cases, folder, render arguments the mode adds)
 MODES = {
     "istio": (CASES, GOLDEN, {}),
-    "cilium": (CILIUM_CASES, GOLDEN / "cilium", {"enforcement_mode": "cilium"}),
+    "cilium": (CILIUM_CASES, GOLDEN / "cilium", {"mode": "cilium"}),
 }
 
 

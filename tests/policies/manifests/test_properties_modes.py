@@ -38,7 +38,7 @@ def inputs(draw):
 
 
 def _render(mode: str, grants, states):
-    return render(grants, namespaces=states, enforcement_mode=mode, wildcard_serving_hosts=WIKIPEDIA)
+    return render(grants, namespaces=states, mode=mode, wildcard_serving_hosts=WIKIPEDIA)
 
 
 common = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
