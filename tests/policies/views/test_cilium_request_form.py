@@ -1,11 +1,12 @@
-"""The request form on a Cilium cluster: what Cilium cannot enforce is said while typing (live check)
-and in the preview, before anything is submitted."""
+"""Pages of a Cilium cluster: the request form says what Cilium cannot enforce while typing (live
+check) and in the preview, before anything is submitted; cluster and namespace pages describe
+Cilium's enforcement, not the mesh's."""
 
 import pytest
 from django.urls import reverse
 
 from policies.manifests.cilium import ORIGINATE_REASON
-from policies.models import EgressRequest
+from policies.models import EgressRequest, Namespace
 from tests.policies.views.test_request_form import HTMX, form_data
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +49,17 @@ class CiliumRequestFormTests:
         assert "Not rendered for payments/checkout → legacy.example.com:443" in content
         assert ORIGINATE_REASON.split(":")[0] in content
         assert not EgressRequest.objects.exists()
+
+
+class CiliumPagesTests:
+    def test_cluster_and_namespace_pages_describe_cilium_enforcement(self, client, cilium_world):
+        client.force_login(cilium_world.admin)
+        cluster_page = client.get(reverse("cluster_detail", args=[cilium_world.cluster.pk])).content.decode()
+        assert "Cilium toFQDNs (no mesh)" in cluster_page and "Cilium 1.19" in cluster_page
+        assert "TLS origination verifies" not in cluster_page
+        namespace_page = client.get(reverse("namespace_detail", args=[cilium_world.ns.pk])).content.decode()
+        assert "CiliumNetworkPolicy denies other egress" in namespace_page and "REGISTRY_ONLY" not in namespace_page
+        Namespace.objects.filter(pk=cilium_world.search_ns.pk).update(enforcement="observe")
+        switch = client.get(reverse("namespace_enforcement", args=[cilium_world.search_ns.pk]) + "?to=enforce")
+        content = switch.content.decode()
+        assert switch.status_code == 200 and "enableDefaultDeny" in content and "REGISTRY_ONLY" not in content
