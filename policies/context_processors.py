@@ -17,6 +17,7 @@ _SECTIONS = (
     ("audit_", "audit"),
     ("denied_", "denied"),
     ("namespace_", "namespaces"),
+    ("token_", "tokens"),
 )
 
 
