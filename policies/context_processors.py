@@ -18,6 +18,7 @@ _SECTIONS = (
     ("denied_", "denied"),
     ("namespace_", "namespaces"),
     ("token_", "tokens"),
+    ("access_map", "access_map"),
 )
 
 
