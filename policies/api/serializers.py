@@ -440,6 +440,11 @@ class ClusterPreviewSerializer(serializers.Serializer):
     changed = ObjectChangeSerializer(many=True)
     removed = ObjectChangeSerializer(many=True)
     unchanged = serializers.IntegerField(help_text="Objects the request leaves as they are.")
+    annotation_only = ObjectChangeSerializer(
+        many=True,
+        help_text="Objects whose only change is egressui's bookkeeping annotations (the grants they serve, the "
+        "content hash): no effective change, as when a request renews an active grant.",
+    )
     unrenderable = UnrenderableSerializer(many=True, help_text="The request's grants that would produce nothing.")
     masked = serializers.BooleanField(
         help_text="Other teams' principals, namespaces and grant ids in shared objects are replaced by counts "
@@ -484,6 +489,7 @@ class GrantSerializer(serializers.ModelSerializer):
             "ended_at",
             "ended_by",
             "end_reason",
+            "superseded_by",
             "applied_state",
             "applied_at",
             "applied_message",

@@ -32,6 +32,14 @@ class Grant(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     end_reason = models.TextField(blank=True)
+    superseded_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="supersedes",
+        help_text="The grant that replaced this one.",
+    )
     expiry_notices_sent = models.JSONField(default=list, blank=True, help_text="Days-before-expiry already notified.")
 
     applied_state = models.CharField(max_length=16, choices=AppliedState.choices, default=AppliedState.PENDING)

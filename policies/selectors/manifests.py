@@ -153,6 +153,7 @@ class ClusterPreview:
     removed: list[ObjectChange] = field(default_factory=list)
     unchanged: int = 0
     unrenderable: list[Unrenderable] = field(default_factory=list)  # the request's grants only
+    annotation_only: list[ObjectChange] = field(default_factory=list)  # only egressui's annotations change
     masked: bool = False  # other teams' share of shared objects is shown as counts
 
     @property
@@ -252,6 +253,7 @@ def _preview(
                 changed=diff.changed,
                 removed=diff.removed,
                 unchanged=diff.unchanged,
+                annotation_only=diff.annotation_only,
                 unrenderable=problems,
                 masked=not full,
             )
@@ -323,5 +325,6 @@ def namespace_enforcement_preview(namespace: Namespace, enforcement: str, *, vie
         changed=diff.changed,
         removed=diff.removed,
         unchanged=diff.unchanged,
+        annotation_only=diff.annotation_only,
         masked=not full,
     )

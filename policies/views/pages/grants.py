@@ -48,6 +48,7 @@ def grant_list_page(request):
             "detail_url": detail(grant.pk),
             "revoke_url": revoke(grant.pk),
             "renew_url": renew(grant.pk),
+            "superseded_by_url": detail(grant.superseded_by_id) if grant.superseded_by_id else "",
         }
         for grant in page.object_list
     ]
@@ -77,6 +78,7 @@ def grant_detail(request, pk: int):
         "flags": destination_risk_flags(host=grant.host, protocol=grant.protocol),
         "history": list(history),
         "renewals": list(grant.renewals.order_by("-created_at")),
+        "replaces": list(grant.supersedes.values_list("pk", flat=True)),
         "can_revoke": grant.status == GrantStatus.ACTIVE and can_revoke_grant(user, grant),
         "can_renew": can_renew_grant(user, grant),
         "applied_states": AppliedState,
