@@ -16,7 +16,7 @@ from datetime import datetime
 from django.db.models import F
 from django.utils import timezone
 
-from policies.choices import GrantStatus, RequestStatus
+from policies.choices import OPEN_REQUEST_STATES, GrantStatus, RequestStatus
 from policies.models import EgressRequest, Grant, RequestDestination
 
 # Asked for and not decided yet; a draft is nobody's request until it is submitted.
@@ -36,6 +36,7 @@ class ExistingAccess:
     expires_at: datetime | None = None
     request_id: int | None = None
     request_status: str = ""
+    grant_request_id: int | None = None  # the request that produced the grant
 
     @property
     def destination(self) -> str:
@@ -53,8 +54,14 @@ class ExistingAccess:
                 f"{self.identity} already reaches {self.destination} through grant #{self.grant_id}, "
                 f"which expires on {self.expires_at:%Y-%m-%d}; approving this request replaces it."
             )
-        status = RequestStatus(self.request_status).label.lower()
-        return f"{self.identity} → {self.destination} is already asked for in request #{self.request_id} ({status})."
+        return (
+            f"{self.identity} → {self.destination} is already asked for in request #{self.request_id} "
+            f"({self.status_label})."
+        )
+
+    @property
+    def status_label(self) -> str:
+        return RequestStatus(self.request_status).label.lower() if self.request_status else ""
 
     def as_dict(self) -> dict:
         return {
@@ -83,7 +90,7 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
     def add(row: dict, identity_id: int, **what) -> None:
         pair = (identity_id, row["host"], row["port"], row["protocol"])
         if pair in wanted:
-            label = "/".join(row[key] for key in ("cluster", "namespace", "account"))
+            label = "/".join(row[key] for key in ("cluster_name", "namespace_name", "account"))
             found.setdefault(pair, []).append(
                 ExistingAccess(identity_id, label, row["host"], row["port"], row["protocol"], **what)
             )
@@ -95,18 +102,25 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
         .order_by("id")
         .values(
             "id",
+            "request_id",
             "identity_id",
             "host",
             "port",
             "protocol",
             "expires_at",
-            cluster=F("identity__namespace__cluster__name"),
-            namespace=F("identity__namespace__name"),
+            cluster_name=F("identity__namespace__cluster__name"),
+            namespace_name=F("identity__namespace__name"),
             account=F("identity__service_account"),
         )
     )
     for row in grants:
-        add(row, row["identity_id"], grant_id=row["id"], expires_at=row["expires_at"])
+        add(
+            row,
+            row["identity_id"],
+            grant_id=row["id"],
+            expires_at=row["expires_at"],
+            grant_request_id=row["request_id"],
+        )
     asked = (
         RequestDestination.objects.filter(
             request__status__in=PENDING_STATES, request__identities__in=identity_ids, host__in=hosts
@@ -119,8 +133,8 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
             "protocol",
             status=F("request__status"),
             identity=F("request__identities__id"),
-            cluster=F("request__identities__namespace__cluster__name"),
-            namespace=F("request__identities__namespace__name"),
+            cluster_name=F("request__identities__namespace__cluster__name"),
+            namespace_name=F("request__identities__namespace__name"),
             account=F("request__identities__service_account"),
         )
     )
@@ -129,19 +143,30 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
     return found
 
 
+def request_pairs(request: EgressRequest) -> set[Pair]:
+    """The (identity, destination) pairs a request asks for: from `identity_rows` and
+    `destination_rows` when loaded (the inbox), else two queries."""
+    rows = getattr(request, "identity_rows", None)
+    identity_ids = [i.pk for i in rows] if rows is not None else list(request.identities.values_list("pk", flat=True))
+    rows = getattr(request, "destination_rows", None)
+    if rows is not None:
+        destinations = [(d.host, d.port, d.protocol) for d in rows]
+    else:
+        destinations = list(request.destinations.values_list("host", "port", "protocol"))
+    return {(pk, *destination) for pk in identity_ids for destination in destinations}
+
+
 def existing_access_of_requests(requests: list[EgressRequest]) -> dict[int, list[ExistingAccess]]:
-    """Per request: what its own pairs already have elsewhere (itself excluded). The requests need
-    `identity_rows` and `destination_rows` (as loaded for the inbox and the detail page)."""
-    pairs_of = {
-        request.pk: {
-            (identity.pk, d.host, d.port, d.protocol)
-            for identity in request.identity_rows
-            for d in request.destination_rows
-        }
-        for request in requests
-    }
+    """Per open request: what its pairs already have elsewhere (the request and its own grants left
+    out). Decided requests get nothing: what they replaced shows on the grants ("Superseded by")."""
+    pairs_of = {request.pk: request_pairs(request) for request in requests if request.status in OPEN_REQUEST_STATES}
     found = existing_access({pair for pairs in pairs_of.values() for pair in pairs})
-    return {
-        pk: [item for pair in sorted(pairs) for item in found.get(pair, ()) if item.request_id != pk]
-        for pk, pairs in pairs_of.items()
-    }
+    result = {request.pk: [] for request in requests}
+    for pk, pairs in pairs_of.items():
+        result[pk] = [
+            item
+            for pair in sorted(pairs)
+            for item in found.get(pair, ())
+            if pk not in (item.request_id, item.grant_request_id)
+        ]
+    return result
