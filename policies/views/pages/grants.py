@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from policies.choices import AppliedState, GrantStatus
+from policies.choices import GrantStatus
 from policies.exceptions import ApplicationError
 from policies.filtersets import GrantFilterSet
 from policies.forms import DESTINATION_PREFIX, BreakGlassForm, DestinationFormSet
@@ -72,6 +72,8 @@ def grant_list_page(request):
 def grant_detail(request, pk: int):
     user = request.user
     grant = visible_grant_or_403(user, pk)
+    if request.htmx and request.htmx.target == "grant-cluster-state":  # the part that follows the cluster
+        return render_page(request, "policies/grant_detail.html", {"grant": grant}, partial="cluster-state")
     history = AuditEvent.objects.filter(subject_type="grant", subject_id=str(grant.pk)).order_by("seq")
     context = {
         "grant": grant,
@@ -81,7 +83,6 @@ def grant_detail(request, pk: int):
         "replaces": list(grant.supersedes.values_list("pk", flat=True)),
         "can_revoke": grant.status == GrantStatus.ACTIVE and can_revoke_grant(user, grant),
         "can_renew": can_renew_grant(user, grant),
-        "applied_states": AppliedState,
         "usage": grant_usage(grant=grant),
     }
     return render_page(request, "policies/grant_detail.html", context)
