@@ -2,13 +2,13 @@
 JavaScript). Filters narrow it by team, namespace, destination and edge state; identities come in
 pages of PAGE_SIZE, namespace by namespace, with only the destinations their edges reach."""
 
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from django.core.paginator import Paginator
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from policies.access_map_layout import layout
+from policies.access_map_layout import layout, svg
 from policies.models import Cluster, Team
 from policies.permissions import visible_namespaces
 from policies.selectors.access_map import STATES, AccessMap, MapEdge, access_map, access_map_narrow
@@ -26,30 +26,33 @@ class _Links:
 
     def __init__(self, graph: AccessMap, query: dict):
         self._graph = graph
-        self._query = query
         self._grant = PkUrl("grant_detail")
         self._namespace = PkUrl("namespace_detail")
-        self._denied = reverse("denied_attempts")
-        self._map = reverse("access_map")
-
-    def _narrowed(self, **changes) -> str:
-        query = {key: value for key, value in {**self._query, **changes}.items() if value and key != "page"}
-        return f"{self._map}?{urlencode(query, doseq=True)}"
+        kept = {key: value for key, value in query.items() if value and key not in ("page", "host", "namespace")}
+        # Built once: a page links hundreds of hosts, and urlencode per link cost a third of the view.
+        self._map = f"{reverse('access_map')}?{urlencode(kept, doseq=True)}"
+        self._namespace_kept = query.get("namespace") or ""
+        self._host_kept = query.get("host") or ""
+        self._denied = f"{reverse('denied_attempts')}?{urlencode({'cluster': graph.cluster.name})}"
+        self._days = urlencode({"days": graph.days})
 
     def edge(self, edge: MapEdge) -> str:
         if edge.grant_id is not None:
             return self._grant(edge.grant_id)
-        days = self._graph.days
         if edge.state == "observed" and edge.namespace_id is not None:
-            return f"{self._namespace(edge.namespace_id)}?{urlencode({'days': days})}"
-        query = {"cluster": self._graph.cluster.name, "host": edge.host, "principal": edge.principal, "days": days}
-        return f"{self._denied}?{urlencode({k: v for k, v in query.items() if v})}"
+            return f"{self._namespace(edge.namespace_id)}?{self._days}"
+        query = {"host": edge.host, "principal": edge.principal}
+        return f"{self._denied}&{urlencode({k: v for k, v in query.items() if v})}&{self._days}"
 
     def namespace(self, name: str) -> str:
-        return self._narrowed(namespace=name)
+        host = f"&host={quote_plus(self._host_kept)}" if self._host_kept else ""
+        return f"{self._map}&namespace={quote_plus(name)}{host}"
 
     def host(self, host: str) -> str:
-        return self._narrowed(host=host) if host else ""
+        if not host:
+            return ""
+        namespace = f"&namespace={quote_plus(self._namespace_kept)}" if self._namespace_kept else ""
+        return f"{self._map}{namespace}&host={quote_plus(host)}"
 
 
 def _clusters_and_default(user) -> tuple[list[str], str]:
@@ -94,7 +97,7 @@ def access_map_page(request):
     teams = team_choices_for(user)
     chosen, errors = _filters(request, clusters, teams)
     cluster_name = chosen["cluster"] or default_cluster
-    graph = page = drawing = None
+    graph = page = drawing = picture = None
     if cluster_name and not errors:
         cluster = Cluster.objects.only("id", "name", "trust_domain").get(name=cluster_name)
         team = Team.objects.get(slug=chosen["team"]) if chosen["team"] else None
@@ -105,6 +108,7 @@ def access_map_page(request):
         edges = [edge for edge in graph.edges if edge.source in keys]
         query = {**{k: v for k, v in chosen.items() if k != "days"}, "cluster": cluster_name, "days": chosen["days"]}
         drawing = layout(list(page.object_list), edges, _Links(graph, query))
+        picture = svg(drawing, label=f"Access map of cluster {cluster.name}")
         namespaces = sorted({source.namespace for source in whole.sources if source.namespace})
     else:
         namespaces = []
@@ -112,6 +116,7 @@ def access_map_page(request):
         "graph": graph,
         "page_obj": page,
         "drawing": drawing,
+        "svg": picture,
         "clusters": clusters,
         "cluster_name": cluster_name,
         "teams": teams,

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from policies.access_map_layout import LEFT_DOT, RIGHT_DOT, ROW, layout
+from policies.access_map_layout import LEFT_DOT, RIGHT_DOT, ROW, layout, svg
 from policies.selectors.access_map import MapEdge, MapSource
 
 
@@ -64,3 +64,16 @@ class LayoutTests:
         assert drawn.right[0].title == host
         assert drawn.left[0].label == "unknown namespace" and drawn.left[0].url == ""
         assert drawn.left[1].kind == "unregistered" and drawn.left[1].title.endswith("(not registered)")
+
+    def test_the_svg_escapes_every_text_and_url(self):
+        class Hostile(Links):
+            def host(self, host):
+                return '/map/?host=a"b&c'
+
+        drawn = layout(
+            [source("p:x", "ns", "<b>sa</b>", registered=False)], [grant("p:x", "a&b.example.com", 1)], Hostile()
+        )
+        markup = str(svg(drawn, label='map "x"'))
+        assert "<b>" not in markup and "&lt;b&gt;sa&lt;/b&gt;" in markup
+        assert "a&amp;b.example.com" in markup and 'href="/map/?host=a&quot;b&amp;c"' in markup
+        assert 'aria-label="map &quot;x&quot;"' in markup
