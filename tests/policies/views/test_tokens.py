@@ -135,3 +135,14 @@ class TokenRevokeTests:
         response = client.post(url, follow=True)
         assert b"already revoked" in response.content
         assert AuditEvent.objects.filter(event_type=AuditEventType.TOKEN_REVOKED).count() == 1
+
+
+def test_an_api_token_does_not_open_the_tokens_page(client, world):
+    """The page needs a signed-in session: a token (however broad) cannot mint tokens through the UI,
+    so the bounds on tokens created with tokens hold there too."""
+    _, secret = api_token_create(user=world.dev, actor=world.dev, name="ci")
+    response = client.post(
+        URL, {"name": "child", "read_only": "0", "expires_in_days": ""}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert response.status_code in (302, 403)
+    assert list(ApiToken.objects.values_list("name", flat=True)) == ["ci"]
