@@ -22,6 +22,7 @@ from contextlib import contextmanager
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from egressui.correlation import correlation_scope, current_correlation_id
 from policies.choices import ConnectionKind
 from policies.manifests.kinds import KindInfo, kinds_for_mode
 from policies.reconciler import diff
@@ -97,9 +98,18 @@ def _reconcile(cluster_id: int, *, trigger: str, dry_run: bool, run_id: int | No
 
 
 def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run_id: int | None):
-    from policies.services.reconcile import reconcile_run_begin, reconcile_run_finish
+    from policies.services.reconcile import reconcile_run_begin
 
     start = reconcile_run_begin(cluster=cluster, trigger=trigger, dry_run=dry_run, run_id=run_id)
+    # A queued run keeps the correlation id of the request that queued it: its audit events and log
+    # lines carry one id from the click to the finish.
+    with correlation_scope(start.run.correlation_id or current_correlation_id()):
+        return _reconcile_started(cluster, lease, start, trigger=trigger, dry_run=dry_run)
+
+
+def _reconcile_started(cluster, lease: Lease, start, *, trigger: str, dry_run: bool):
+    from policies.services.reconcile import reconcile_run_finish
+
     report = RunReport()
     target = accounts = None
     clock = _Clock(report.timings)
