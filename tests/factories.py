@@ -198,5 +198,6 @@ def cluster_admin_form(**fields) -> dict:
         "waypoint_name": "egress-waypoint",
         "waypoint_namespace": "",
         "istio_version": "",
+        "cilium_version": "1.19",
         **fields,
     }

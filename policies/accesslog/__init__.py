@@ -8,7 +8,6 @@ the aggregates.
 from policies.accesslog.aggregate import Aggregate, BatchAggregator
 from policies.accesslog.body import BodyError, iter_body_records
 from policies.accesslog.parse import AccessEvent, LineError, LineParser
-from policies.accesslog.ztunnel import Skipped
 
 __all__ = [
     "AccessEvent",
@@ -17,6 +16,5 @@ __all__ = [
     "BodyError",
     "LineError",
     "LineParser",
-    "Skipped",
     "iter_body_records",
 ]

@@ -10,8 +10,9 @@ What egressui takes from it is what the waypoint cannot see: connections that ne
 outbound connection to an address no ServiceEntry or workload claims went past the mesh (ztunnel
 passes it through): `observed` when it completed, `blocked_at_source` when it timed out connecting
 (the namespace's egress NetworkPolicy drops it silently), an upstream failure for any other error.
-Connections into the mesh (HBONE to the waypoint or to pods, known services) are skipped: the
-waypoint logs the egress ones itself, with the host name, and counting them twice would lie.
+Connections into the mesh (HBONE to the waypoint or to pods, known services) are skipped (the parser
+returns no event, as for a Hubble flow that is not egress): the waypoint logs the egress ones itself,
+with the host name, and counting them twice would lie.
 """
 
 import re
@@ -29,7 +30,8 @@ _DURATION = re.compile(r"^(\d+)ms$")
 
 
 class Skipped(Exception):
-    """A well-formed line that is not about egress past the mesh (see the module docstring)."""
+    """A well-formed line that is not about egress past the mesh (see the module docstring); the
+    parser turns it into no event."""
 
 
 def is_ztunnel(record: dict) -> bool:

@@ -18,7 +18,7 @@ import ipaddress
 
 from policies.manifests import names, networkpolicy
 from policies.manifests.draft import Draft, grant_labels
-from policies.manifests.inputs import ClusterSettings
+from policies.manifests.inputs import ClusterSettings, RenderInput, Unrenderable
 from policies.manifests.kinds import (
     AUTHORIZATION_POLICY,
     DESTINATION_RULE,
@@ -38,6 +38,7 @@ from policies.manifests.plan import (
     NamespacePlan,
     Plan,
     PlanRules,
+    build_plan,
 )
 
 HBONE_PORT = 15008  # ztunnel → waypoint, mTLS (reference §7)
@@ -140,9 +141,8 @@ def service_entry(cluster: ClusterSettings, plan: HostPlan) -> Draft:
         spec["resolution"] = "DNS"
     spec["exportTo"] = _export_to(cluster, plan.namespaces)
     name = names.host_object_name(plan.host)
-    return Draft(
-        SERVICE_ENTRY, cluster.egress_namespace, name, spec, grant_labels(plan.grants), _waypoint_labels(cluster)
-    )
+    grants = grant_labels(plan.grants)
+    return Draft(SERVICE_ENTRY, cluster.egress_namespace, name, spec, grants, labels=_waypoint_labels(cluster))
 
 
 def authorization_policy(cluster: ClusterSettings, plan: HostPlan) -> Draft:
@@ -243,6 +243,12 @@ def waypoint_network_policy(plan: Plan) -> Draft:
     pods = {GATEWAY_NAME_LABEL: cluster.waypoint_name}
     ports = [networkpolicy.tcp_port(HBONE_PORT)]
     return networkpolicy.proxy_ingress_policy(plan, cluster.waypoint_ns, WAYPOINT_POLICY_NAME, pods, ports)
+
+
+def ambient_drafts(data: RenderInput) -> tuple[list[Draft], list[Unrenderable]]:
+    """The mode's builder (`render.MODE_BUILDERS`): the shared plan with what a waypoint can carry."""
+    plan = build_plan(data, ambient_rules(data.cluster))
+    return drafts(plan), plan.unrenderable
 
 
 def drafts(plan: Plan) -> list[Draft]:

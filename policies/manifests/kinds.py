@@ -1,8 +1,8 @@
 """The kinds the renderer emits, in make-before-break apply order (reference §1.3).
 
-The reconciler lists and applies by this table and deletes in reverse order. A new kind is added here
-and granted in deploy/kubernetes/base/rbac.yaml (tests/policies/reconciler/test_least_privilege.py
-fails until it is).
+The reconciler lists a cluster's mode's kinds (`kinds_for_mode`), applies in this order and deletes
+in reverse order. A new kind is added here and granted in deploy/kubernetes/base/rbac.yaml
+(tests/policies/reconciler/test_least_privilege.py fails until it is).
 
 An object's identity in egressui is its kind *key*, namespace and name. The key is the kind name,
 except where two API groups use one name: the ambient waypoint is a Gateway API `Gateway`, Istio's
@@ -40,12 +40,11 @@ VIRTUAL_SERVICE = KindInfo("VirtualService", "networking.istio.io", "v1", "virtu
 SIDECAR = KindInfo("Sidecar", "networking.istio.io", "v1", "sidecars")
 NETWORK_POLICY = KindInfo("NetworkPolicy", "networking.k8s.io", "v1", "networkpolicies")
 TELEMETRY = KindInfo("Telemetry", "telemetry.istio.io", "v1", "telemetries")
+CILIUM_NETWORK_POLICY = KindInfo("CiliumNetworkPolicy", "cilium.io", "v2", "ciliumnetworkpolicies")
 
 # Apply order: what a route points at exists before the route; the VirtualService that switches
-# traffic to the gateway comes after its Gateway, subsets and policy. Delete in reverse. The waypoint
-# comes first: ServiceEntries bound to it are useless until it exists.
-KINDS: tuple[KindInfo, ...] = (
-    WAYPOINT_GATEWAY,
+# traffic to the gateway comes after its Gateway, subsets and policy. Delete in reverse.
+ISTIO_KINDS: tuple[KindInfo, ...] = (
     SERVICE_ENTRY,
     DESTINATION_RULE,
     GATEWAY,
@@ -55,27 +54,37 @@ KINDS: tuple[KindInfo, ...] = (
     NETWORK_POLICY,
     TELEMETRY,
 )
+# istio-ambient: the waypoint first (ServiceEntries bound to it are useless until it exists), then
+# the sidecar mode's kinds that ambient shares.
+AMBIENT_KINDS: tuple[KindInfo, ...] = (
+    WAYPOINT_GATEWAY,
+    SERVICE_ENTRY,
+    DESTINATION_RULE,
+    AUTHORIZATION_POLICY,
+    NETWORK_POLICY,
+    TELEMETRY,
+)
+CILIUM_KINDS: tuple[KindInfo, ...] = (CILIUM_NETWORK_POLICY,)
+# Every kind egressui renders in any mode, in apply order: what the deploy ClusterRole grants.
+KINDS: tuple[KindInfo, ...] = (WAYPOINT_GATEWAY, *ISTIO_KINDS, *CILIUM_KINDS)
+# What a cluster of each enforcement mode is rendered into and listed for: a Cilium cluster serves
+# no Istio kinds, an Istio cluster need not have Cilium's CRDs, a sidecar one no Gateway API.
+MODE_KINDS: dict[str, tuple[KindInfo, ...]] = {
+    "istio": ISTIO_KINDS,
+    "istio-ambient": AMBIENT_KINDS,
+    "cilium": CILIUM_KINDS,
+}
 KIND_BY_NAME: dict[str, KindInfo] = {info.key: info for info in KINDS}  # by kind key
 APPLY_ORDER: dict[str, int] = {info.key: index for index, info in enumerate(KINDS)}
 _KEY_BY_API: dict[tuple[str, str], str] = {(info.api_version, info.kind): info.key for info in KINDS}
+
+
+def kinds_for_mode(mode: str) -> tuple[KindInfo, ...]:
+    """The kinds a cluster in `mode` is rendered into (and listed for), in apply order."""
+    return MODE_KINDS.get(mode, KINDS)
 
 
 def kind_key(obj: dict) -> str:
     """The kind key of an object (see the module docstring); its plain kind when it is not ours."""
     kind = obj.get("kind", "")
     return _KEY_BY_API.get((obj.get("apiVersion", ""), kind), kind)
-
-
-# The kinds each enforcement mode renders: what the connection test requires the cluster to serve.
-# (The reconciler lists every kind, so a mode migration finds and deletes the old mode's objects.)
-MODE_KINDS: dict[str, tuple[KindInfo, ...]] = {
-    "istio": tuple(info for info in KINDS if info is not WAYPOINT_GATEWAY),
-    "istio-ambient": (
-        WAYPOINT_GATEWAY,
-        SERVICE_ENTRY,
-        DESTINATION_RULE,
-        AUTHORIZATION_POLICY,
-        NETWORK_POLICY,
-        TELEMETRY,
-    ),
-}

@@ -1,8 +1,9 @@
 """The renderer: `render_cluster(RenderInput) -> RenderResult`, a pure function.
 
 No database, clock, network or randomness: the same input gives the same objects in the same
-order, hence byte-identical YAML. The plan (`plan.py`) is shared by every enforcement mode; each
-mode's builders turn it into objects (`MODES`: `istio` below, `istio-ambient` in `ambient.py`).
+order, hence byte-identical YAML. Each enforcement mode has its own builders (`MODE_BUILDERS`):
+`istio` (sidecars + egress gateway, below), `istio-ambient` (egress waypoint, `ambient.py`) and
+`cilium` (`cilium.py`); the namespace and grant planning of `plan.py` is shared.
 """
 
 import gc
@@ -17,10 +18,10 @@ from policies.constants import (
     LABEL_MANAGED_BY,
     LABEL_MANAGED_BY_VALUE,
 )
-from policies.manifests import ambient, istio, networkpolicy
+from policies.manifests import ambient, cilium, istio, networkpolicy
 from policies.manifests.draft import Draft
-from policies.manifests.inputs import MODE_AMBIENT, MODE_ISTIO, ClusterSettings, RenderInput, RenderResult
-from policies.manifests.plan import SIDECAR_RULES, Plan, PlanRules, build_plan
+from policies.manifests.inputs import MODE_AMBIENT, MODE_CILIUM, MODE_ISTIO, RenderInput, RenderResult, Unrenderable
+from policies.manifests.plan import build_plan
 from policies.manifests.serialize import canonical_json, object_sort_key
 
 
@@ -38,7 +39,7 @@ def _finish(draft: Draft, cluster_name: str) -> dict:
             "labels": labels,
             "annotations": annotations,
         },
-        "spec": draft.spec,
+        draft.body: draft.spec,
     }
     # Same digest as serialize.content_hash(obj), computed before the hash annotation exists.
     annotations[ANNOTATION_CONTENT_HASH] = hashlib.sha256(canonical_json(obj)).hexdigest()
@@ -67,7 +68,8 @@ def render_cluster(data: RenderInput) -> RenderResult:
         return _render(data)
 
 
-def _istio_drafts(plan: Plan) -> list[Draft]:
+def _istio_drafts(data: RenderInput) -> tuple[list[Draft], list[Unrenderable]]:
+    plan = build_plan(data)
     cluster = plan.cluster
     drafts: list[Draft] = []
     for host in plan.hosts.values():
@@ -89,23 +91,23 @@ def _istio_drafts(plan: Plan) -> list[Draft]:
     drafts.append(networkpolicy.gateway_network_policy(plan))
     if cluster.access_log_provider:
         drafts.append(istio.telemetry(cluster))
-    return drafts
+    return drafts, plan.unrenderable
 
 
-# Enforcement mode → (what its data plane can carry, its object builders). One shared plan.
-MODES: dict[str, tuple[Callable[[ClusterSettings], PlanRules], Callable[[Plan], list[Draft]]]] = {
-    MODE_ISTIO: (lambda cluster: SIDECAR_RULES, _istio_drafts),
-    MODE_AMBIENT: (ambient.ambient_rules, ambient.drafts),
+# Enforcement mode → its builders: plain data in, drafts and the grants they cannot render out.
+MODE_BUILDERS: dict[str, Callable[[RenderInput], tuple[list[Draft], list[Unrenderable]]]] = {
+    MODE_ISTIO: _istio_drafts,
+    MODE_AMBIENT: ambient.ambient_drafts,
+    MODE_CILIUM: cilium.cilium_drafts,
 }
 
 
 def _render(data: RenderInput) -> RenderResult:
     cluster = data.cluster
-    try:
-        rules, builders = MODES[cluster.mode]
-    except KeyError:
-        raise ValueError(f"enforcement mode {cluster.mode!r} is not rendered") from None
-    plan = build_plan(data, rules(cluster))
-    objects = [_finish(draft, cluster.name) for draft in builders(plan)]
+    builder = MODE_BUILDERS.get(cluster.mode)
+    if builder is None:
+        raise ValueError(f"enforcement mode {cluster.mode!r} has no builders")
+    drafts, unrenderable = builder(data)
+    objects = [_finish(draft, cluster.name) for draft in drafts]
     objects.sort(key=object_sort_key)
-    return RenderResult(objects=objects, unrenderable=plan.unrenderable)
+    return RenderResult(objects=objects, unrenderable=unrenderable)

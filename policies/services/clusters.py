@@ -48,11 +48,12 @@ CLUSTER_FIELDS = (
     "waypoint_namespace",
     "waypoint_managed_by_platform",
     "istio_version",
+    "cilium_version",
 )
 
 
 # Settings a mode migration may change along with the mode (what the ambient renderer reads).
-MODE_FIELDS = ("waypoint_name", "waypoint_namespace", "waypoint_managed_by_platform", "istio_version")
+MODE_FIELDS = ("waypoint_name", "waypoint_namespace", "waypoint_managed_by_platform", "istio_version", "cilium_version")
 
 
 def cluster_snapshot(cluster: Cluster) -> dict:

@@ -1,7 +1,5 @@
-"""The istio-ambient renderer (reference §7): golden files per protocol, validation against the
-Istio and Gateway API CRDs, and what differs from the sidecar mode on purpose."""
-
-from pathlib import Path
+"""The istio-ambient renderer (reference §7): validation against the Istio and Gateway API CRDs, and
+what differs from the sidecar mode on purpose (golden files per protocol: test_golden.py)."""
 
 import pytest
 
@@ -10,7 +8,6 @@ from policies.manifests.ambient import DEFAULT_DENY_NAME, TELEMETRY_NAME, ambien
 from policies.manifests.kinds import kind_key
 from tests.policies.manifests.cases import (
     AMBIENT_CASES,
-    assert_golden,
     broad_grants,
     cluster,
     find,
@@ -19,20 +16,7 @@ from tests.policies.manifests.cases import (
     render_ambient,
 )
 
-GOLDEN = Path(__file__).parent / "golden" / "ambient"
 WAYPOINT = "Gateway.gateway.networking.k8s.io"
-
-
-@pytest.mark.parametrize("case", sorted(AMBIENT_CASES))
-def test_golden(case):
-    grants, overrides = AMBIENT_CASES[case]
-    result = render_ambient(grants, **overrides)
-    assert not result.unrenderable
-    assert_golden(GOLDEN / f"{case}.yaml", dump_yaml(result.objects))
-
-
-def test_no_stray_golden_files():
-    assert sorted(p.stem for p in GOLDEN.glob("*.yaml")) == sorted(AMBIENT_CASES)
 
 
 class AmbientValidationTests:

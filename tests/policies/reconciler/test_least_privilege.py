@@ -5,10 +5,11 @@ Everything about the role comes from the shipped deploy/kubernetes install (buil
 would): its ClusterRole and binding, and the service account the worker Deployment runs as. Nothing is
 derived from egressui's own permission list. The scenario: a first sync under the full role, then
 behind egressui's back one object of every kind removed (a create), one edited (a patch) and one extra
-labelled object added (a delete); then a resync under the reduced role. It runs on both demo
-clusters: `demo` (mode istio) and `demo-ambient` (istio-ambient, whose waypoint is a Gateway API
-Gateway). A new rendered kind must be rendered by a demo cluster of its mode for its rules to be proven
-(the test says so if it is not).
+labelled object added (a delete); then a resync under the reduced role. It runs for the three demo
+clusters: `demo` (mode istio) with `demo-cilium` (mode cilium, CiliumNetworkPolicies) on one API
+server, and `demo-ambient` (mode istio-ambient, whose waypoint is a Gateway API Gateway) on another,
+each checked against its own mode's kinds and permissions. A new rendered kind must be rendered by
+one of the demo clusters for its rules to be proven (the test says so if it is not).
 """
 
 import copy
@@ -21,11 +22,11 @@ from django.core.management import call_command
 from kubernetes import client
 
 from policies.constants import ANNOTATION_CONTENT_HASH
-from policies.manifests.kinds import KINDS, MODE_KINDS
+from policies.manifests.kinds import KINDS, kinds_for_mode
 from policies.models import Cluster, ReconcileRun
 from policies.reconciler.connection import connection_test
 from policies.reconciler.loop import reconcile_cluster
-from policies.reconciler.resources import ObjectKey, key_of
+from policies.reconciler.resources import ObjectKey, api_permissions_for_mode, key_of
 from policies.selectors.manifests import desired_objects_for_cluster
 from tests.deploy.manifests import find, rendered
 from tests.policies.reconciler.conftest import point_at
@@ -37,9 +38,9 @@ pytestmark = pytest.mark.django_db
 
 TOKEN = "reconciler-token"
 OTHER_TOKEN = "someone-else"
-NAMESPACES = ("istio-egress", "istio-system", "payments", "search", "ledger", "reports")
-KIND_OF = {(info.group, info.plural): info.key for info in KINDS}  # kind keys (the waypoint's names its group)
-DEMO_CLUSTERS = ("demo", "demo-ambient")
+NAMESPACES = ("istio-egress", "istio-system", "payments", "search", "ledger", "reports", "storefront", "analytics")
+PLURAL = {info.key: info.plural for info in KINDS}  # by kind key (the waypoint's names its group)
+KIND_OF = {(info.group, info.plural): info.key for info in KINDS}
 
 
 def resource_name(info) -> str:
@@ -99,11 +100,22 @@ def kube(fast_retries):
         yield emulator
 
 
-@pytest.fixture(params=DEMO_CLUSTERS)
-def demo(request, settings, tmp_path, kube) -> Cluster:
+@pytest.fixture
+def demo(settings, tmp_path, kube) -> Cluster:
     settings.DEBUG, settings.VAR_DIR = True, tmp_path
     call_command("seed_demo", force=True, stdout=io.StringIO())
-    return point_at(Cluster.objects.get(name=request.param), kube.url, token=TOKEN)
+    return point_at(Cluster.objects.get(name="demo"), kube.url, token=TOKEN)
+
+
+# The demo clusters that share one API server in a test: demo and demo-ambient both hold objects in
+# istio-egress and payments (one real cluster is either, not both), so the ambient one gets its own.
+DEMO_GROUPS = {"istio+cilium": ("demo", "demo-cilium"), "ambient": ("demo-ambient",)}
+
+
+@pytest.fixture(params=sorted(DEMO_GROUPS))
+def demos(request, demo, kube) -> list[Cluster]:
+    """Demo clusters on the emulator: istio then cilium, or istio-ambient alone."""
+    return [point_at(Cluster.objects.get(name=name), kube.url, token=TOKEN) for name in DEMO_GROUPS[request.param]]
 
 
 def run(cluster, trigger="manual") -> ReconcileRun:
@@ -116,23 +128,35 @@ def failures(run_: ReconcileRun) -> dict[ObjectKey, str]:
 
 
 class ShippedRoleTests:
-    def test_the_demo_converges_and_the_connection_test_finds_everything(self, demo, kube):
-        report = connection_test(demo)
-        assert report.ok, report.as_text()
-        assert report.missing_permissions == [] and all(check.allowed for check in report.permissions)
-        desired = {key_of(obj) for obj in desired_objects_for_cluster(demo)}
-        mode_kinds = {info.key for info in MODE_KINDS[demo.enforcement_mode]}
-        assert {key.kind for key in desired} == mode_kinds, "the demo renders every kind of its mode"
-        first = run(demo)
-        assert first.outcome == ReconcileRun.Outcome.SUCCEEDED, (first.error, failures(first))
-        assert first.created == len(desired) and first.failed == 0
-        assert not [call for call in kube.calls if call.status == 403]
-        kube.reset_calls()
-        second = run(demo, trigger="resync")
-        assert second.outcome == ReconcileRun.Outcome.SUCCEEDED and second.unchanged == len(desired)
-        assert kube.writes() == []
+    def test_the_demo_converges_and_the_connection_test_finds_everything(self, demos, kube):
+        rendered_kinds = set()
+        for demo in demos:
+            report = connection_test(demo)
+            assert report.ok, report.as_text()
+            assert report.missing_permissions == [] and all(check.allowed for check in report.permissions)
+            desired = {key_of(obj) for obj in desired_objects_for_cluster(demo)}
+            assert {key.kind for key in desired} == {info.key for info in kinds_for_mode(demo.enforcement_mode)}
+            rendered_kinds |= {key.kind for key in desired}
+            kube.reset_calls()
+            first = run(demo)
+            assert first.outcome == ReconcileRun.Outcome.SUCCEEDED, (first.error, failures(first))
+            assert first.created == len(desired) and first.failed == 0
+            assert not [call for call in kube.calls if call.status == 403]
+            kube.reset_calls()
+            second = run(demo, trigger="resync")
+            assert second.outcome == ReconcileRun.Outcome.SUCCEEDED and second.unchanged == len(desired)
+            assert kube.writes() == []
+        assert rendered_kinds <= set(PLURAL)
 
-    @pytest.mark.parametrize("mode", sorted(MODE_KINDS))
+    def test_the_demo_clusters_render_every_kind(self, demo):
+        rendered = {
+            key_of(obj).kind
+            for name in ("demo", "demo-ambient", "demo-cilium")
+            for obj in desired_objects_for_cluster(Cluster.objects.get(name=name))
+        }
+        assert rendered == set(PLURAL), "the demo clusters render every kind"
+
+    @pytest.mark.parametrize("mode", ["istio", "istio-ambient"])
     def test_a_large_render_converges_through_the_bulk_paths(self, world, kube, mode):
         """Over BULK_CREATE_CHECK creates of a kind: names are checked with one unlabelled list."""
         from tests.factories import GrantFactory
@@ -184,55 +208,69 @@ class ShippedRoleTests:
         ]
         first = run(demo)
         assert first.outcome == ReconcileRun.Outcome.FAILED
-        assert "HTTP 403 Forbidden while listing " in first.error and "may not list " in first.error
+        assert "HTTP 403 Forbidden while listing serviceentries" in first.error
         point_at(demo, kube.url, token="not-a-token")
         assert "rejected the credentials" in connection_test(demo).error
         assert "rejected egressui's credentials" in run(demo).error
 
     @pytest.mark.parametrize(("index", "verb"), shipped_rules())
-    def test_without_any_one_verb_of_any_rule(self, demo, kube, index, verb, caplog):
-        first = run(demo)
-        assert first.outcome == ReconcileRun.Outcome.SUCCEEDED, (first.error, failures(first))
+    def test_without_any_one_verb_of_any_rule(self, demos, kube, index, verb, caplog):
+        for demo in demos:
+            first = run(demo)
+            assert first.outcome == ReconcileRun.Outcome.SUCCEEDED, (first.error, failures(first))
         documents, rule = without(shipped(), index, verb)
         removed = {(group, resource) for group in rule["apiGroups"] for resource in rule["resources"]}
-        expected_missing = sorted(f"{verb} {resource}{'.' + group if group else ''}" for group, resource in removed)
-
-        created, patched, deleted = _disturb(demo, kube)
+        removed_kinds = {KIND_OF[pair] for pair in removed if pair in KIND_OF}
+        disturbed = {demo.name: _disturb(demo, kube) for demo in demos}
         kube.rbac = RbacPolicy.from_documents(documents)
 
-        report = connection_test(demo)
-        assert sorted(check.name for check in report.missing_permissions) == expected_missing, report.as_text()
-        assert not report.ok
-
-        kinds = {KIND_OF[pair] for pair in removed if pair in KIND_OF}
-        with caplog.at_level(logging.WARNING, logger="policies.reconciler.loop"):
-            second = run(demo, trigger="resync")
-        failed = failures(second)
-        for message in [second.error, *failed.values()]:
-            assert 'User "' not in message and "system:serviceaccount" not in message  # the body is not quoted
-        if verb == "list" and kinds:
-            assert second.outcome == ReconcileRun.Outcome.FAILED and failed == {}
-            assert any(f"may not {name} (see the ClusterRole" in second.error for name in expected_missing)
-            return
-        expected = {
-            "create": [key for key in created if key.kind in kinds],
-            "get": [key for key in created if key.kind in kinds],  # a name is checked before it is created
-            "patch": [key for key in [*created, *patched] if key.kind in kinds],
-            "delete": [key for key in deleted if key.kind in kinds],
-        }.get(verb, [])
-        assert set(failed) == set(expected), second.summary
-        for key in expected:
-            info = next(info for info in KINDS if info.key == key.kind)
-            assert "HTTP 403 Forbidden while" in failed[key]
-            assert f"may not {verb} {info.plural}.{info.group}" in failed[key]
-        assert second.outcome == (ReconcileRun.Outcome.PARTIAL if expected else ReconcileRun.Outcome.SUCCEEDED)
-        assert second.created + second.updated + second.deleted == len(created) + len(patched) + len(deleted) - len(
-            expected
-        )
-        if ("", "serviceaccounts") in removed:
-            assert f"identity discovery in cluster {demo.name} skipped" in caplog.text
-        if not kinds and ("", "serviceaccounts") not in removed:
+        for demo in demos:
+            # Each cluster misses what its own mode needs of the removed verb, nothing else.
+            needed = {str(permission) for permission in api_permissions_for_mode(demo.enforcement_mode)}
+            expected_missing = sorted(
+                name
+                for group, resource in removed
+                if (name := f"{verb} {resource}{'.' + group if group else ''}") in needed
+            )
+            report = connection_test(demo)
+            assert sorted(check.name for check in report.missing_permissions) == expected_missing, report.as_text()
+            assert report.ok == (not expected_missing)
+            kinds = removed_kinds & {info.key for info in kinds_for_mode(demo.enforcement_mode)}
+            _check_resync(demo, kinds, verb, expected_missing, removed, disturbed[demo.name], caplog)
+        if not removed_kinds and ("", "serviceaccounts") not in removed:
             assert ("authorization.k8s.io", "selfsubjectaccessreviews") in removed
+
+
+def _check_resync(demo, kinds, verb, expected_missing, removed, disturbed, caplog) -> None:
+    """A resync under the reduced role fails exactly the objects of `kinds` that need `verb`."""
+    created, patched, deleted = disturbed
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="policies.reconciler.loop"):
+        second = run(demo, trigger="resync")
+    failed = failures(second)
+    for message in [second.error, *failed.values()]:
+        assert 'User "' not in message and "system:serviceaccount" not in message  # the body is not quoted
+    if verb == "list" and kinds:
+        assert second.outcome == ReconcileRun.Outcome.FAILED and failed == {}
+        assert any(f"may not {name} (see the ClusterRole" in second.error for name in expected_missing)
+        return
+    expected = {
+        "create": [key for key in created if key.kind in kinds],
+        "get": [key for key in created if key.kind in kinds],  # a name is checked before it is created
+        "patch": [key for key in [*created, *patched] if key.kind in kinds],
+        "delete": [key for key in deleted if key.kind in kinds],
+    }.get(verb, [])
+    assert set(failed) == set(expected), second.summary
+    for key in expected:
+        info = next(info for info in KINDS if info.key == key.kind)
+        assert "HTTP 403 Forbidden while" in failed[key]
+        assert f"may not {verb} {info.plural}.{info.group}" in failed[key]
+    assert second.outcome == (ReconcileRun.Outcome.PARTIAL if expected else ReconcileRun.Outcome.SUCCEEDED)
+    assert second.created + second.updated + second.deleted == len(created) + len(patched) + len(deleted) - len(
+        expected
+    )
+    if ("", "serviceaccounts") in removed:
+        assert f"identity discovery in cluster {demo.name} skipped" in caplog.text
 
 
 def _disturb(cluster, kube) -> tuple[list[ObjectKey], list[ObjectKey], list[ObjectKey]]:
@@ -244,9 +282,9 @@ def _disturb(cluster, kube) -> tuple[list[ObjectKey], list[ObjectKey], list[Obje
     for obj in desired_objects_for_cluster(cluster):
         by_kind[key_of(obj).kind].append(obj)
     created, patched, deleted = [], [], []
-    for info in MODE_KINDS[cluster.enforcement_mode]:
+    for info in kinds_for_mode(cluster.enforcement_mode):
         objects = sorted(by_kind[info.key], key=lambda obj: key_of(obj))
-        assert objects, f"the {cluster.name} cluster renders no {info.key}: extend the demo to prove its RBAC rule"
+        assert objects, f"{cluster.name} renders no {info.key}: extend it to prove its RBAC"
         name = resource_name(info)
         gone = key_of(objects[0])
         kube.remove(name, gone.namespace, gone.name)
