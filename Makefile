@@ -5,9 +5,9 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-# Embedded defaults for `make run`: debug on, SQLite and a filesystem broker under var/,
-# unless DATABASE_URL / REDIS_URL are set in the environment.
-RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} PATH=$(BIN):$$PATH
+# Embedded defaults for `make run`: debug on (from .env, which every command of this checkout reads),
+# SQLite and a filesystem broker under var/, unless DATABASE_URL / REDIS_URL are set in the environment.
+RUN_ENV := PATH=$(BIN):$$PATH
 
 .PHONY: install run test lint format bench screenshots clean
 
@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+# Written once, never overwritten: edit it to try other settings (git-ignored, not in the image).
+.env:
+	@printf '%s\n' '# Development settings of this checkout, read by manage.py, the worker and beat (git-ignored).' \
+		'DJANGO_DEBUG=true' > $@
+	@echo "wrote .env (DJANGO_DEBUG=true): manage.py commands of this checkout run in development mode"
+
+run: install .env
 	$(RUN_ENV) python manage.py migrate --noinput
 	$(RUN_ENV) python manage.py seed_demo
 	@echo "egressui on http://127.0.0.1:8000 (web + worker + beat); Ctrl-C stops all"

@@ -2,7 +2,8 @@
 
 Django's own settings use the DJANGO_ prefix, egressui's the EGRESSUI_ prefix; DATABASE_URL and
 REDIS_URL are read as-is. Without DJANGO_DEBUG=true, the secret key and the encryption key are
-required and a missing one stops the process at start with the variable's name.
+required and a missing one stops the process at start with the variable's name. Unset variables
+are first filled from `.env` at the project root when there is one (`make run` writes it).
 """
 
 from datetime import timedelta
@@ -11,9 +12,10 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from egressui.env import env_bool, env_choice, env_int, env_list, env_str
+from egressui.env import env_bool, env_choice, env_int, env_list, env_str, read_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+ENV_FILE = read_env_file(BASE_DIR / ".env")
 VAR_DIR = Path(env_str("EGRESSUI_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
