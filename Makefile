@@ -36,7 +36,7 @@ run: install .env
 	$(RUN_ENV) python manage.py migrate --noinput
 	$(RUN_ENV) python manage.py seed_demo
 	@echo "egressui on http://127.0.0.1:8000 (web + worker + beat); Ctrl-C stops all"
-	$(RUN_ENV) honcho --procfile Procfile.dev start
+	@$(RUN_ENV) python scripts/run_dev.py
 
 test: install-dev
 	$(BIN)/ruff check .

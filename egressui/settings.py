@@ -123,6 +123,9 @@ else:
         "axes": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "axes")},
     }
     AXES_CACHE = "axes"
+    if DEBUG:
+        # axes warns that a file-based cache is not atomic; one development machine accepts that.
+        SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("EGRESSUI_TASK_SOFT_TIME_LIMIT", 240, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
@@ -152,6 +155,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# What tasks print (the console email backend in development) is output, not a warning.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Seconds between full resyncs of every cluster (drift repair).
 EGRESSUI_RESYNC_INTERVAL = env_int("EGRESSUI_RESYNC_INTERVAL", 600, minimum=30)
