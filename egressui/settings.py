@@ -343,8 +343,10 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
     }
 }
+# Only features browsers recognise: Chromium prints a console warning on every page for an unknown one
+# (`bluetooth` is not a Permissions-Policy feature).
 PERMISSIONS_POLICY = {
-    feature: [] for feature in ("camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "hid")
+    feature: [] for feature in ("camera", "microphone", "geolocation", "payment", "usb", "serial", "hid")
 }
 
 # Hashed, compressed file names (collectstatic at image build), served by WhiteNoise with far-future caching.
