@@ -372,7 +372,7 @@ REST_FRAMEWORK = {
         "policies.api.throttling.AnonymousRateThrottle",
     ],
     "DEFAULT_PAGINATION_CLASS": "policies.api.pagination.PagePagination",
-    "DEFAULT_FILTER_BACKENDS": ["policies.api.filtering.FilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["policies.api.filtering.FilterBackend", "policies.api.ordering.OrderingBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["policies.api.parsers.BoundedJSONParser"],
     # OPTIONS (metadata) is always JSON, also where ?format=csv or yaml selects another renderer.
@@ -410,6 +410,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "policies.api.schema.add_error_responses",
+        "policies.api.schema.close_request_bodies",
     ],
 }
 # === End of REST API ==============================================================================

@@ -16,6 +16,8 @@ TCP_SYNTHETIC_SUFFIX = "tcp.egress.internal"
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 MAX_HOST_LENGTH = 253
+# The port a destination gets when none is given, in the UI and the API alike.
+DEFAULT_PORT = 443
 MAX_DESTINATIONS_PER_REQUEST = 50
 MAX_IDENTITIES_PER_REQUEST = 50
 MAX_EXPANDED_HOSTS = 50

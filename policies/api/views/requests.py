@@ -2,14 +2,16 @@
 each calling exactly one service."""
 
 from django.http import Http404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies.api import serializers as s
 from policies.api.idempotency import idempotent
 from policies.api.renderers import FastJSONRenderer
+from policies.api.strict import created, reject_body
 from policies.exceptions import ValidationFailed
 from policies.filtersets import RequestFilterSet
 from policies.models import ApprovalDecision, EgressRequest
@@ -157,6 +159,14 @@ class RequestListCreateApi(generics.ListAPIView):
     """Requests the caller may see (their teams', and those waiting on steps they approve)."""
 
     serializer_class = s.RequestSerializer
+    ordering_fields = {
+        "id": "id",
+        "created_at": "created_at",
+        "submitted_at": "submitted_at",
+        "decided_at": "decided_at",
+        "status": "status",
+        "team": "team__slug",
+    }
     filterset_class = RequestFilterSet
     renderer_classes = [FastJSONRenderer]
 
@@ -187,12 +197,12 @@ class RequestListCreateApi(generics.ListAPIView):
         serializer = s.RequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        created = egress_request_create(
+        new = egress_request_create(
             requester=request.user,
             data=request_input(data, team=team_by_slug(data["team"])),
             submit=data["submit"],
         )
-        return Response(request_detail_data(request.user, created.pk), status=status.HTTP_201_CREATED)
+        return created(request, request_detail_data(request.user, new.pk), reverse("api:request-detail", args=[new.pk]))
 
 
 class RequestDetailApi(APIView):
@@ -242,7 +252,9 @@ class _RequestActionApi(APIView):
     def post(self, request, pk: int):
         egress_request = visible_request_or_404(request.user, pk)
         data = {}
-        if self.input_serializer is not None:
+        if self.input_serializer is None:
+            reject_body(request)
+        else:
             serializer = self.input_serializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
