@@ -24,3 +24,6 @@ MAX_EXPANDED_HOSTS = 50
 
 # What a cluster's failed sync says to those who may not see why (permissions.can_see_cluster_errors).
 SYNC_DETAILS_HIDDEN = "Sync failed — a platform admin can see why."
+
+# The end reason of a grant replaced by a newer approval of the same identity and destination.
+SUPERSEDED_REASON_PREFIX = "Superseded by request #"

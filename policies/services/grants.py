@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies.choices import AuditEventType, GrantStatus, RequestStatus
+from policies.constants import SUPERSEDED_REASON_PREFIX
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import EgressRequest, Grant
 from policies.permissions import can_break_glass, can_revoke_grant
@@ -50,7 +51,7 @@ def grants_create_for_request(
             )
             if previous is not None:
                 previous.status, previous.ended_at = GrantStatus.EXPIRED, now
-                previous.end_reason = f"Superseded by request #{request.pk}."
+                previous.end_reason = f"{SUPERSEDED_REASON_PREFIX}{request.pk}."
                 previous.save(update_fields=["status", "ended_at", "end_reason"])
                 audit_event_record(
                     event_type=AuditEventType.GRANT_SUPERSEDED,
