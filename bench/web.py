@@ -316,6 +316,20 @@ def log(message: str) -> None:
     print(f"[bench/web] {message}", file=sys.stderr, flush=True)
 
 
+def wait_healthy(base_url: str, server: subprocess.Popen, name: str, *, seconds: float) -> None:
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            requests.get(base_url + "/healthz", timeout=5).raise_for_status()
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit(f"{name} did not start") from None
+            time.sleep(0.2)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -482,15 +496,7 @@ def main_demo(checkout: Path) -> None:
         )
         try:
             base_url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    requests.get(base_url + "/healthz", timeout=5).raise_for_status()
-                    break
-                except requests.RequestException:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("runserver did not start") from None
-                    time.sleep(0.2)
+            wait_healthy(base_url, server, "runserver", seconds=60)
             cookies = signed_in_session(base_url, "admin", DEMO_PASSWORD).cookies
 
             def load(path: str):
@@ -576,17 +582,7 @@ def main() -> None:
         )
         try:
             base_url = f"http://127.0.0.1:{port}"
-            import requests
-
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.get(base_url + "/healthz", timeout=5).raise_for_status()
-                    break
-                except requests.RequestException:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("gunicorn did not start") from None
-                    time.sleep(0.2)
+            wait_healthy(base_url, server, "gunicorn", seconds=30)
             snapshot: dict = {}
 
             def on_warm():
