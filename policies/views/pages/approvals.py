@@ -41,10 +41,11 @@ class InboxRow:
     approvals_so_far: int = 0  # on the current step, when it needs more than one
 
     @property
-    def identity_names(self) -> list[str]:
-        """`cluster/namespace/service-account` of each identity (joined here: cheaper than in the template)."""
+    def identity_names(self) -> list[tuple[str, str]]:
+        """(`namespace/service-account`, cluster) of each identity: how lists name an identity (the
+        SPIFFE principal is for detail pages). Joined here: cheaper than in the template."""
         return [
-            f"{i.namespace.cluster.name}/{i.namespace.name}/{i.service_account}" for i in request_identities(self.req)
+            (f"{i.namespace.name}/{i.service_account}", i.namespace.cluster.name) for i in request_identities(self.req)
         ]
 
 
