@@ -15,6 +15,11 @@ TCP_SYNTHETIC_SUFFIX = "tcp.egress.internal"
 # verifies originated TLS with it (docs/rendering.md, "TLS origination verifies the server").
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
+# Mode `cilium`: the Cilium release assumed for a new cluster, and the oldest one rendered for
+# (`enableDefaultDeny`, which observing needs, came with 1.15). `**.` patterns need 1.19.
+DEFAULT_CILIUM_VERSION = "1.19"
+MIN_CILIUM_VERSION = (1, 15)
+
 MAX_HOST_LENGTH = 253
 # The port a destination gets when none is given, in the UI and the API alike.
 DEFAULT_PORT = 443
@@ -24,6 +29,3 @@ MAX_EXPANDED_HOSTS = 50
 
 # What a cluster's failed sync says to those who may not see why (permissions.can_see_cluster_errors).
 SYNC_DETAILS_HIDDEN = "Sync failed — a platform admin can see why."
-
-# The end reason of a grant replaced by a newer approval of the same identity and destination.
-SUPERSEDED_REASON_PREFIX = "Superseded by request #"

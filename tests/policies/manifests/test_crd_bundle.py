@@ -53,3 +53,15 @@ class CrdBundleTests:
         widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "n"}}
         assert validator.errors({**widget, "spec": {"size": 3}}) == []
         assert any("size" in error for error in validator.errors({**widget, "spec": {"size": "big"}}))
+
+
+class RequiredBundlesTests:
+    def test_a_required_run_stops_naming_every_missing_bundle(self, settings, tmp_path, monkeypatch):
+        from tests.support.shared_bundles import check_required_bundles
+
+        settings.EGRESSUI_CILIUM_CRDS = str(tmp_path / "cilium.yaml")
+        monkeypatch.delenv("EGRESSUI_REQUIRE_SHARED", raising=False)
+        check_required_bundles()  # not required: the tests that need it skip
+        monkeypatch.setenv("EGRESSUI_REQUIRE_SHARED", "1")
+        with pytest.raises(pytest.UsageError, match="EGRESSUI_CILIUM_CRDS=.*cilium.yaml"):
+            check_required_bundles()

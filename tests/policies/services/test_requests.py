@@ -232,7 +232,7 @@ class EgressRequestRenewTests:
             ("active", "", True, None),
             ("expired", "", True, None),
             ("revoked", "No longer needed.", False, "was revoked"),
-            ("expired", "Superseded by request #9.", False, "replaced by a newer grant"),
+            ("superseded", "", False, "superseded by a newer grant"),
         ],
     )
     def test_only_active_and_expired_grants_are_renewed(self, world, status, end_reason, renewable, message):

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("policies", "0010_sign_in_lockout"),
+        ("policies", "0012_grant_superseded"),
     ]
 
     operations = [
