@@ -2,6 +2,7 @@
 validators so a typo is explained as you type; the services validate everything again and stay the
 authority (their errors are mapped back onto these forms by the views)."""
 
+import re
 from dataclasses import dataclass, field
 
 from django import forms
@@ -10,9 +11,10 @@ from django.core.validators import MaxValueValidator
 from django.forms.utils import ErrorDict
 from django.utils.functional import cached_property
 
-from policies.choices import PROTOCOL_HELP, Environment, Protocol
+from policies.choices import PROTOCOL_HELP, EnforcementMode, Environment, Protocol
 from policies.constants import MAX_DESTINATIONS_PER_REQUEST, MAX_IDENTITIES_PER_REQUEST
 from policies.exceptions import ValidationFailed
+from policies.manifests.cilium import ORIGINATE_REASON
 from policies.models import Cluster, Team, WorkloadIdentity
 from policies.permissions import is_platform_admin, member_team_ids, visible_identities
 from policies.services.requests import DestinationInput, RequestInput
@@ -176,6 +178,7 @@ DestinationFormSet = forms.formset_factory(
     absolute_max=MAX_DESTINATIONS_PER_REQUEST,
 )
 DESTINATION_PREFIX = "dest"
+_PROTOCOL_FIELD = re.compile(rf"^{DESTINATION_PREFIX}-\d+-protocol$")
 
 
 def destination_row_count(data) -> int:
@@ -300,6 +303,22 @@ class _IdentitiesForm(Form):
             if outside:
                 self.add_error("identities", f"Not in the chosen clusters: {', '.join(outside)}.")
         return data
+
+    def protocol_limits(self) -> list[str]:
+        """What the chosen identities' clusters cannot enforce among the protocols typed in so far:
+        a Cilium cluster has no TLS origination (policies.manifests.cilium), said before submitting."""
+        chosen = self.selected_identity_ids()
+        protocols = {value for key, value in self.data.items() if _PROTOCOL_FIELD.match(key)}
+        if not chosen or Protocol.HTTP_ORIGINATE not in protocols:
+            return []
+        names = (
+            self.fields["identities"]
+            .queryset.filter(pk__in=chosen, namespace__cluster__enforcement_mode=EnforcementMode.CILIUM)
+            .values_list("namespace__cluster__name", flat=True)
+            .distinct()
+            .order_by("namespace__cluster__name")
+        )
+        return [f"http-originate on cluster {name}: {ORIGINATE_REASON}" for name in names]
 
     def request_flags(self) -> list[str]:
         """Request-level warnings (production cluster, long duration) from the current input."""

@@ -45,7 +45,7 @@ def unmark_superseded(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("policies", "0010_sign_in_lockout"),
+        ("policies", "0011_cilium_mode"),
     ]
 
     operations = [

@@ -12,7 +12,7 @@ from policies.models import Grant
 from tests.factories import GrantFactory
 
 pytestmark = pytest.mark.django_db
-migration = importlib.import_module("policies.migrations.0011_grant_superseded")
+migration = importlib.import_module("policies.migrations.0012_grant_superseded")
 
 
 def test_superseded_grants_get_their_status_and_successor(world):
