@@ -504,3 +504,14 @@ def default_validator() -> ManifestValidator:
     from django.conf import settings
 
     return ManifestValidator(settings.EGRESSUI_ISTIO_CRDS)
+
+
+def with_extra_rule(api_version: str, kind: str, rule: str, message: str) -> ManifestValidator:
+    """The default CRD bundle plus one more CEL rule on a kind's spec: a cluster whose CRDs are stricter
+    than those egressui renders for (to see what the API server's refusal looks like)."""
+    validator = default_validator()
+    stricter = ManifestValidator(validator.crd_path)  # the parsed bundle is cached
+    schema = copy.deepcopy(stricter.crds[(api_version, kind)].schema)
+    schema["properties"]["spec"].setdefault("x-kubernetes-validations", []).append({"rule": rule, "message": message})
+    stricter.crds = {**stricter.crds, (api_version, kind): _LazyVersion(schema)}
+    return stricter
