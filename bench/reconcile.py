@@ -9,7 +9,8 @@ kube.py: real HTTP, server-side apply, label selectors), in its own process like
 its CRD validator is off here (it would time itself rather than the reconciler). Measured, after a
 first full sync (`seconds_first_sync`, `objects_per_second_first_sync`, `cpu_seconds_first_sync` and
 `cpu_ms_per_object_first_sync` — CPU of this process, the reconciler alone, everything included: render,
-writes, recording —, `seconds_record_first_sync` for the recording transaction; `--profile FILE` writes
+writes, recording —, `cpu_ms_per_object_write_phase` for the writes alone (the client's work per object:
+encoding, HTTP, answers), `seconds_record_first_sync` for the recording transaction; `--profile FILE` writes
 cProfile statistics of it, every thread included):
 
 - `writes_noop`, `lists_noop`, `seconds_noop`: a reconcile with nothing changed, as a change triggers
@@ -152,25 +153,34 @@ def reconcile(cluster, kube, trigger: str, *, profile: str = "") -> tuple[float,
 
 
 RECORDING: list[float] = []  # wall seconds of each run's recording transaction (reconcile_run_finish)
+WRITING: list[float] = []  # CPU seconds of this process during each run's write phase (loop._execute)
 
 
 def _time_recording() -> None:
-    """Time the recording step of the measured checkout's runs (what follows the writes)."""
+    """Time the recording step and the write phase's CPU of the measured checkout's runs."""
+    from policies.reconciler import loop
     from policies.services import reconcile as service
 
     if getattr(service.reconcile_run_finish, "timed", False):
         return
-    original = service.reconcile_run_finish
+    record, execute = service.reconcile_run_finish, loop._execute
 
-    def timed(**kwargs):
+    def timed_record(**kwargs):
         started = time.perf_counter()
         try:
-            return original(**kwargs)
+            return record(**kwargs)
         finally:
             RECORDING.append(time.perf_counter() - started)
 
-    timed.timed = True
-    service.reconcile_run_finish = timed
+    def timed_execute(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return execute(*args, **kwargs)
+        finally:
+            WRITING.append(time.process_time() - started)
+
+    timed_record.timed = True
+    service.reconcile_run_finish, loop._execute = timed_record, timed_execute
 
 
 @contextmanager
@@ -303,7 +313,7 @@ def main() -> None:
 
         seconds_first, cpu_first, first = reconcile(cluster, kube, "change", profile=args.profile)
         assert first.outcome == "succeeded", first.error
-        writes_first, record_first = len(kube.writes()), RECORDING[-1]
+        writes_first, record_first, write_cpu_first = len(kube.writes()), RECORDING[-1], WRITING[-1]
         reconcile(cluster, kube, "change")  # steady state: the first sync's garbage is collected here
         seconds_noop, cpu_noop, noop = reconcile(cluster, kube, "change")
         writes_noop, lists_noop = len(kube.writes()), kube.count("list")
@@ -340,6 +350,7 @@ def main() -> None:
         "cpu_ms_per_object_first_sync": round(1000 * cpu_first / max(1, first.created), 3),
         "writes_first_sync": writes_first,
         "seconds_record_first_sync": round(record_first, 2),
+        "cpu_ms_per_object_write_phase": round(1000 * write_cpu_first / max(1, first.created), 3),
         "timings_first_sync_ms": first.timings,
         "writes_noop": writes_noop,
         "lists_noop": lists_noop,
