@@ -303,7 +303,7 @@ def main() -> None:
         from django.core.management import call_command
         from render import build_input
 
-        from policies.manifests.kinds import KINDS
+        from policies.manifests.kinds import kinds_for_mode
 
         call_command("migrate", verbosity=0)
         data, _ = build_input()
@@ -340,7 +340,7 @@ def main() -> None:
     line = {
         "grants": len(data.grants),
         "objects": first.created,
-        "kinds": len(KINDS),
+        "kinds": len(kinds_for_mode("istio")),
         "code": "this checkout" if CODE == ROOT else str(CODE),
         "concurrency": getattr(settings, "EGRESSUI_RECONCILE_CONCURRENCY", None)
         or getattr(settings, "EGRESSUI_RECONCILE_PARALLELISM", None),

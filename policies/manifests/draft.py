@@ -13,6 +13,7 @@ class Draft:
     name: str
     spec: dict
     grants: str = ""  # the grants annotation: labels of the grants served, oldest first
+    body: str = "spec"  # the top-level field `spec` goes into (a CiliumNetworkPolicy's rule list is `specs`)
 
 
 def grant_labels(grants: dict[int, str]) -> str:

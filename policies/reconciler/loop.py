@@ -22,8 +22,9 @@ from contextlib import contextmanager
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from egressui.correlation import correlation_scope, current_correlation_id
 from policies.choices import ConnectionKind
-from policies.manifests.kinds import KINDS
+from policies.manifests.kinds import KindInfo, kinds_for_mode
 from policies.reconciler import diff
 from policies.reconciler.cluster import KindNotServed, KubernetesTarget
 from policies.reconciler.desired import DesiredStateInvalid, desired_state
@@ -97,9 +98,18 @@ def _reconcile(cluster_id: int, *, trigger: str, dry_run: bool, run_id: int | No
 
 
 def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run_id: int | None):
-    from policies.services.reconcile import reconcile_run_begin, reconcile_run_finish
+    from policies.services.reconcile import reconcile_run_begin
 
     start = reconcile_run_begin(cluster=cluster, trigger=trigger, dry_run=dry_run, run_id=run_id)
+    # A queued run keeps the correlation id of the request that queued it: its audit events and log
+    # lines carry one id from the click to the finish.
+    with correlation_scope(start.run.correlation_id or current_correlation_id()):
+        return _reconcile_started(cluster, lease, start, trigger=trigger, dry_run=dry_run)
+
+
+def _reconcile_started(cluster, lease: Lease, start, *, trigger: str, dry_run: bool):
+    from policies.services.reconcile import reconcile_run_finish
+
     report = RunReport()
     target = accounts = None
     clock = _Clock(report.timings)
@@ -107,8 +117,9 @@ def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run
         target = target_for(cluster)
         full = trigger in FULL_CHECK_TRIGGERS
         # Listing mostly waits on the API server while rendering keeps this thread busy: both at once.
+        kinds = _kinds_to_list(cluster)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-list") as pool:
-            listing = pool.submit(_list_live, target, metadata_only=not full)
+            listing = pool.submit(_list_live, target, kinds, cluster.enforcement_mode, metadata_only=not full)
             with clock("desired"):
                 report.desired = desired_state(cluster)
                 inventory = _inventory(cluster)
@@ -158,20 +169,44 @@ def _inventory(cluster) -> dict:
     return {ObjectKey(kind, namespace, name): content_hash for kind, namespace, name, content_hash in rows}
 
 
-def _list_live(target, *, metadata_only: bool) -> tuple[dict, int]:
-    """One list call per kind (and the milliseconds it took). Kinds the API server does not serve are
-    collected and reported together."""
+def _kinds_to_list(cluster) -> tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]]:
+    """(the mode's kinds, other kinds egressui still has objects of): after a change of enforcement
+    mode the old mode's objects are listed too, so they are deleted; a kind no longer served there
+    has nothing left to delete."""
+    from policies.manifests.kinds import KIND_BY_NAME
+    from policies.models import ManagedObject
+
+    required = kinds_for_mode(cluster.enforcement_mode)
+    names = {info.kind for info in required}
+    leftover = set(
+        ManagedObject.objects.filter(cluster=cluster).exclude(kind__in=names).values_list("kind", flat=True).distinct()
+    )
+    return required, tuple(info for name, info in KIND_BY_NAME.items() if name in leftover)
+
+
+# What each mode needs installed, for the error when a kind is not served.
+_INSTALL_HINT = {
+    "istio": "install the Istio CRDs (1.22 or later)",
+    "cilium": "install Cilium (1.15 or later) with its CRDs",
+}
+
+
+def _list_live(target, kinds: tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]], mode: str, *, metadata_only: bool):
+    """One list call per kind (and the milliseconds it took). The mode's kinds the API server does
+    not serve are collected and reported together."""
     began = time.perf_counter()
     live, missing = {}, []
-    for info in KINDS:
+    required, leftover = kinds
+    for info in (*required, *leftover):
         try:
             live.update(target.list_managed(info, metadata_only=metadata_only))
         except KindNotServed:
-            missing.append(f"{info.kind} ({info.api_version})")
+            if info in required:
+                missing.append(f"{info.kind} ({info.api_version})")
     if missing:
+        hint = _INSTALL_HINT.get(mode, "install the CRDs of the cluster's enforcement mode")
         raise TargetUnavailable(
-            f"The cluster does not serve {', '.join(missing)}: install the Istio CRDs (1.22 or later) "
-            "and make sure these API versions are served."
+            f"The cluster does not serve {', '.join(missing)}: {hint} and make sure these API versions are served."
         )
     return live, int((time.perf_counter() - began) * 1000)
 
