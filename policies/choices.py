@@ -117,12 +117,15 @@ class GrantStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     EXPIRED = "expired", "Expired"
     REVOKED = "revoked", "Revoked"
+    # Ended because a later approval granted the same identity and destination again (a renewal).
+    SUPERSEDED = "superseded", "Superseded"
 
 
 GRANT_TRANSITIONS: dict[str, frozenset[str]] = {
-    GrantStatus.ACTIVE: frozenset({GrantStatus.EXPIRED, GrantStatus.REVOKED}),
+    GrantStatus.ACTIVE: frozenset({GrantStatus.EXPIRED, GrantStatus.REVOKED, GrantStatus.SUPERSEDED}),
     GrantStatus.EXPIRED: frozenset(),
     GrantStatus.REVOKED: frozenset(),
+    GrantStatus.SUPERSEDED: frozenset(),
 }
 
 

@@ -461,3 +461,32 @@ class BulkApproveForm(Form):
         super().__init__(*args, **kwargs)
         self.fields["requests"].choices = [(pk, pk) for pk in request_ids]
         self.fields["requests"].error_messages["required"] = "Tick at least one request to approve."
+
+
+class TokenCreateForm(Form):
+    """A personal API token: a name, read-only or not, and how long it lasts (the service checks the bounds)."""
+
+    EXPIRY_CHOICES = [("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "Never")]
+
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text="What uses it, such as the pipeline or script; unique among your live tokens.",
+        error_messages={"required": "Give the token a name, such as the pipeline that will use it."},
+    )
+    read_only = forms.TypedChoiceField(
+        label="Scope",
+        choices=[("0", "Read and write: everything you may do yourself"), ("1", "Read only: GET requests only")],
+        coerce=lambda value: value == "1",
+        initial="0",
+        widget=forms.RadioSelect,
+    )
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires after",
+        choices=EXPIRY_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        initial="90",
+        help_text="A token that never expires stays valid until you revoke it.",
+    )

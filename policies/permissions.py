@@ -259,6 +259,17 @@ def can_break_glass(user) -> bool:
     return is_platform_admin(user)
 
 
+def can_create_token(actor, owner) -> bool:
+    """A token acts with all of its owner's rights, so only owners create their own tokens;
+    `actor=None` is the operator's command line (`create_api_token`)."""
+    return actor is None or actor.pk == owner.pk
+
+
+def can_revoke_token(user, token) -> bool:
+    """Owners revoke their own tokens; platform admins any (incidents). `user=None` is the operator."""
+    return user is None or user.pk == token.user_id or is_platform_admin(user)
+
+
 def visible_audit_events(user) -> QuerySet[AuditEvent]:
     if is_platform_admin(user):
         return AuditEvent.objects.all()

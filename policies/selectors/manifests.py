@@ -157,6 +157,7 @@ class ClusterPreview:
     removed: list[ObjectChange] = field(default_factory=list)
     unchanged: int = 0
     unrenderable: list[Unrenderable] = field(default_factory=list)  # the request's grants only
+    annotation_only: list[ObjectChange] = field(default_factory=list)  # only egressui's annotations change
     masked: bool = False  # other teams' share of shared objects is shown as counts
     server_check: ServerCheck | None = None  # the API server's dry-run verdict, when asked for
 
@@ -266,6 +267,7 @@ def _preview(
                 changed=diff.changed,
                 removed=diff.removed,
                 unchanged=diff.unchanged,
+                annotation_only=diff.annotation_only,
                 unrenderable=problems,
                 masked=not full,
                 server_check=check,
@@ -351,5 +353,6 @@ def namespace_enforcement_preview(namespace: Namespace, enforcement: str, *, vie
         changed=diff.changed,
         removed=diff.removed,
         unchanged=diff.unchanged,
+        annotation_only=diff.annotation_only,
         masked=not full,
     )

@@ -49,18 +49,9 @@ def grants_create_for_request(
                 .first()
             )
             if previous is not None:
-                previous.status, previous.ended_at = GrantStatus.EXPIRED, now
-                previous.end_reason = f"Superseded by request #{request.pk}."
-                previous.save(update_fields=["status", "ended_at", "end_reason"])
-                audit_event_record(
-                    event_type=AuditEventType.GRANT_SUPERSEDED,
-                    actor=actor,
-                    actor_repr=actor_repr,
-                    subject=previous,
-                    egress_request=request,
-                    cluster=identity.namespace.cluster,
-                    after={"status": previous.status, "superseded_by_request": request.pk},
-                )
+                # Ended before the new one exists: one active grant per identity and destination.
+                previous.status, previous.ended_at = GrantStatus.SUPERSEDED, now
+                previous.save(update_fields=["status", "ended_at"])
             grant = Grant.objects.create(
                 request=request,
                 destination=destination,
@@ -76,6 +67,20 @@ def grants_create_for_request(
                 valid_from=now,
                 expires_at=expires_at,
             )
+            if previous is not None:
+                previous.superseded_by = grant
+                previous.end_reason = f"Superseded by grant #{grant.pk} (request #{request.pk})."
+                previous.save(update_fields=["superseded_by", "end_reason"])
+                audit_event_record(
+                    event_type=AuditEventType.GRANT_SUPERSEDED,
+                    actor=actor,
+                    actor_repr=actor_repr,
+                    subject=previous,
+                    egress_request=request,
+                    cluster=identity.namespace.cluster,
+                    before={"status": GrantStatus.ACTIVE},
+                    after={"status": previous.status, "superseded_by": grant.pk, "superseded_by_request": request.pk},
+                )
             audit_event_record(
                 event_type=AuditEventType.GRANT_CREATED,
                 actor=actor,

@@ -10,7 +10,7 @@ from policies import crypto
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import ApiToken
-from policies.permissions import is_platform_admin
+from policies.permissions import can_create_token, can_revoke_token
 from policies.services.audit import audit_event_record
 
 TOKEN_PREFIX = "egr"
@@ -46,7 +46,7 @@ def api_token_create(
     rights); `actor=None` is the operator bootstrapping automation from the command line. `parent` is
     the token the request was authenticated with, if any: a token never mints a broader or longer-lived
     one (a read-only token mints none; the new one expires no later than its parent, by default then)."""
-    if actor is not None and actor.pk != user.pk:
+    if not can_create_token(actor, user):
         raise PermissionDenied("You can only create tokens for yourself.")
     if parent is not None and parent.read_only:
         raise PermissionDenied(f"Token {parent.name!r} is read-only; a read-only token cannot create tokens.")
@@ -99,7 +99,7 @@ def api_token_create(
 def api_token_revoke(*, token: ApiToken, actor) -> ApiToken:
     """Stop a token from working at once. Owners revoke their own; platform admins any (incidents)."""
     token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
-    if actor is not None and actor.pk != token.user_id and not is_platform_admin(actor):
+    if not can_revoke_token(actor, token):
         raise PermissionDenied("You can only revoke your own tokens.")
     if token.revoked_at is not None:
         raise TransitionNotAllowed(f"Token {token.name!r} is already revoked.")

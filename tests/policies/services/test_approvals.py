@@ -181,9 +181,11 @@ class ApproveTests:
         second = submit(world)
         egress_request_approve(request=second, approver=world.lead)
         old, new = Grant.objects.order_by("id")
-        assert old.status == GrantStatus.EXPIRED and "Superseded" in old.end_reason
+        assert old.status == GrantStatus.SUPERSEDED and old.superseded_by == new
+        assert old.end_reason == f"Superseded by grant #{new.pk} (request #{second.pk})."
         assert new.status == GrantStatus.ACTIVE
-        assert AuditEvent.objects.filter(event_type=AuditEventType.GRANT_SUPERSEDED).count() == 1
+        event = AuditEvent.objects.get(event_type=AuditEventType.GRANT_SUPERSEDED)
+        assert event.after["superseded_by"] == new.pk and event.after["status"] == "superseded"
 
 
 class RejectAndRequestChangesTests:
