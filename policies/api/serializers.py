@@ -34,6 +34,7 @@ from policies.models import (
 )
 from policies.permissions import can_see_cluster_errors
 from policies.redaction import url_without_credentials
+from policies.selectors.existing_access import existing_access_of_requests
 from policies.selectors.requests import (
     current_round_steps,
     pending_step,
@@ -345,22 +346,29 @@ class ExistingAccessSerializer(serializers.Serializer):
     host = serializers.CharField()
     port = serializers.IntegerField()
     protocol = serializers.CharField()
-    grant = serializers.IntegerField(allow_null=True, help_text="The active grant approving this request replaces.")
+    grant = serializers.IntegerField(
+        source="grant_id", allow_null=True, help_text="The active grant approving this request replaces."
+    )
     expires_at = serializers.DateTimeField(allow_null=True, help_text="When that grant expires.")
-    request = serializers.IntegerField(allow_null=True, help_text="Another open request asking for the same.")
+    request = serializers.IntegerField(
+        source="request_id", allow_null=True, help_text="Another open request asking for the same."
+    )
     request_status = serializers.CharField(allow_blank=True)
     message = serializers.CharField()
+
+
+def existing_access_data(request) -> list:
+    """The `existing_access` warnings of one request (two queries; none for a decided request)."""
+    return ExistingAccessSerializer(existing_access_of_requests([request])[request.pk], many=True).data
 
 
 class RequestDetailSerializer(RequestSerializer):
     decisions = DecisionSerializer(many=True)
     grants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     allowed_actions = serializers.SerializerMethodField(help_text="What the calling user may do now.")
-    existing_access = ExistingAccessSerializer(
-        many=True,
-        read_only=True,
+    existing_access = serializers.SerializerMethodField(
         help_text="Warnings, not errors: per identity and destination of this request, the active grant it "
-        "would replace and other open requests asking for the same.",
+        "would replace and other open requests asking for the same."
     )
 
     class Meta(RequestSerializer.Meta):
@@ -370,13 +378,17 @@ class RequestDetailSerializer(RequestSerializer):
     def get_allowed_actions(self, request) -> dict:
         return self.context["allowed_actions"]
 
+    @extend_schema_field(ExistingAccessSerializer(many=True))
+    def get_existing_access(self, request) -> list:
+        return existing_access_data(request)
+
     def to_representation(self, request) -> dict:
         return {
             **super().to_representation(request),
             "decisions": DecisionSerializer(request.decisions.all(), many=True).data,
             "grants": [grant.pk for grant in request.grants.all()],
             "allowed_actions": self.get_allowed_actions(request),
-            "existing_access": self.context.get("existing_access", []),
+            "existing_access": self.get_existing_access(request),
         }
 
 
