@@ -54,7 +54,8 @@ class Protocol(models.TextChoices):
 
 
 PROTOCOL_HELP = {
-    Protocol.TLS: "The app speaks TLS itself (https://…); the gateway routes it by SNI. The default.",
+    Protocol.TLS: "The app speaks TLS itself (https://…); the gateway routes it by SNI (on Cilium clusters: "
+    "allowed by the name it looks up). The default.",
     Protocol.HTTP_ORIGINATE: "The app sends plain HTTP to port 80; the gateway upgrades it to TLS on 443. "
     "Not on Cilium clusters, which have no gateway to do it.",
     Protocol.HTTP: "Plain HTTP end to end: headers and payload leave the cluster unencrypted.",

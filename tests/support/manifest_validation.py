@@ -551,3 +551,13 @@ def default_validator() -> ManifestValidator:
 
     cilium = cilium_crds_path()
     return ManifestValidator(settings.EGRESSUI_ISTIO_CRDS, *([str(cilium)] if cilium else []))
+
+
+def with_extra_rule(api_version: str, kind: str, rule: str, message: str) -> ManifestValidator:
+    """The default CRD bundles plus one more CEL rule on a kind's spec: a cluster whose CRDs are stricter
+    than those egressui renders for (to see what the API server's refusal looks like)."""
+    stricter = ManifestValidator(*default_validator().crd_paths)  # the parsed bundles are cached
+    schema = copy.deepcopy(stricter.crds[(api_version, kind)].schema)
+    schema["properties"]["spec"].setdefault("x-kubernetes-validations", []).append({"rule": rule, "message": message})
+    stricter.crds = {**stricter.crds, (api_version, kind): _LazyVersion(schema)}
+    return stricter
