@@ -988,44 +988,6 @@ class RemoteEmulator:
         return self._request("GET", f"{self._paths[plural]}/namespaces/{namespace}/{plural}/{name}")
 
 
-class EmulatorProcess:
-    """`python -m tests.support.kube` serving every rendered kind, stopped on exit."""
-
-    def __init__(self):
-        self.process = None
-        self.url = ""
-
-    def __enter__(self) -> RemoteEmulator:
-        import subprocess
-        import sys
-        from pathlib import Path
-
-        from policies.manifests.kinds import KINDS
-
-        root = Path(__file__).resolve().parents[2]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.kube"],
-            cwd=root,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.url = self.process.stdout.readline().strip()
-        if not self.url.startswith("http://"):
-            self.process.kill()
-            raise RuntimeError("the emulator process did not start")
-        return RemoteEmulator(self.url, KINDS)
-
-    def __exit__(self, *exc) -> None:
-        self.process.stdin.close()  # the server stops when its stdin closes
-        try:
-            self.process.wait(timeout=10)
-        except Exception:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process.stdout.close()
-
-
 def _serve_until_stdin_closes() -> None:
     import sys
 
