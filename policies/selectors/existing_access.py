@@ -63,19 +63,6 @@ class ExistingAccess:
     def status_label(self) -> str:
         return RequestStatus(self.request_status).label.lower() if self.request_status else ""
 
-    def as_dict(self) -> dict:
-        return {
-            "identity": self.identity,
-            "host": self.host,
-            "port": self.port,
-            "protocol": self.protocol,
-            "grant": self.grant_id,
-            "expires_at": self.expires_at,
-            "request": self.request_id,
-            "request_status": self.request_status,
-            "message": self.message,
-        }
-
 
 def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> dict[Pair, list[ExistingAccess]]:
     """For each pair: the active grant that gives it now, then the open requests that ask for it."""
