@@ -8,7 +8,15 @@ approves at most one step of a request per submission round.
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from policies.choices import Decision, EnforcementSwitchRole, NamespaceEnforcement, RequestStatus, StepStatus, TeamRole
+from policies.choices import (
+    Decision,
+    EnforcementSwitchRole,
+    GrantStatus,
+    NamespaceEnforcement,
+    RequestStatus,
+    StepStatus,
+    TeamRole,
+)
 from policies.models import (
     AccessRecord,
     ApprovalStep,
@@ -190,8 +198,14 @@ def can_revoke_grant(user, grant: Grant) -> bool:
     return is_platform_admin(user) or grant.team_id in approver_team_ids(user)
 
 
+def grant_is_renewable(grant: Grant) -> bool:
+    """Active or expired grants can be renewed. Not a revoked one (it was ended on purpose: ask
+    again), nor one superseded by a newer approval (renew that one)."""
+    return grant.status in (GrantStatus.ACTIVE, GrantStatus.EXPIRED)
+
+
 def can_renew_grant(user, grant: Grant) -> bool:
-    return grant.team_id in member_team_ids(user) or is_platform_admin(user)
+    return grant_is_renewable(grant) and (grant.team_id in member_team_ids(user) or is_platform_admin(user))
 
 
 def visible_access_records(user) -> QuerySet[AccessRecord]:

@@ -9,11 +9,11 @@ from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
-from policies.choices import REQUEST_TRANSITIONS, AuditEventType, RequestStatus, RuleOutcome, StepStatus
+from policies.choices import REQUEST_TRANSITIONS, AuditEventType, GrantStatus, RequestStatus, RuleOutcome, StepStatus
 from policies.constants import MAX_DESTINATIONS_PER_REQUEST, MAX_IDENTITIES_PER_REQUEST
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import ApprovalStep, EgressRequest, Grant, RequestDestination, Team, WorkloadIdentity
-from policies.permissions import can_renew_grant, can_request_for_team, is_platform_admin
+from policies.permissions import can_renew_grant, can_request_for_team, grant_is_renewable, is_platform_admin
 from policies.services.audit import audit_event_record
 from policies.validators import validate_destination
 
@@ -347,6 +347,10 @@ def egress_request_cancel(*, request: EgressRequest, actor, reason: str = "") ->
 @transaction.atomic
 def egress_request_renew(*, grant: Grant, requester) -> EgressRequest:
     """A new draft pre-filled from a grant; it goes through approval like any request."""
+    if not grant_is_renewable(grant):
+        if grant.status == GrantStatus.REVOKED:
+            raise TransitionNotAllowed(f"Grant #{grant.pk} was revoked; ask for the access again with a new request.")
+        raise TransitionNotAllowed(f"Grant #{grant.pk} was superseded by a newer grant; renew that one.")
     if not can_renew_grant(requester, grant):
         raise PermissionDenied(f"You are not a member of team {grant.team.slug}.")
     original = grant.request

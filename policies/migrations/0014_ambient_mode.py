@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("policies", "0012_grant_superseded"),
+        ("policies", "0013_idempotency_location"),
     ]
 
     operations = [
