@@ -255,6 +255,42 @@ def can_manage_teams(user) -> bool:
     return is_platform_admin(user)
 
 
+def can_manage_rules(user) -> bool:
+    """Approval rules, their steps and domain lists decide who approves what: platform admins only."""
+    return is_platform_admin(user)
+
+
+# Account changes that would take a platform admin's own access away (a lock-out, or the last
+# admin gone); `user_change_denial` refuses them for the actor's own account.
+_SELF_LOCKOUT = {"is_active": False, "is_staff": False, "is_superuser": False, "platform_admin": False}
+
+
+def user_change_denial(actor, user, changes: dict) -> str | None:
+    """Why `actor` may not apply `changes` (field → new value; `platform_admin` for membership of
+    the platform-admin group) to `user`'s account, or None when they may. Platform admins manage
+    accounts; superuser status, and accounts that have it, are for superusers only (a group admin
+    must not be able to make themselves or anyone else all-powerful)."""
+    if not is_platform_admin(actor):
+        return "Only platform admins can change user accounts."
+    if not actor.is_superuser and (user.is_superuser or "is_superuser" in changes):
+        return "Only superusers can grant or withdraw superuser status, or change a superuser's account."
+    if user.pk is not None and user.pk == actor.pk:
+        for field, value in _SELF_LOCKOUT.items():
+            if field in changes and changes[field] == value:
+                return f"You cannot remove your own admin access ({field})."
+    return None
+
+
+def group_change_denial(actor, *, name: str, new_name: str | None = None, delete: bool = False) -> str | None:
+    """Why `actor` may not rename/delete/edit group `name`, or None. The platform-admin group is named
+    in the settings: renaming or deleting it would silently demote every platform admin."""
+    if not is_platform_admin(actor):
+        return "Only platform admins can change groups."
+    if name == settings.EGRESSUI_ADMIN_GROUP and (delete or (new_name is not None and new_name != name)):
+        return f"The group {name} is the platform-admin group (EGRESSUI_ADMIN_GROUP); it cannot be renamed or deleted."
+    return None
+
+
 def can_break_glass(user) -> bool:
     return is_platform_admin(user)
 

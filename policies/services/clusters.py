@@ -5,9 +5,10 @@ from django.db import transaction
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import Cluster, ClusterSyncState, Namespace, WorkloadIdentity
-from policies.permissions import can_manage_clusters
+from policies.permissions import can_manage_clusters, member_team_ids
 from policies.reconciler.kubeconfig import cluster_files_problems
 from policies.services.audit import audit_event_record
+from policies.services.config import Actor, config_delete, config_update, full_clean
 from policies.services.outbox import cluster_mark_for_reconcile
 
 # Fields an admin may set on a cluster; secrets are write-only and redacted in the audit log.
@@ -49,18 +50,6 @@ CLUSTER_FIELDS = (
 
 def cluster_snapshot(cluster: Cluster) -> dict:
     return {"name": cluster.name, **{field: getattr(cluster, field) for field in CLUSTER_FIELDS}}
-
-
-def full_clean(instance) -> None:
-    """Model validation as a ValidationFailed naming the first field, for services."""
-    from django.core.exceptions import ValidationError
-
-    try:
-        instance.full_clean()
-    except ValidationError as exc:
-        fields = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
-        first = next(iter(fields))
-        raise ValidationFailed(f"{first}: {fields[first][0]}", fields=fields) from None
 
 
 def _check_files(cluster: Cluster, *, changed: set[str], actor) -> None:
@@ -141,8 +130,6 @@ def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
 def workload_identity_ensure(*, actor, namespace: Namespace, service_account: str, discovered: bool = False):
     """Create the identity if missing. Team members may type in identities for their own namespaces;
     discovery (actor None) records what the cluster reports."""
-    from policies.permissions import member_team_ids
-
     if actor is not None and not (can_manage_clusters(actor) or namespace.team_id in member_team_ids(actor)):
         raise PermissionDenied(f"Namespace {namespace} belongs to team {namespace.team.slug}.")
     identity = WorkloadIdentity.objects.filter(namespace=namespace, service_account=service_account).first()
@@ -163,3 +150,50 @@ def workload_identity_ensure(*, actor, namespace: Namespace, service_account: st
         after={"identity": str(identity), "discovered": discovered},
     )
     return identity
+
+
+IDENTITY_FIELDS = ("namespace", "service_account", "discovered")
+
+
+@transaction.atomic
+def workload_identity_update(*, identity: WorkloadIdentity, actor: Actor, **fields) -> WorkloadIdentity:
+    """Platform admins correct an identity; one that grants were issued for keeps its principal (the
+    grants name it), so only its `discovered` flag may change then."""
+    _require_admin(actor)
+    principal = {"namespace", "service_account"} & set(fields)
+    if principal and identity.grants.exists():
+        moved = [name for name in sorted(principal) if fields[name] != getattr(identity, name)]
+        if moved:
+            raise ValidationFailed.on(moved[0], f"Grants were issued for {identity}; its principal cannot change.")
+    return config_update(
+        actor=actor, instance=identity, fields=fields, allowed=IDENTITY_FIELDS, cluster=identity.namespace.cluster
+    )
+
+
+@transaction.atomic
+def workload_identity_delete(*, identity: WorkloadIdentity, actor: Actor) -> None:
+    """Forget an identity; one that grants were issued for is refused (the grants keep it)."""
+    _require_admin(actor)
+    config_delete(actor=actor, instance=identity, fields=IDENTITY_FIELDS, cluster=identity.namespace.cluster)
+
+
+@transaction.atomic
+def cluster_delete(*, cluster: Cluster, actor: Actor) -> None:
+    """Remove a cluster from egressui with its namespaces, identities and sync history. A cluster
+    any grant was issued for is refused: the grants (and their audit trail) name it, and the objects
+    egressui applied there would be left behind unmanaged — revoke and reconcile first."""
+    _require_admin(actor)
+    locked = Cluster.objects.select_for_update().filter(pk=cluster.pk).first()
+    if locked is None:
+        return
+    if locked.grants.exists():
+        raise ValidationFailed(
+            f"Cluster {locked.name} has grants; it cannot be deleted while they name it. "
+            "Revoke them and let the reconciler remove its objects first."
+        )
+    config_delete(
+        actor=actor,
+        instance=locked,
+        fields=("name", *CLUSTER_FIELDS),
+        event_type=AuditEventType.CLUSTER_DELETED,
+    )

@@ -14,7 +14,7 @@ from policies.models import Cluster, Grant, Namespace, Team
 from policies.permissions import can_manage_clusters, enforcement_switch_denial
 from policies.selectors.manifests import cluster_settings
 from policies.services.audit import audit_event_record
-from policies.services.clusters import full_clean
+from policies.services.config import full_clean
 from policies.services.outbox import cluster_mark_for_reconcile
 
 MAX_REASON_LENGTH = 2000
