@@ -16,6 +16,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.policies.admin_forms import admin_form_data, inline_prefix
+from tests.support.audit_guard import unaudited_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,8 @@ def _event(event_type, subject_type, **filters):
 def group_admin(world):
     """A platform admin through the group (staff, not superuser)."""
     user = UserFactory(username="group-admin", is_staff=True)
-    user.groups.add(Group.objects.get_or_create(name=settings.EGRESSUI_ADMIN_GROUP)[0])
+    with unaudited_writes("state set up directly by the test"):
+        user.groups.add(Group.objects.get_or_create(name=settings.EGRESSUI_ADMIN_GROUP)[0])
     return user
 
 

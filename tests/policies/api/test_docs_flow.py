@@ -13,6 +13,7 @@ from egressui.celery import app as celery_app
 from policies.choices import AppliedState, GrantStatus, RequestStatus
 from policies.models import EgressRequest, Grant
 from policies.services.tokens import api_token_create
+from tests.factories import fixture_save
 
 GUIDE = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 FLOW = re.compile(r"<!-- api-flow:start -->(.*?)<!-- api-flow:end -->", re.S)
@@ -36,7 +37,7 @@ def eager_worker():
 @pytest.mark.django_db(transaction=True)
 def test_the_documented_flow_runs(world, live_server, tmp_path, eager_worker, settings):
     world.cluster.directory_path = str(tmp_path)  # a GitOps directory target the reconciler writes to
-    world.cluster.save()
+    fixture_save(world.cluster)
     _, token = api_token_create(user=world.dev, actor=world.dev, name="docs-flow")
     _, approver_token = api_token_create(user=world.lead, actor=world.lead, name="docs-flow")
     env = {

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from policies.choices import ConnectionKind
 from policies.reconciler.connection import connection_test
 from policies.reconciler.resources import API_PERMISSIONS
+from tests.factories import fixture_save
 from tests.policies.reconciler.conftest import point_at
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +72,7 @@ class KubernetesConnectionTests:
     def test_bad_kubeconfig_is_reported_not_raised(self, world, tmp_path):
         world.cluster.connection_kind = ConnectionKind.KUBECONFIG
         world.cluster.kubeconfig_path = str(tmp_path / "missing")
-        world.cluster.save()
+        fixture_save(world.cluster)
         report = connection_test(world.cluster)
         assert not report.ok and "Cannot read the kubeconfig file" in report.error
 
@@ -98,7 +99,7 @@ current-context: bad
         )
         world.cluster.connection_kind = ConnectionKind.KUBECONFIG
         world.cluster.kubeconfig_path, world.cluster.kube_context = str(kubeconfig), "good"
-        world.cluster.save()
+        fixture_save(world.cluster)
         report = connection_test(world.cluster)
         assert report.ok and report.target == kube.url
         authorization = kube._requests[-1].headers.get("Authorization")
@@ -117,7 +118,7 @@ current-context: bad
 class DirectoryConnectionTests:
     def test_directory_report(self, world, tmp_path):
         world.cluster.connection_kind, world.cluster.directory_path = ConnectionKind.DIRECTORY, str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         report = connection_test(world.cluster)
         assert report.ok and report.target_kind == "directory"
         assert report.notes == [
@@ -128,7 +129,7 @@ class DirectoryConnectionTests:
     def test_a_directory_still_to_be_created(self, world, tmp_path):
         world.cluster.connection_kind = ConnectionKind.DIRECTORY
         world.cluster.directory_path = str(tmp_path / "x" / "y")
-        world.cluster.save()
+        fixture_save(world.cluster)
         report = connection_test(world.cluster)
         assert (
             report.ok
@@ -139,6 +140,6 @@ class DirectoryConnectionTests:
         (tmp_path / "file").write_text("x")
         world.cluster.connection_kind = ConnectionKind.DIRECTORY
         world.cluster.directory_path = str(tmp_path / "file" / "y")
-        world.cluster.save()
+        fixture_save(world.cluster)
         report = connection_test(world.cluster)
         assert not report.ok and report.error == f"{tmp_path / 'file'} is not a directory."

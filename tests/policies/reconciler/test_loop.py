@@ -17,7 +17,7 @@ from policies.reconciler.resources import ObjectKey, key_of
 from policies.selectors.manifests import desired_objects_for_cluster
 from policies.services.grants import grant_revoke
 from policies.services.outbox import cluster_mark_for_reconcile
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -329,7 +329,7 @@ class FailureTests:
 
     def test_an_unreachable_cluster_fails_the_run_transiently(self, api_cluster, grants, kube):
         api_cluster.api_url = "http://127.0.0.1:9"
-        api_cluster.save()
+        fixture_save(api_cluster)
         with pytest.raises(ReconcileRetry):
             reconcile_cluster_for_task(api_cluster.pk, trigger="change")
         latest = ReconcileRun.objects.latest("id")

@@ -8,7 +8,13 @@ from policies.exceptions import PermissionDenied, TransitionNotAllowed, Validati
 from policies.models import ApprovalDecision, AuditEvent, ClusterSyncState, Grant
 from policies.services.approvals import egress_request_approve, egress_request_reject, egress_request_request_changes
 from policies.services.requests import DestinationInput, egress_request_create
-from tests.factories import ApprovalRuleFactory, ApprovalRuleStepFactory, DomainListFactory, MembershipFactory
+from tests.factories import (
+    ApprovalRuleFactory,
+    ApprovalRuleStepFactory,
+    DomainListFactory,
+    MembershipFactory,
+    fixture_save,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +28,7 @@ def security_rule(world):
     ApprovalRuleStepFactory(rule=rule, position=1, name="Team approver", team=None)
     ApprovalRuleStepFactory(rule=rule, position=2, name="Security", team=world.security)
     world.cluster.environment = Environment.PROD
-    world.cluster.save()
+    fixture_save(world.cluster)
     return rule
 
 

@@ -10,7 +10,7 @@ from policies.exceptions import PermissionDenied
 from policies.models import AuditEvent, ClusterSyncState, ReconcileRun
 from policies.reconciler.loop import reconcile_cluster_for_task
 from policies.services.reconcile import cluster_reconcile_request, reconcile_resync_all, reconcile_sweep_marked
-from tests.factories import ClusterFactory
+from tests.factories import ClusterFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ class ClusterReconcileRequestTests:
 
     def test_the_worker_fills_in_the_queued_run(self, world, enqueued, tmp_path):
         world.cluster.directory_path = str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         run = cluster_reconcile_request(cluster=world.cluster, actor=world.admin)
         assert reconcile_cluster_for_task(world.cluster.pk, trigger="manual", run_id=run.pk).startswith(
             f"run #{run.pk}"
@@ -60,7 +60,7 @@ class ClusterReconcileRequestTests:
 
     def test_a_sweep_run_claims_a_queued_run_whose_message_was_lost(self, world, enqueued, tmp_path):
         world.cluster.directory_path = str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         run = cluster_reconcile_request(cluster=world.cluster, actor=world.admin)
         reconcile_cluster_for_task(world.cluster.pk, trigger="sweep")
         run.refresh_from_db()
