@@ -8,7 +8,17 @@ approves at most one step of a request per submission round.
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from policies.choices import Decision, EnforcementSwitchRole, NamespaceEnforcement, RequestStatus, StepStatus, TeamRole
+from policies.choices import (
+    EDITABLE_REQUEST_STATES,
+    REQUEST_TRANSITIONS,
+    Decision,
+    EnforcementSwitchRole,
+    NamespaceEnforcement,
+    RequestStatus,
+    StepStatus,
+    TeamRole,
+    transition_allowed,
+)
 from policies.models import (
     AccessRecord,
     ApprovalStep,
@@ -117,22 +127,39 @@ def can_comment_request(user, request: EgressRequest) -> bool:
     return can_view_request(user, request)
 
 
-def can_edit_request(user, request: EgressRequest) -> bool:
-    from policies.choices import EDITABLE_REQUEST_STATES
+# Who may edit, submit or cancel a request, whatever its state: the services raise these reasons as
+# PermissionDenied; whether the state allows it is the transition table's answer (TransitionNotAllowed).
+# The can_* functions combine both, for buttons and the API's allowed_actions.
+def request_edit_denial(user, request: EgressRequest) -> str | None:
+    if request.requester_id is None or request.requester_id != user.pk:
+        return "Only the requester can edit a request."
+    return None
 
-    return request.status in EDITABLE_REQUEST_STATES and request.requester_id == user.pk
+
+def request_submit_denial(user, request: EgressRequest) -> str | None:
+    if request.requester_id == user.pk or is_platform_admin(user):
+        return None
+    return "Only the requester or a platform admin can submit a request."
+
+
+def request_cancel_denial(user, request: EgressRequest) -> str | None:
+    if request.requester_id == user.pk or is_platform_admin(user):
+        return None
+    return "Only the requester or a platform admin can cancel a request."
+
+
+def can_edit_request(user, request: EgressRequest) -> bool:
+    return request.status in EDITABLE_REQUEST_STATES and request_edit_denial(user, request) is None
 
 
 def can_submit_request(user, request: EgressRequest) -> bool:
-    return can_edit_request(user, request)
+    allowed = transition_allowed(REQUEST_TRANSITIONS, request.status, RequestStatus.SUBMITTED)
+    return allowed and request_submit_denial(user, request) is None
 
 
 def can_cancel_request(user, request: EgressRequest) -> bool:
-    from policies.choices import OPEN_REQUEST_STATES
-
-    if request.status not in OPEN_REQUEST_STATES:
-        return False
-    return request.requester_id == user.pk or is_platform_admin(user)
+    allowed = transition_allowed(REQUEST_TRANSITIONS, request.status, RequestStatus.CANCELLED)
+    return allowed and request_cancel_denial(user, request) is None
 
 
 def current_step(request: EgressRequest) -> ApprovalStep | None:

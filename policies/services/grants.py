@@ -8,12 +8,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies.choices import AuditEventType, GrantStatus, RequestStatus
-from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
+from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import EgressRequest, Grant
 from policies.permissions import can_break_glass, can_revoke_grant
 from policies.services.audit import audit_event_record
 from policies.services.notifications import notify_break_glass, notify_grant_ended, notify_grant_expiring
 from policies.services.outbox import cluster_mark_for_reconcile
+from policies.services.transitions import transition, transition_check
 
 
 def _grant_state(grant: Grant) -> dict:
@@ -49,17 +50,16 @@ def grants_create_for_request(
                 .first()
             )
             if previous is not None:
-                previous.status, previous.ended_at = GrantStatus.EXPIRED, now
-                previous.end_reason = f"Superseded by request #{request.pk}."
-                previous.save(update_fields=["status", "ended_at", "end_reason"])
-                audit_event_record(
-                    event_type=AuditEventType.GRANT_SUPERSEDED,
+                transition(
+                    previous,
+                    GrantStatus.EXPIRED,
                     actor=actor,
                     actor_repr=actor_repr,
-                    subject=previous,
+                    event_type=AuditEventType.GRANT_SUPERSEDED,
+                    fields={"ended_at": now, "end_reason": f"Superseded by request #{request.pk}."},
                     egress_request=request,
                     cluster=identity.namespace.cluster,
-                    after={"status": previous.status, "superseded_by_request": request.pk},
+                    after={"superseded_by_request": request.pk},
                 )
             grant = Grant.objects.create(
                 request=request,
@@ -93,20 +93,16 @@ def grants_create_for_request(
 
 
 def _end(grant: Grant, *, status: str, actor, reason: str, event_type) -> Grant:
-    before = _grant_state(grant)
-    grant.status = status
-    grant.ended_at = timezone.now()
-    grant.ended_by = actor
-    grant.end_reason = reason
-    grant.save(update_fields=["status", "ended_at", "ended_by", "end_reason"])
-    audit_event_record(
-        event_type=event_type,
+    state = _grant_state(grant)  # what stays the same; the status is the transition's
+    transition(
+        grant,
+        status,
         actor=actor,
-        subject=grant,
-        egress_request=grant.request,
+        event_type=event_type,
+        fields={"ended_at": timezone.now(), "ended_by": actor, "end_reason": reason},
         cluster=grant.cluster,
-        before=before,
-        after=_grant_state(grant),
+        before=state,
+        after=state,
         message=reason,
     )
     cluster_mark_for_reconcile(cluster_ids=[grant.cluster_id], reason=f"grant #{grant.pk} {status}")
@@ -120,8 +116,7 @@ def grant_revoke(*, grant: Grant, actor, reason: str) -> Grant:
     grant = Grant.objects.select_for_update().select_related("team", "cluster", "request", "identity").get(pk=grant.pk)
     if not can_revoke_grant(actor, grant):
         raise PermissionDenied(f"Only approvers of team {grant.team.slug} or platform admins can revoke this grant.")
-    if grant.status != GrantStatus.ACTIVE:
-        raise TransitionNotAllowed(f"Grant #{grant.pk} is already {grant.status}.")
+    transition_check(grant, GrantStatus.REVOKED)
     if not reason.strip():
         raise ValidationFailed.on("reason", "Give a reason for revoking the grant.")
     return _end(
@@ -183,18 +178,17 @@ def grant_break_glass(*, admin, data, reason: str, duration_hours: int) -> Egres
         ticket_url=data.ticket_url,
         duration_days=duration,
         break_glass=True,
-        status=RequestStatus.APPROVED,
+        status=RequestStatus.SUBMITTED,  # and approved at once, by the admin, below
         submitted_at=now,
-        decided_at=now,
-        decision_reason=reason.strip(),
     )
     _write_items(request, identities, destinations)
-    audit_event_record(
-        event_type=AuditEventType.GRANT_BREAK_GLASS,
+    transition(
+        request,
+        RequestStatus.APPROVED,
         actor=admin,
-        subject=request,
-        egress_request=request,
-        after={"status": request.status, "duration_hours": hours},
+        event_type=AuditEventType.GRANT_BREAK_GLASS,
+        fields={"decided_at": now, "decision_reason": reason.strip()},
+        after={"duration_hours": hours},
         message=reason.strip(),
     )
     grants = grants_create_for_request(request=request, actor=admin, lifetime=timedelta(hours=hours))

@@ -9,12 +9,19 @@ from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
-from policies.choices import REQUEST_TRANSITIONS, AuditEventType, RequestStatus, RuleOutcome, StepStatus
+from policies.choices import EDITABLE_REQUEST_STATES, AuditEventType, RequestStatus, RuleOutcome, StepStatus
 from policies.constants import MAX_DESTINATIONS_PER_REQUEST, MAX_IDENTITIES_PER_REQUEST
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import ApprovalStep, EgressRequest, Grant, RequestDestination, Team, WorkloadIdentity
-from policies.permissions import can_renew_grant, can_request_for_team, is_platform_admin
+from policies.permissions import (
+    can_renew_grant,
+    can_request_for_team,
+    request_cancel_denial,
+    request_edit_denial,
+    request_submit_denial,
+)
 from policies.services.audit import audit_event_record
+from policies.services.transitions import steps_cancel_open, transition, transition_check
 from policies.validators import validate_destination
 
 
@@ -164,13 +171,9 @@ def _lock(request: EgressRequest) -> EgressRequest:
     return EgressRequest.objects.select_for_update().select_related("team", "requester").get(pk=request.pk)
 
 
-def _transition(request: EgressRequest, target: str) -> None:
-    if target not in REQUEST_TRANSITIONS[request.status]:
-        raise TransitionNotAllowed(
-            f"Request #{request.pk} is {request.get_status_display().lower()}; "
-            f"it cannot become {RequestStatus(target).label.lower()}."
-        )
-    request.status = target
+def _refuse(denial: str | None) -> None:
+    if denial is not None:
+        raise PermissionDenied(denial)
 
 
 @transaction.atomic
@@ -206,9 +209,8 @@ def egress_request_update(*, request: EgressRequest, actor, data: RequestInput, 
     """Edit a draft, or a request sent back with changes requested. The team cannot change.
     With `submit`, the edited request is also submitted, in the same transaction (all or nothing)."""
     request = _lock(request)
-    if request.requester_id != actor.pk:
-        raise PermissionDenied("Only the requester can edit a request.")
-    if request.status not in (RequestStatus.DRAFT, RequestStatus.CHANGES_REQUESTED):
+    _refuse(request_edit_denial(actor, request))
+    if request.status not in EDITABLE_REQUEST_STATES:
         raise TransitionNotAllowed(
             f"Request #{request.pk} is {request.get_status_display().lower()}; only drafts and requests "
             "with changes requested can be edited."
@@ -242,10 +244,8 @@ def egress_request_submit(*, request: EgressRequest, actor) -> EgressRequest:
     from policies.services.notifications import notify_requester_decision, notify_step_pending
 
     request = _lock(request)
-    if request.requester_id != actor.pk and not is_platform_admin(actor):
-        raise PermissionDenied("Only the requester can submit a request.")
-    status_before = request.status
-    _transition(request, RequestStatus.SUBMITTED)
+    _refuse(request_submit_denial(actor, request))
+    transition_check(request, RequestStatus.SUBMITTED)
     # Ownership may have changed since the draft was written: validate it again.
     identities = list(request.identities.select_related("namespace__cluster"))
     foreign = [str(i) for i in identities if i.namespace.team_id != request.team_id]
@@ -257,24 +257,25 @@ def egress_request_submit(*, request: EgressRequest, actor) -> EgressRequest:
     if not identities or not request.destinations.exists():
         raise ValidationFailed.on("destinations", "A request needs at least one identity and one destination.")
 
-    request.round += 1
-    request.submitted_at = timezone.now()
-    request.decision_reason = ""
     plan = approval_plan_for(request, identities)
     rules = ", ".join(plan.deciding_rules) or "default"
-
+    transition(
+        request,
+        RequestStatus.SUBMITTED,
+        actor=actor,
+        event_type=AuditEventType.REQUEST_SUBMITTED,
+        fields={"round": request.round + 1, "submitted_at": timezone.now(), "decision_reason": ""},
+        after={"round": request.round + 1, "rules": plan.deciding_rules},
+    )
     if plan.outcome == RuleOutcome.DENY:
-        request.status = RequestStatus.REJECTED
-        request.decided_at = request.submitted_at
-        request.decision_reason = plan.deny_reason
-        request.save()
-        audit_event_record(
+        transition(
+            request,
+            RequestStatus.REJECTED,
+            actor=None,
+            actor_repr=f"rule:{rules}",
             event_type=AuditEventType.REQUEST_DENIED_BY_RULE,
-            actor=actor,
-            subject=request,
-            egress_request=request,
-            before={"status": status_before},
-            after={"status": request.status, "rules": plan.deciding_rules},
+            fields={"decided_at": request.submitted_at, "decision_reason": plan.deny_reason},
+            after={"rules": plan.deciding_rules},
             message=plan.deny_reason,
         )
         notify_requester_decision(
@@ -282,15 +283,6 @@ def egress_request_submit(*, request: EgressRequest, actor) -> EgressRequest:
         )
         return request
 
-    request.save()
-    audit_event_record(
-        event_type=AuditEventType.REQUEST_SUBMITTED,
-        actor=actor,
-        subject=request,
-        egress_request=request,
-        before={"status": status_before},
-        after={"status": request.status, "round": request.round, "rules": plan.deciding_rules},
-    )
     if plan.outcome == RuleOutcome.AUTO_APPROVE:
         egress_request_finalize_approval(
             request=request, actor=None, actor_repr=f"rule:{rules}", event_type=AuditEventType.REQUEST_AUTO_APPROVED
@@ -322,25 +314,16 @@ def egress_request_submit(*, request: EgressRequest, actor) -> EgressRequest:
 @transaction.atomic
 def egress_request_cancel(*, request: EgressRequest, actor, reason: str = "") -> EgressRequest:
     request = _lock(request)
-    if request.requester_id != actor.pk and not is_platform_admin(actor):
-        raise PermissionDenied("Only the requester or a platform admin can cancel a request.")
-    before = request.status
-    _transition(request, RequestStatus.CANCELLED)
-    request.decided_at = timezone.now()
-    request.decision_reason = reason
-    request.save()
-    request.steps.filter(round=request.round, status__in=[StepStatus.PENDING, StepStatus.WAITING]).update(
-        status=StepStatus.CANCELLED, decided_at=request.decided_at
-    )
-    audit_event_record(
-        event_type=AuditEventType.REQUEST_CANCELLED,
+    _refuse(request_cancel_denial(actor, request))
+    transition(
+        request,
+        RequestStatus.CANCELLED,
         actor=actor,
-        subject=request,
-        egress_request=request,
-        before={"status": before},
-        after={"status": request.status},
+        event_type=AuditEventType.REQUEST_CANCELLED,
+        fields={"decided_at": timezone.now(), "decision_reason": reason},
         message=reason,
     )
+    steps_cancel_open(request=request, now=request.decided_at)
     return request
 
 
