@@ -268,6 +268,23 @@ def can_switch_enforcement(user, namespace: Namespace) -> bool:
     return enforcement_switch_denial(user, namespace) is None
 
 
+def can_add_identity(user, namespace: Namespace) -> bool:
+    """Team members type in identities for their own namespaces (discovery adds the others)."""
+    return is_platform_admin(user) or namespace.team_id in member_team_ids(user)
+
+
+def token_create_denial(actor, owner) -> str | None:
+    """A token acts with all of its owner's rights, so only the owner creates one."""
+    return None if actor.pk == owner.pk else "You can only create tokens for yourself."
+
+
+def token_revoke_denial(actor, token) -> str | None:
+    """Owners revoke their own tokens; platform admins any (incidents)."""
+    if actor.pk == token.user_id or is_platform_admin(actor):
+        return None
+    return "You can only revoke your own tokens."
+
+
 def can_manage_clusters(user) -> bool:
     return is_platform_admin(user)
 

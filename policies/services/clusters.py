@@ -5,7 +5,7 @@ from django.db import transaction
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import Cluster, ClusterSyncState, Namespace, WorkloadIdentity
-from policies.permissions import can_manage_clusters, member_team_ids
+from policies.permissions import can_add_identity, can_manage_clusters
 from policies.reconciler.kubeconfig import cluster_files_problems
 from policies.services.audit import audit_event_record
 from policies.services.config import Actor, config_delete, config_update, full_clean
@@ -130,7 +130,7 @@ def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
 def workload_identity_ensure(*, actor, namespace: Namespace, service_account: str, discovered: bool = False):
     """Create the identity if missing. Team members may type in identities for their own namespaces;
     discovery (actor None) records what the cluster reports."""
-    if actor is not None and not (can_manage_clusters(actor) or namespace.team_id in member_team_ids(actor)):
+    if actor is not None and not can_add_identity(actor, namespace):
         raise PermissionDenied(f"Namespace {namespace} belongs to team {namespace.team.slug}.")
     identity = WorkloadIdentity.objects.filter(namespace=namespace, service_account=service_account).first()
     if identity is not None:

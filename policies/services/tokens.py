@@ -10,7 +10,7 @@ from policies import crypto
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import ApiToken
-from policies.permissions import is_platform_admin
+from policies.permissions import token_create_denial, token_revoke_denial
 from policies.services.audit import audit_event_record
 
 TOKEN_PREFIX = "egr"
@@ -46,8 +46,8 @@ def api_token_create(
     rights); `actor=None` is the operator bootstrapping automation from the command line. `parent` is
     the token the request was authenticated with, if any: a token never mints a broader or longer-lived
     one (a read-only token mints none; the new one expires no later than its parent, by default then)."""
-    if actor is not None and actor.pk != user.pk:
-        raise PermissionDenied("You can only create tokens for yourself.")
+    if actor is not None and (denial := token_create_denial(actor, user)):
+        raise PermissionDenied(denial)
     if parent is not None and parent.read_only:
         raise PermissionDenied(f"Token {parent.name!r} is read-only; a read-only token cannot create tokens.")
     if not user.is_active:
@@ -99,8 +99,8 @@ def api_token_create(
 def api_token_revoke(*, token: ApiToken, actor) -> ApiToken:
     """Stop a token from working at once. Owners revoke their own; platform admins any (incidents)."""
     token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
-    if actor is not None and actor.pk != token.user_id and not is_platform_admin(actor):
-        raise PermissionDenied("You can only revoke your own tokens.")
+    if actor is not None and (denial := token_revoke_denial(actor, token)):
+        raise PermissionDenied(denial)
     if token.revoked_at is not None:
         raise TransitionNotAllowed(f"Token {token.name!r} is already revoked.")
     before = _token_state(token)
