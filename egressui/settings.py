@@ -168,6 +168,10 @@ EGRESSUI_KUBE_BACKOFF_MS = env_int("EGRESSUI_KUBE_BACKOFF_MS", 250, minimum=1)
 EGRESSUI_CLUSTER_FILES_DIR = env_str("EGRESSUI_CLUSTER_FILES_DIR", "")
 # Concurrent writes per kind during one reconcile (apply order between kinds is kept).
 EGRESSUI_RECONCILE_PARALLELISM = env_int("EGRESSUI_RECONCILE_PARALLELISM", 4, minimum=1)
+# Previews send the objects a request would add or change to the cluster's API server as a dry run
+# (nothing is stored): at most this many seconds per cluster, the verdict cached this long per content.
+EGRESSUI_PREVIEW_DRY_RUN_SECONDS = env_int("EGRESSUI_PREVIEW_DRY_RUN_SECONDS", 5, minimum=1)
+EGRESSUI_PREVIEW_DRY_RUN_CACHE = env_int("EGRESSUI_PREVIEW_DRY_RUN_CACHE", 600, minimum=0)
 # The per-cluster lock is a lease renewed while a reconcile runs; a dead worker's lease expires
 # after this many seconds, so the next run can proceed.
 EGRESSUI_RECONCILE_LOCK_TTL = env_int("EGRESSUI_RECONCILE_LOCK_TTL", 60, minimum=1)

@@ -433,6 +433,24 @@ class UnrenderableSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class ObjectVerdictSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    namespace = serializers.CharField()
+    name = serializers.CharField()
+    accepted = serializers.BooleanField()
+    message = serializers.CharField(help_text="Why the API server refused it (egressui's text; empty if accepted).")
+
+
+class ServerCheckSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["accepted", "rejected", "unchecked", "skipped"],
+        help_text="The API server's dry-run verdict: accepted, rejected, unchecked (unreachable, too slow, "
+        "throttled) or skipped (a GitOps directory has no API server).",
+    )
+    message = serializers.CharField()
+    objects = ObjectVerdictSerializer(many=True, help_text="One verdict per object sent.")
+
+
 class ClusterPreviewSerializer(serializers.Serializer):
     cluster_id = serializers.IntegerField()
     cluster = serializers.CharField(source="cluster_name")
@@ -444,6 +462,11 @@ class ClusterPreviewSerializer(serializers.Serializer):
     masked = serializers.BooleanField(
         help_text="Other teams' principals, namespaces and grant ids in shared objects are replaced by counts "
         "(everyone but the request's approvers and platform admins)."
+    )
+    server_check = ServerCheckSerializer(
+        allow_null=True,
+        help_text="Request previews: the objects to add or change, sent to the cluster's API server with "
+        "dryRun=All and strict field validation (null when nothing is added or changed).",
     )
 
 

@@ -1,7 +1,8 @@
 """The kinds the renderer emits, in make-before-break apply order (reference §1.3).
 
-The reconciler lists and applies by this table and deletes in reverse order; the deploy RBAC
-(ClusterRole) is derived from it, so a new kind is added here and nowhere else.
+The reconciler lists and applies by this table and deletes in reverse order. A new kind is added here
+and granted in deploy/kubernetes/base/rbac.yaml (tests/policies/reconciler/test_least_privilege.py
+fails until it is).
 """
 
 from dataclasses import dataclass, field

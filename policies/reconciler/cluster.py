@@ -37,6 +37,20 @@ METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 
 
+def undeclared_field(exc: ApiException) -> bool:
+    """kube-apiserver (v1.36) answers a server-side apply carrying a field its schema does not declare
+    with HTTP 500 "field not declared in schema" (kubernetes/kubernetes#139253): the same request will
+    fail the same way, so it is a permanent failure of that object, not a transient 5xx."""
+    if exc.status != 500:
+        return False
+    message = status_body(exc).get("message")
+    return isinstance(message, str) and "field not declared in schema" in message
+
+
+def is_transient(exc: ApiException) -> bool:
+    return exc.status in RETRYABLE_STATUS and not undeclared_field(exc)
+
+
 class KindNotServed(TargetUnavailable):
     """The API server does not serve a rendered kind (CRD not installed, or another version)."""
 
@@ -256,7 +270,7 @@ class KubernetesTarget:
             try:
                 return call()
             except ApiException as exc:
-                retryable = exc.status in RETRYABLE_STATUS and (retry_conflicts or exc.status != 409)
+                retryable = is_transient(exc) and (retry_conflicts or exc.status != 409)
                 if not retryable or attempt >= self.retries:
                     raise
                 delay = self._delay(attempt, exc)
@@ -292,8 +306,12 @@ class KubernetesTarget:
                 return ObjectFailed(f"Namespace {key.namespace} does not exist in the cluster.", status=404)
             info = kind_info(key.kind)
             return ObjectFailed(f"{info.kind} ({info.api_version}) is not served: {message}", status=404)
-        transient = exc.status in RETRYABLE_STATUS
-        return ObjectFailed(message, status=exc.status, transient=transient)
+        if undeclared_field(exc):
+            message = (
+                f"{message}: the API server's schema for {kind_info(key.kind).api_version} does not declare a "
+                "field egressui sent (check the installed CRD version against docs/reconciler.md)"
+            )
+        return ObjectFailed(message, status=exc.status, transient=is_transient(exc))
 
     def _target_error(self, exc: ApiException, doing: str) -> TargetUnavailable:
         message = safe_error_text(exc, doing=doing)
@@ -301,5 +319,4 @@ class KubernetesTarget:
             return TargetUnavailable(f"The API server rejected egressui's credentials: {message}", status=401)
         if exc.status == 0:  # TLS failures come back as status 0
             return TargetUnavailable(f"Cannot talk to {self.description} (connection or TLS failure).", status=0)
-        transient = exc.status in RETRYABLE_STATUS
-        return TargetUnavailable(message, status=exc.status, transient=transient)
+        return TargetUnavailable(message, status=exc.status, transient=is_transient(exc))

@@ -2,8 +2,10 @@
 
 For a Kubernetes API: the server version; for every rendered kind, whether its API group is served,
 in which versions, and whether the version egressui emits serves the resource; and for every
-(group, resource, verb) the reconciler uses (`API_PERMISSIONS`), a SelfSubjectAccessReview, so a
-missing permission is named one by one. For a directory target: the directory and its git work tree.
+(group, resource, verb) the reconciler uses (`API_PERMISSIONS`: list, get, create, patch and delete of
+every rendered kind, …), a SelfSubjectAccessReview, so a missing permission is named one by one. An
+identity that may not even create access reviews is told exactly that. For a directory target: the
+directory and its git work tree.
 The UI renders `ConnectionReport.as_dict()`; `manage.py test_cluster` prints `as_text()`.
 """
 
@@ -132,7 +134,7 @@ def connection_test(cluster) -> ConnectionReport:
         version = client.VersionApi(api).get_code(_request_timeout=_TIMEOUT)
         report.reachable, report.server_version = True, _plain(version.git_version, _VERSION)
         report.kinds = _kind_checks(api)
-        report.permissions = _permission_checks(api)
+        report.permissions = _permission_checks(api, report)
     except ApiException as exc:
         if exc.status == 401:
             report.error = f"The API server rejected the credentials: {safe_error_text(exc, doing='connecting')}"
@@ -176,10 +178,14 @@ def _kind_checks(api: client.ApiClient) -> list[KindCheck]:
     return checks
 
 
-def _permission_checks(api: client.ApiClient) -> list[PermissionCheck]:
+REVIEW = ApiPermission("authorization.k8s.io", "selfsubjectaccessreviews", "create")
+
+
+def _permission_checks(api: client.ApiClient, report: ConnectionReport) -> list[PermissionCheck]:
     authorization = client.AuthorizationV1Api(api)
     checks = []
-    for permission in API_PERMISSIONS:
+    # The review of the review permission first: without it nothing else can be asked.
+    for permission in sorted(API_PERMISSIONS, key=lambda permission: permission != REVIEW):
         review = client.V1SelfSubjectAccessReview(
             spec=client.V1SelfSubjectAccessReviewSpec(
                 resource_attributes=client.V1ResourceAttributes(
@@ -196,9 +202,16 @@ def _permission_checks(api: client.ApiClient) -> list[PermissionCheck]:
             allowed = status.get("allowed") is True
             reason = "" if allowed else "denied" if status.get("denied") is True else "not allowed"
         except ApiException as exc:
+            if exc.status == 403:  # the identity may not ask: that permission is the one missing
+                report.notes.append(
+                    "the other permissions were not checked: this identity may not create access reviews"
+                )
+                reason = "the API server refused the access review (HTTP 403)"
+                return [PermissionCheck(REVIEW.group, REVIEW.resource, REVIEW.verb, False, reason)]
             allowed, reason = False, f"the access review failed: {safe_error_text(exc, doing='reviewing access')}"
         checks.append(PermissionCheck(permission.group, permission.resource, permission.verb, allowed, reason))
-    return checks
+    order = {permission: index for index, permission in enumerate(API_PERMISSIONS)}
+    return sorted(checks, key=lambda check: order[ApiPermission(check.group, check.resource, check.verb)])
 
 
 def _directory_test(cluster) -> ConnectionReport:

@@ -64,6 +64,13 @@ CAUSE_TYPES = frozenset(
         "ResourceVersionTooLarge",
     }
 )
+KUBE_VERBS = frozenset(
+    {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "escalate", "bind"}
+)
+_FORBIDDEN = re.compile(
+    r'cannot (?P<verb>[a-z]{2,16}) resource "(?P<resource>[a-z0-9-]{1,63}(?:/[a-z0-9-]{1,63})?)" '
+    r'in API group "(?P<group>[a-z0-9.-]{0,253})"'
+)
 MAX_CAUSES = 5
 # Exceptions whose own text may quote an answer's body, a kubeconfig line or a URL with credentials.
 CREDENTIAL_BEARING = (ApiException, yaml.YAMLError, ConfigException, urllib3.exceptions.HTTPError, OSError)
@@ -101,8 +108,25 @@ def api_error_text(exc: ApiException, *, doing: str, sent: dict | None = None) -
     body = status_body(exc)
     reason = body.get("reason") if body.get("reason") in STATUS_REASONS else ""
     text = f"HTTP {status} {reason or phrase}".rstrip() + f" while {doing}"
+    if status == 403 and (permission := forbidden_permission(body)):
+        return f"{text}: egressui's identity may not {permission} (see the ClusterRole in docs/deploy.md)"
     causes = _causes(body, sent)
     return f"{text}: {'; '.join(causes)}" if causes else text
+
+
+def forbidden_permission(body: dict) -> str:
+    """`create serviceentries.networking.istio.io` from an RBAC denial's Status, or "". Only a verb from
+    Kubernetes' closed set and DNS-label-shaped resource and group names are taken from the message
+    (and the resource must be the one `details` names): nothing else the server wrote is quoted."""
+    details = body.get("details") if isinstance(body.get("details"), dict) else {}
+    message = body.get("message") if isinstance(body.get("message"), str) else ""
+    match = _FORBIDDEN.search(message[:1000])
+    if body.get("reason") != "Forbidden" or match is None or match["verb"] not in KUBE_VERBS:
+        return ""
+    resource, group = match["resource"], match["group"]
+    if details.get("kind") != resource.split("/")[0] or details.get("group", "") != group:
+        return ""
+    return f"{match['verb']} {resource}{'.' + group if group else ''}"
 
 
 def status_body(exc: ApiException) -> dict:

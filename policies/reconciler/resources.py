@@ -1,7 +1,8 @@
 """What the reconciler touches in a cluster: object keys, our labels, and the exact API permissions.
 
 The kinds come from the renderer's table (`policies.manifests.kinds.KINDS`), the single source of
-truth; `API_PERMISSIONS` is derived from it and is what the deploy ClusterRole must grant.
+truth; `API_PERMISSIONS` is derived from it and is what the connection test asks the API server about.
+The deploy ClusterRole is written by hand and proven against an RBAC-enforcing emulator, not derived.
 """
 
 from dataclasses import dataclass
@@ -12,9 +13,10 @@ from policies.constants import LABEL_MANAGED_BY_VALUE as MANAGED_BY
 from policies.manifests.kinds import KIND_BY_NAME, KINDS, KindInfo
 
 # Verbs the reconciler uses on every rendered kind: list (one call per kind and run), patch
-# (server-side apply), delete (objects no longer desired), get (re-check an object whose delete
-# precondition failed, before deleting it again).
-KIND_VERBS = ("get", "list", "patch", "delete")
+# (server-side apply), create (the API server also asks for it when an apply creates the object),
+# delete (objects no longer desired), get (check a name before creating it, re-check an object whose
+# delete precondition failed).
+KIND_VERBS = ("get", "list", "create", "patch", "delete")
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -39,8 +39,10 @@ from policies.manifests import (
 )
 from policies.manifests.diff import ObjectChange, diff_objects
 from policies.manifests.mask import MaskScope, mask_objects
+from policies.manifests.serialize import object_key
 from policies.models import Cluster, EgressRequest, Namespace
 from policies.permissions import can_see_full_preview, member_team_ids
+from policies.reconciler.dry_run import ServerCheck, server_dry_run
 from policies.selectors.grants import active_grants_for_cluster
 from policies.validators import validate_destination
 
@@ -154,6 +156,7 @@ class ClusterPreview:
     unchanged: int = 0
     unrenderable: list[Unrenderable] = field(default_factory=list)  # the request's grants only
     masked: bool = False  # other teams' share of shared objects is shown as counts
+    server_check: ServerCheck | None = None  # the API server's dry-run verdict, when asked for
 
     @property
     def has_changes(self) -> bool:
@@ -162,6 +165,12 @@ class ClusterPreview:
     @property
     def changes(self) -> list[ObjectChange]:
         return [*self.added, *self.changed, *self.removed]
+
+    @property
+    def rejections(self) -> dict[str, str]:
+        """`Kind namespace/name` → the API server's reason, for the changes it would refuse."""
+        check = self.server_check
+        return {f"{v.kind} {v.namespace}/{v.name}": v.message for v in check.rejected} if check else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +201,12 @@ def _preview(
     *,
     viewer,
     full: bool,
+    server_check: bool = False,
 ):
     """identities: WorkloadIdentity rows with namespace and cluster loaded; invalid: (host, port,
     protocol, reason) of destinations that failed validation (shown, never dropped silently). Unless
-    `full`, other teams' share of the shared objects is masked for `viewer`."""
+    `full`, other teams' share of the shared objects is masked for `viewer`. With `server_check`, the
+    objects to add or change are dry-run on each cluster's API server (`reconciler.dry_run`)."""
     now = timezone.now()
     by_cluster: dict[int, list] = defaultdict(list)
     clusters: dict[int, Cluster] = {}
@@ -238,6 +249,7 @@ def _preview(
         else:
             scope = _mask_scope(viewer, cluster, [*current, *added])
             diff = diff_objects(mask_objects(before.objects, scope), mask_objects(after.objects, scope))
+        check = _server_check(cluster, before.objects, after.objects) if server_check else None
         problems = [item for item in after.unrenderable if item.grant == ref]
         problems += [
             Unrenderable(ref, identity.namespace.name, identity.service_account, host, port, protocol, reason, 0)
@@ -254,24 +266,38 @@ def _preview(
                 unchanged=diff.unchanged,
                 unrenderable=problems,
                 masked=not full,
+                server_check=check,
             )
         )
     return previews
 
 
-def request_preview(request: EgressRequest, *, viewer) -> list[ClusterPreview]:
+def _server_check(cluster: Cluster, before: list[dict], after: list[dict]) -> ServerCheck | None:
+    """The API server's verdict on the whole (unmasked) objects the change adds or changes; None when
+    it adds or changes nothing. Only the verdict reaches the viewer, never the objects sent."""
+    full = diff_objects(before, after)
+    changed = {(change.kind, change.namespace, change.name) for change in [*full.added, *full.changed]}
+    objects = [obj for obj in after if object_key(obj) in changed]
+    return server_dry_run(cluster, objects) if objects else None
+
+
+def request_preview(request: EgressRequest, *, viewer, server_check: bool = False) -> list[ClusterPreview]:
     """The request's preview as `viewer` may see it: in full for its approvers and platform admins,
-    other teams' share masked for everyone else (`permissions.can_see_full_preview`)."""
+    other teams' share masked for everyone else (`permissions.can_see_full_preview`). With
+    `server_check`, each cluster with a Kubernetes connection also gives its dry-run verdict."""
     identities = list(request.identities.select_related("namespace__cluster"))
     destinations = [
         _Destination(d.host, d.port, d.protocol, tuple(d.expanded_hosts or ()), d.tcp_direct)
         for d in request.destinations.all()
     ]
     full = can_see_full_preview(viewer, request)
-    return _preview(identities, destinations, [], f"request-{request.pk}", viewer=viewer, full=full)
+    ref = f"request-{request.pk}"
+    return _preview(identities, destinations, [], ref, viewer=viewer, full=full, server_check=server_check)
 
 
-def request_input_preview(data, *, viewer, request: EgressRequest | None = None) -> list[ClusterPreview]:
+def request_input_preview(
+    data, *, viewer, request: EgressRequest | None = None, server_check: bool = False
+) -> list[ClusterPreview]:
     """Preview for an unsaved `policies.services.requests.RequestInput` (the request form), as
     `viewer` (its author) may see it."""
     suffixes = tuple(settings.EGRESSUI_INTERNAL_SUFFIXES)
@@ -295,7 +321,7 @@ def request_input_preview(data, *, viewer, request: EgressRequest | None = None)
     identities = list(data.identities)
     ref = f"request-{request.pk}" if request is not None else "new"
     full = can_see_full_preview(viewer, request)
-    return _preview(identities, destinations, invalid, ref, viewer=viewer, full=full)
+    return _preview(identities, destinations, invalid, ref, viewer=viewer, full=full, server_check=server_check)
 
 
 def namespace_enforcement_preview(namespace: Namespace, enforcement: str, *, viewer) -> ClusterPreview:

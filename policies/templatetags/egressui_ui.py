@@ -132,3 +132,9 @@ def diff_lines(text):
 def without_credentials(url: str) -> str:
     """A URL as it may be shown: no user information, query or fragment."""
     return url_without_credentials(url)
+
+
+@register.simple_tag
+def refusal_for(rejections: dict, change) -> str:
+    """The API server's reason for refusing a previewed object (`ClusterPreview.rejections`), or ""."""
+    return rejections.get(f"{change.kind} {change.namespace}/{change.name}", "")

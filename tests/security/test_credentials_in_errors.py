@@ -232,6 +232,25 @@ class SafeErrorTextTests:
             "metadata.annotations[egressui.io/grants]: invalid"
         )
 
+    def test_an_rbac_denial_names_the_permission_and_nothing_else(self):
+        def forbidden(message: str, kind: str = "serviceentries", group: str = "networking.istio.io") -> str:
+            body = {"reason": "Forbidden", "message": message, "details": {"kind": kind, "group": group}}
+            return safe_error_text(self._api_error(403, body), doing="applying ServiceEntry ns/x")
+
+        denial = 'User "{user}" cannot {verb} resource "{resource}" in API group "{group}" in the namespace "ns"'
+        real = denial.format(user=MARKER, verb="create", resource="serviceentries", group="networking.istio.io")
+        assert forbidden(real) == (
+            "HTTP 403 Forbidden while applying ServiceEntry ns/x: egressui's identity may not create "
+            "serviceentries.networking.istio.io (see the ClusterRole in docs/deploy.md)"
+        )
+        for message in (
+            denial.format(user="u", verb=MARKER.lower(), resource="serviceentries", group="networking.istio.io"),
+            denial.format(user="u", verb="create", resource=f"{MARKER} x", group="networking.istio.io"),
+            denial.format(user="u", verb="create", resource="secrets", group="networking.istio.io"),  # not details
+            MARKER,
+        ):
+            assert forbidden(message) == "HTTP 403 Forbidden while applying ServiceEntry ns/x"
+
     def test_an_answer_that_is_not_a_status_quotes_nothing(self):
         exc = ApiException(status=502, reason="Bad Gateway")
         exc.body = f"<html>proxy error for Authorization: Bearer {MARKER}</html>".encode()

@@ -13,7 +13,11 @@ parts of the real API server's behaviour that egressui depends on:
 - delete with `preconditions.resourceVersion` (409 on mismatch) and `dryRun=All`;
 - namespaces: objects in a namespace that does not exist are refused with 404, as the API server does;
   deleting a namespace deletes everything in it (the namespace controller's work, done at once);
-- SelfSubjectAccessReviews answered from a deny list;
+- RBAC, when `rbac` is set (tests/support/rbac.py): bearer tokens map to identities, unknown tokens get
+  401, and every request is authorised as kube-apiserver does (a server-side apply is a `patch`, and
+  also a `create` when the object does not exist; GET is get/list/watch, DELETE delete or
+  deletecollection), a denial being the server's 403 `Status`; SelfSubjectAccessReviews are answered
+  from the same rules. Without `rbac` everything is allowed and access reviews answer from `denied`;
 - injected faults: any status (409/422/429/500/…) or a delay (client timeouts) on matching requests.
 
 `EmulatorThread` runs it on an ephemeral port in a background thread, for synchronous code such as
@@ -21,6 +25,7 @@ the official `kubernetes` client.
 """
 
 import asyncio
+import contextvars
 import copy
 import itertools
 import json
@@ -34,8 +39,11 @@ from datetime import UTC, datetime
 
 import aiohttp.web
 import attrs
+import jsonpatch
 import kmock
 from kmock._internal import rendering
+
+from tests.support.rbac import Identity, RbacPolicy, forbidden_message
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 METADATA_LIST_PARAMS = "as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -46,7 +54,7 @@ SSAR = kmock.resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews")
 _SERVER_FIELDS = {("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace")}
 
 Path = tuple[str, ...]
-Validator = Callable[[dict], tuple[int, str] | None]
+Validator = Callable[[dict], "Invalid | None"]
 
 
 @dataclass
@@ -91,18 +99,24 @@ class Call:
         return self.verb in ("apply", "patch", "create", "update", "delete") and self.plural != SSAR.plural
 
 
-def _status(code: int, reason: str, message: str, details: dict | None = None) -> aiohttp.web.Response:
-    body = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "details": details or {},
-        "code": code,
-    }
+def _status(code: int, reason: str | None, message: str, details: dict | None = None) -> aiohttp.web.Response:
+    """The API server's `Status` body; `reason` and `details` are left out when empty, as it does."""
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message}
+    if reason:
+        body["reason"] = reason
+    if details:
+        body["details"] = details
+    body["code"] = code
     return aiohttp.web.json_response(body, status=code)
+
+
+@dataclass
+class Invalid:
+    """What strict validation found in an object: fields its schema does not declare, and invalid values
+    as (field path, the API server's cause text) — CRD schema, CEL rules, admission checks."""
+
+    unknown: list[str] = field(default_factory=list)  # ".spec.foo"
+    causes: list[tuple[str, str]] = field(default_factory=list)
 
 
 _REASONS = {
@@ -194,7 +208,12 @@ class ApiEmulator(kmock.KubernetesEmulator):
     url: str = ""  # set by EmulatorThread once serving
     validator: Validator | None = None
     check_namespaces: bool = True
-    denied: set = attrs.field(factory=set)  # {(group, resource, verb)} refused by access reviews
+    denied: set = attrs.field(factory=set)  # {(group, resource, verb)} refused by access reviews without RBAC
+    # RBAC on: every request needs a known bearer token and is authorised by `rbac` (None: everything
+    # is allowed, for tests that are not about authorisation).
+    rbac: RbacPolicy | None = None
+    tokens: dict = attrs.field(factory=dict)  # bearer token → Identity
+    _identity: contextvars.ContextVar = attrs.field(factory=lambda: contextvars.ContextVar("identity", default=None))
     faults: list = attrs.field(factory=list)
     calls: list = attrs.field(factory=list)
     _owners: dict = attrs.field(factory=dict)  # object key → {manager: set of leaf paths}
@@ -299,12 +318,20 @@ class ApiEmulator(kmock.KubernetesEmulator):
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         if request.url.path.startswith("/_emulator/"):
             return self._control(request)
+        identity = None
+        if self.rbac is not None:
+            identity = self.tokens.get(_bearer(request.headers.get("Authorization", "")))
+            if identity is None:
+                return _status(401, "Unauthorized", "Unauthorized")
         if request.resource is None or request.resource.plural is None:
-            return await super()._handle(request)
+            return await super()._handle(request)  # discovery: every authenticated user may read it
         verb = self._verb(request)
         dry_run = request.params.get("dryRun") == "All"
         response = None
-        for fault in self.faults:
+        if identity is not None:
+            response = self._authorize(identity, self.kube_verb(request), request)
+        self._identity.set(identity)
+        for fault in self.faults if response is None else ():
             if fault.matches(verb, request.resource.plural, request.namespace, request.name):
                 if fault.times is not None:
                     fault.times -= 1
@@ -324,6 +351,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
                 "get": self._fetch,
                 "delete": self._delete,
                 "create": self._create,
+                "update": self._update,
             }.get(verb)
             response = await handler(request) if handler else await super()._handle(request)
         self.calls.append(
@@ -354,6 +382,27 @@ class ApiEmulator(kmock.KubernetesEmulator):
                 self.add_namespace(name)
             return aiohttp.web.json_response({})
         return _status(404, "NotFound", f"no emulator control at {path}")
+
+    @staticmethod
+    def kube_verb(request: rendering.Request) -> str:
+        """The verb the API server authorises a request as (every kind of PATCH, apply included, is
+        `patch`; a DELETE without a name is `deletecollection`)."""
+        method = request.method.value
+        if method == "GET":
+            return "get" if request.name else ("watch" if request.params.get("watch") in ("true", "1") else "list")
+        if method == "DELETE":
+            return "delete" if request.name else "deletecollection"
+        return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+
+    def _authorize(self, identity: Identity, verb: str, request: rendering.Request) -> aiohttp.web.Response | None:
+        """None if RBAC allows the request, else the API server's 403 `Status`."""
+        resource = request.resource.plural + (f"/{request.subresource}" if request.subresource else "")
+        group, namespace, name = request.resource.group or "", request.namespace, request.name
+        attributes = {"verb": verb, "group": group, "resource": resource, "namespace": namespace, "name": name}
+        if self.rbac.allows(identity, **attributes):
+            return None
+        details = {"name": name, "group": group, "kind": request.resource.plural}
+        return _status(403, "Forbidden", forbidden_message(identity, **attributes), details)
 
     @staticmethod
     def _verb(request: rendering.Request) -> str:
@@ -419,6 +468,72 @@ class ApiEmulator(kmock.KubernetesEmulator):
         ]
         return body
 
+    def _validate(self, request: rendering.Request, obj: dict, how: str) -> aiohttp.web.Response | None:
+        """Strict field validation (only with `fieldValidation=Strict`, and only with a validator)."""
+        if self.validator is None or request.params.get("fieldValidation") != "Strict":
+            return None
+        found = self.validator(obj)
+        return self._invalid(request, obj, found, how) if found else None
+
+    @staticmethod
+    def _invalid(request: rendering.Request, obj: dict, found: Invalid, how: str) -> aiohttp.web.Response:
+        """As kube-apiserver v1.36 answers: an undeclared field is a 500 for a server-side apply (the
+        typed-patch conversion error is not classified: kubernetes/kubernetes#139253), a 400 strict
+        decoding error for create/update, a 422 for a merge or JSON patch; invalid values are a 422
+        `Invalid` whose `details.causes` name each field."""
+        group, version = request.resource.group or "", request.resource.version
+        kind = obj.get("kind") or ""
+        meta = obj.get("metadata") or {}
+        name, namespace = meta.get("name") or request.name or "", meta.get("namespace") or request.namespace or ""
+        qualified = f"{kind}.{group}" if group else kind
+        if found.unknown:
+            unknown = ", ".join(f'unknown field "{path.lstrip(".")}"' for path in found.unknown)
+            if how == "apply":
+                gvk = f"{group}/{version}, Kind={kind}" if group else f"/{version}, Kind={kind}"
+                message = (
+                    f"failed to create typed patch object ({namespace}/{name}; {gvk}): "
+                    f"{found.unknown[0]}: field not declared in schema"
+                )
+                return _status(500, None, message)
+            if how in ("create", "update"):
+                return _status(400, "BadRequest", f"strict decoding error: {unknown}")
+            causes = [{"reason": "FieldValueInvalid", "message": unknown, "field": "patch"}]
+            details = {"name": name, "group": group, "kind": kind, "causes": causes}
+            return _status(422, "Invalid", f'{qualified} "{name}" is invalid: patch: Invalid value: {unknown}', details)
+        causes = [
+            {
+                "reason": "FieldValueRequired" if "required" in detail else "FieldValueInvalid",
+                "message": f'Invalid value: "object": {detail}',
+                "field": path,
+            }
+            for path, detail in found.causes
+        ]
+        texts = [f"{cause['field']}: {cause['message']}" if cause["field"] else cause["message"] for cause in causes]
+        summary = texts[0] if len(texts) == 1 else f"[{', '.join(texts)}]"
+        details = {"name": name, "group": group, "kind": kind, "causes": causes}
+        return _status(422, "Invalid", f'{qualified} "{name}" is invalid: {summary}', details)
+
+    @staticmethod
+    def _conflict(request: rendering.Request, config: dict, conflicts: list) -> aiohttp.web.Response:
+        """409 naming each field and the manager that owns it (the apply was not forced)."""
+        api_version = config.get("apiVersion") or ""
+        causes = [
+            {
+                "reason": "FieldManagerConflict",
+                "message": f'conflict with "{manager}" using {api_version}',
+                "field": "." + ".".join(path),
+            }
+            for (manager, _), path in conflicts
+        ]
+        plural = "s" if len(causes) > 1 else ""
+        if len(causes) == 1:
+            listed = f"{causes[0]['message']}: {causes[0]['field']}"
+        else:
+            listed = "\n" + "\n".join(f"- {cause['message']}: {cause['field']}" for cause in causes)
+        details = {"name": request.name, "group": request.resource.group or "", "kind": request.resource.plural}
+        details["causes"] = causes
+        return _status(409, "Conflict", f"Apply failed with {len(causes)} conflict{plural}: {listed}", details)
+
     async def _apply(self, request: rendering.Request) -> aiohttp.web.Response:
         resource, namespace, name = request.resource, request.namespace, request.name
         if not self._served(resource):
@@ -434,10 +549,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
             return _status(400, "BadRequest", "the name or namespace of the object does not match the URL")
         if missing := self._namespace_missing(namespace):
             return missing
-        if self.validator is not None and request.params.get("fieldValidation") == "Strict":
-            if problem := self.validator(config):
-                code, message = problem
-                return _status(code, _REASONS.get(code, "Invalid"), message)
+        if invalid := self._validate(request, config, "apply"):
+            return invalid
         key = (resource, namespace, name)
         existing = self.objects._objects.get(key)
         live = copy.deepcopy(existing.raw) if existing is not None and not existing.deleted else None
@@ -453,17 +566,17 @@ class ApiEmulator(kmock.KubernetesEmulator):
                 if path in paths and _get(live, path) != applied[path]
             ]
             if conflicts and request.params.get("force") != "true":
-                other, path = conflicts[0]
-                message = (
-                    f'Apply failed with {len(conflicts)} conflict(s): conflict with "{other[0]}": .{".".join(path)}'
-                )
-                return _status(409, "Conflict", message)
+                return self._conflict(request, config, conflicts)
             for other, path in conflicts:
                 owners[other].discard(path)
             for path in owners.get(me, set()) - set(applied):
                 if not any(path in paths for other, paths in owners.items() if other != me):
                     _remove(live, path)
         else:
+            # The apply handler authorises creating a missing object on top of the request's `patch`.
+            identity = self._identity.get()
+            if identity is not None and (denied := self._authorize(identity, "create", request)):
+                return denied
             live = {"apiVersion": config.get("apiVersion"), "kind": config.get("kind"), "metadata": {"name": name}}
             if namespace:
                 live["metadata"]["namespace"] = namespace
@@ -496,18 +609,66 @@ class ApiEmulator(kmock.KubernetesEmulator):
         return self._store(resource, namespace, name, live)
 
     async def _patch(self, request: rendering.Request) -> aiohttp.web.Response:
-        if not self._served(request.resource):
-            return self._not_served()
+        """A merge patch (`application/merge-patch+json`) or a JSON patch (`application/json-patch+json`)
+        by another manager, strictly validated on request and not stored under `dryRun=All`."""
+        key, existing, missing = self._lookup(request)
+        if missing is not None:
+            return missing
+        if request.headers.get("Content-Type", "").startswith("application/json-patch+json"):
+            try:
+                patched = jsonpatch.apply_patch(existing.raw, request.data or [])
+            except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+                return _status(422, "Invalid", f"the JSON patch could not be applied: {exc}")
+            patch = _difference(existing.raw, patched)
+        else:
+            patch = request.data if isinstance(request.data, dict) else {}
+            patched = _merge(copy.deepcopy(existing.raw), patch)
+        if invalid := self._validate(request, patched, "patch"):
+            return invalid
+        if request.params.get("dryRun") == "All":
+            return aiohttp.web.json_response(patched)
         body = self._merge_patch(
-            request.resource,
-            request.namespace,
-            request.name,
-            request.data or {},
-            request.params.get("fieldManager", "unknown"),
+            request.resource, request.namespace, request.name, patch, request.params.get("fieldManager", "unknown")
         )
-        if body is None:
-            return self._object_not_found(request)
         return aiohttp.web.json_response(body)
+
+    async def _update(self, request: rendering.Request) -> aiohttp.web.Response:
+        """PUT: replace the whole object (strictly validated on request; `dryRun=All` stores nothing)."""
+        key, existing, missing = self._lookup(request)
+        if missing is not None:
+            return missing
+        body = copy.deepcopy(request.data) if isinstance(request.data, dict) else {}
+        if invalid := self._validate(request, body, "update"):
+            return invalid
+        expected = (body.get("metadata") or {}).get("resourceVersion")
+        if expected and expected != existing.raw["metadata"].get("resourceVersion"):
+            qualified = f"{request.resource.plural}.{request.resource.group}".rstrip(".")
+            message = (
+                f'Operation cannot be fulfilled on {qualified} "{request.name}": the object has been modified; '
+                "please apply your changes to the latest version and try again"
+            )
+            return _status(409, "Conflict", message, self._details(request))
+        if request.params.get("dryRun") == "All":
+            return aiohttp.web.json_response(body)
+        stored = self._store(request.resource, request.namespace, request.name, body)
+        manager = request.params.get("fieldManager", "unknown")
+        self._owners[key] = {(manager, "update"): set(leaf_paths(body)) - _SERVER_FIELDS}
+        return aiohttp.web.json_response(self._with_owners(key, copy.deepcopy(stored)))
+
+    def _lookup(self, request: rendering.Request) -> tuple[tuple, object, aiohttp.web.Response | None]:
+        """(key, the stored object, None), or the 404 the API server gives for an unserved kind or a
+        missing object."""
+        key = (request.resource, request.namespace, request.name)
+        if not self._served(request.resource):
+            return key, None, self._not_served()
+        obj = self.objects._objects.get(key)
+        if obj is None or obj.deleted:
+            return key, None, self._object_not_found(request)
+        return key, obj, None
+
+    @staticmethod
+    def _details(request: rendering.Request) -> dict:
+        return {"name": request.name, "group": request.resource.group or "", "kind": request.resource.plural}
 
     def _object_not_found(self, request: rendering.Request) -> aiohttp.web.Response:
         kind = f"{request.resource.plural}.{request.resource.group}".rstrip(".")
@@ -555,58 +716,87 @@ class ApiEmulator(kmock.KubernetesEmulator):
         return aiohttp.web.Response(body=json.dumps(body).encode(), headers={"Content-Type": content_type})
 
     async def _fetch(self, request: rendering.Request) -> aiohttp.web.Response:
-        if not self._served(request.resource):
-            return self._not_served()
-        key = (request.resource, request.namespace, request.name)
-        obj = self.objects._objects.get(key)
-        if obj is None or obj.deleted:
-            return self._object_not_found(request)
+        key, obj, missing = self._lookup(request)
+        if missing is not None:
+            return missing
         return aiohttp.web.json_response(self._with_owners(key, copy.deepcopy(obj.raw)))
 
     async def _delete(self, request: rendering.Request) -> aiohttp.web.Response:
-        if not self._served(request.resource):
-            return self._not_served()
-        key = (request.resource, request.namespace, request.name)
-        obj = self.objects._objects.get(key)
-        if obj is None or obj.deleted:
-            return self._object_not_found(request)
+        key, obj, missing = self._lookup(request)
+        if missing is not None:
+            return missing
         options = request.data if isinstance(request.data, dict) else {}
         expected = (options.get("preconditions") or {}).get("resourceVersion")
         current = obj.raw["metadata"].get("resourceVersion")
         if expected and expected != current:
+            qualified = f"{request.resource.plural}.{request.resource.group}".rstrip(".")
             message = (
-                f'Operation cannot be fulfilled on {request.resource.plural} "{request.name}": '
+                f'Operation cannot be fulfilled on {qualified} "{request.name}": '
                 f"the ResourceVersion in the precondition ({expected}) does not match the ResourceVersion "
                 f"in record ({current}). The object might have been modified"
             )
-            return _status(409, "Conflict", message)
+            return _status(409, "Conflict", message, self._details(request))
         body = copy.deepcopy(obj.raw)
         if request.params.get("dryRun") != "All" and "All" not in (options.get("dryRun") or []):
             obj.delete()
             self._owners.pop(key, None)
         return aiohttp.web.json_response(body)
 
+    def _access_review(self, review: dict) -> aiohttp.web.Response:
+        """A SelfSubjectAccessReview, answered from the same rules that authorise requests."""
+        attributes = (review.get("spec") or {}).get("resourceAttributes") or {}
+        group, verb = attributes.get("group") or "", attributes.get("verb") or ""
+        resource = (attributes.get("resource") or "") + (
+            f"/{attributes['subresource']}" if attributes.get("subresource") else ""
+        )
+        identity = self._identity.get()
+        if identity is None:
+            allowed = (group, resource, verb) not in self.denied
+        else:
+            allowed = self.rbac.allows(
+                identity,
+                verb=verb,
+                group=group,
+                resource=resource,
+                namespace=attributes.get("namespace") or None,
+                name=attributes.get("name") or None,
+            )
+        body = {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": review.get("spec") or {},
+            "status": {"allowed": allowed},
+        }
+        return aiohttp.web.json_response(body, status=201)
+
     async def _create(self, request: rendering.Request) -> aiohttp.web.Response:
         if request.resource == SSAR:
-            attributes = (request.data or {}).get("spec", {}).get("resourceAttributes", {})
-            triple = (attributes.get("group", ""), attributes.get("resource"), attributes.get("verb"))
-            allowed = triple not in self.denied
-            body = dict(request.data or {})
-            body["status"] = {"allowed": allowed, **({} if allowed else {"reason": "denied by the test's RBAC"})}
-            return aiohttp.web.json_response(body, status=201)
+            return self._access_review(request.data or {})
         if not self._served(request.resource):
             return self._not_served()
         meta = (request.data or {}).get("metadata", {})
         namespace = request.namespace or meta.get("namespace")
         if missing := self._namespace_missing(namespace):
             return missing
+        if invalid := self._validate(request, request.data or {}, "create"):
+            return invalid
         key = (request.resource, namespace, meta.get("name"))
         existing = self.objects._objects.get(key)
         if existing is not None and not existing.deleted:
-            return _status(409, "AlreadyExists", f'{request.resource.plural} "{meta.get("name")}" already exists')
+            qualified = f"{request.resource.plural}.{request.resource.group}".rstrip(".")
+            details = {"name": meta.get("name"), "group": request.resource.group or "", "kind": request.resource.plural}
+            return _status(409, "AlreadyExists", f'{qualified} "{meta.get("name")}" already exists', details)
+        if request.params.get("dryRun") == "All":
+            return aiohttp.web.json_response(request.data, status=201)
         body = self._store(request.resource, namespace, meta.get("name"), copy.deepcopy(request.data))
         self._owners[key] = {(request.params.get("fieldManager", "unknown"), "update"): set(leaf_paths(request.data))}
         return aiohttp.web.json_response(body, status=201)
+
+
+def _bearer(header: str) -> str:
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def _body_name(data) -> str | None:
@@ -622,6 +812,20 @@ def _merge(value: dict, patch: dict) -> dict:
         else:
             value[key] = copy.deepcopy(item)
     return value
+
+
+def _difference(before: dict, after: dict) -> dict:
+    """A merge patch that turns `before` into `after` (for field ownership of a JSON patch)."""
+    patch: dict = {}
+    for key in before.keys() - after.keys():
+        patch[key] = None
+    for key, value in after.items():
+        if isinstance(value, dict) and isinstance(before.get(key), dict):
+            if nested := _difference(before[key], value):
+                patch[key] = nested
+        elif before.get(key, _MISSING) != value:
+            patch[key] = copy.deepcopy(value)
+    return patch
 
 
 def _now() -> str:
@@ -680,19 +884,34 @@ def serve_kinds(emulator: ApiEmulator, kinds: Iterable) -> None:
         emulator.serve_kind(group=group, version=version, plural=plural, kind=kind)
 
 
-def strict_validator(manifest_validator) -> Validator:
-    """Answer like the API server with `fieldValidation=Strict`: 400 for unknown fields, 422 for
-    invalid values (CRD schema, CEL rules, the Istio webhook's checks), from the renderer's validator."""
+_ADDITIONAL = re.compile(
+    r"^(?P<path>\S*): Additional properties are not allowed \((?P<names>.+) (?:was|were) unexpected\)$"
+)
 
-    def validate(obj: dict) -> tuple[int, str] | None:
+
+def strict_validator(manifest_validator) -> Validator:
+    """The renderer's offline validator (tests/support/manifest_validation.py) as the API server's strict
+    field validation: undeclared fields apart from invalid values (CRD schema, CEL rules, the Istio
+    webhook's checks); each request kind answers them its own way (see `ApiEmulator._invalid`)."""
+
+    def validate(obj: dict) -> Invalid | None:
         errors = manifest_validator.errors(obj)
         if not errors:
             return None
-        kind, name = obj.get("kind"), (obj.get("metadata") or {}).get("name")
-        unknown = [e for e in errors if "Additional properties" in e or "unknown" in e]
-        if unknown:
-            return 400, f"strict decoding error: {'; '.join(unknown)}"
-        return 422, f'{kind} "{name}" is invalid: {"; ".join(errors)}'
+        found = Invalid()
+        for error in errors:
+            if match := _ADDITIONAL.match(error):
+                found.unknown += [
+                    f".{match['path']}.{name}".replace("..", ".") for name in re.findall(r"'([^']*)'", match["names"])
+                ]
+            elif error.startswith("unknown top-level fields"):
+                found.unknown += [f".{name}" for name in re.findall(r"'([^']*)'", error)]
+            else:
+                path, _, detail = error.partition(": ")
+                if not detail or " " in path:
+                    path, detail = "", error
+                found.causes.append((path, re.sub(r" \[CEL: .*\]$", "", detail)))
+        return found
 
     return validate
 

@@ -319,7 +319,7 @@ class RequestPreviewApi(APIView):
     )
     def get(self, request, pk: int):
         egress_request = visible_request_or_404(request.user, pk)
-        previews = request_preview(egress_request, viewer=request.user)
+        previews = request_preview(egress_request, viewer=request.user, server_check=True)
         return Response(s.RequestPreviewSerializer({"request": egress_request.pk, "clusters": previews}).data)
 
 
