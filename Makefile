@@ -27,11 +27,13 @@ run: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -44,4 +46,4 @@ screenshots: install
 	$(BIN)/python scripts/screenshots.py
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache .hypothesis
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -102,7 +102,7 @@ class KubernetesTarget:
         self.parallelism = settings.EGRESSUI_RECONCILE_PARALLELISM
         self.retries = settings.EGRESSUI_KUBE_RETRIES
         self.backoff = settings.EGRESSUI_KUBE_BACKOFF_MS / 1000
-        self.timeout = (min(10, settings.EGRESSUI_KUBE_TIMEOUT), settings.EGRESSUI_KUBE_TIMEOUT)
+        self.timeout: tuple[float, float] = (min(10, settings.EGRESSUI_KUBE_TIMEOUT), settings.EGRESSUI_KUBE_TIMEOUT)
         self.calls: Counter = Counter()
         self._calls_lock = threading.Lock()
         self._sleep = sleep

@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import urllib3
 from kubernetes import client
@@ -30,6 +31,12 @@ from policies.redaction import url_origin
 _TIMEOUT = (5, 15)
 _VERSION = re.compile(r"^v?[0-9]+(\.[0-9]+){0,2}[0-9A-Za-z.+-]{0,40}$")
 _API_VERSION = re.compile(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
+
+
+def _body(response: Any) -> bytes:
+    """The raw body of a call made with `_preload_content=False` (a urllib3 response, whatever the
+    client's annotations say)."""
+    return response.data
 
 
 def _plain(value, pattern: re.Pattern) -> str:
@@ -105,9 +112,10 @@ class ConnectionReport:
                 lines.append(f"    {mark} {check.kind} ({check.api_version}); group serves: {versions}{_tail(check)}")
         if self.permissions:
             lines.append("  permissions:")
-            for check in self.permissions:
-                mark = "ok     " if check.allowed else "MISSING"
-                lines.append(f"    {mark} {check.name}{' — ' + check.reason if check.reason else ''}")
+            for permission in self.permissions:
+                mark = "ok     " if permission.allowed else "MISSING"
+                reason = " — " + permission.reason if permission.reason else ""
+                lines.append(f"    {mark} {permission.name}{reason}")
         verdict = "ready to reconcile" if self.ok else "NOT ready to reconcile"
         missing = len(self.missing_kinds) + len(self.missing_permissions)
         lines.append(f"  result: {verdict}" + (f" ({missing} problem(s) above)" if missing else ""))
@@ -161,7 +169,7 @@ def _kind_checks(api: client.ApiClient) -> list[KindCheck]:
         response = client.CustomObjectsApi(api).get_api_resources(
             group, version, _request_timeout=_TIMEOUT, _preload_content=False
         )
-        resources[group_version] = {item["name"] for item in json.loads(response.data).get("resources") or []}
+        resources[group_version] = {item["name"] for item in json.loads(_body(response)).get("resources") or []}
     checks = []
     for info in KINDS:
         served_versions = groups.get(info.group, [])
@@ -197,7 +205,7 @@ def _permission_checks(api: client.ApiClient, report: ConnectionReport) -> list[
             response = authorization.create_self_subject_access_review(
                 review, _request_timeout=_TIMEOUT, _preload_content=False
             )
-            status = json.loads(response.data).get("status") or {}
+            status = json.loads(_body(response)).get("status") or {}
             # The review's reason is the authoriser's free text (role and binding names): not quoted.
             allowed = status.get("allowed") is True
             reason = "" if allowed else "denied" if status.get("denied") is True else "not allowed"

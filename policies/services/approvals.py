@@ -1,8 +1,10 @@
 """Writes on approval steps: approve, reject, request changes; and the final approval."""
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from policies.actors import Actor
 from policies.approval_rules import Item, Plan, plan_approval
 from policies.choices import AuditEventType, Decision, RequestStatus, StepStatus
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
@@ -45,8 +47,8 @@ def _lock_for_decision(request: EgressRequest, user) -> tuple[EgressRequest, App
         .first()
     )
     reason = step_denial_reason(user, request, step)
-    if reason:
-        raise PermissionDenied(reason)
+    if reason or step is None:
+        raise PermissionDenied(reason or f"Request #{request.pk} has no step to decide.")
     return request, step
 
 
@@ -72,7 +74,7 @@ def _record_decision(*, request, step, user, decision: str, comment: str) -> App
 
 
 @transaction.atomic
-def egress_request_approve(*, request: EgressRequest, approver, comment: str = "") -> ApprovalDecision:
+def egress_request_approve(*, request: EgressRequest, approver: User, comment: str = "") -> ApprovalDecision:
     """Approve the current step. When the last step is satisfied the request is approved and its
     grants are created, all in this transaction."""
     request, step = _lock_for_decision(request, approver)
@@ -106,7 +108,9 @@ def egress_request_approve(*, request: EgressRequest, approver, comment: str = "
     return record
 
 
-def egress_request_finalize_approval(*, request: EgressRequest, actor, event_type, actor_repr: str | None = None):
+def egress_request_finalize_approval(
+    *, request: EgressRequest, actor: Actor, event_type, actor_repr: str | None = None
+):
     """Mark a (locked) request approved and create its grants. Called inside a service transaction."""
     transition(
         request,
@@ -139,7 +143,7 @@ def _close(request, *, user, step, decision: str, status: str, step_status: str,
 
 
 @transaction.atomic
-def egress_request_reject(*, request: EgressRequest, approver, comment: str) -> EgressRequest:
+def egress_request_reject(*, request: EgressRequest, approver: User, comment: str) -> EgressRequest:
     request, step = _lock_for_decision(request, approver)
     _close(
         request,
@@ -155,7 +159,7 @@ def egress_request_reject(*, request: EgressRequest, approver, comment: str) -> 
 
 
 @transaction.atomic
-def egress_request_request_changes(*, request: EgressRequest, approver, comment: str) -> EgressRequest:
+def egress_request_request_changes(*, request: EgressRequest, approver: User, comment: str) -> EgressRequest:
     request, step = _lock_for_decision(request, approver)
     _close(
         request,

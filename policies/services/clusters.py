@@ -2,13 +2,14 @@
 
 from django.db import transaction
 
+from policies.actors import Actor
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import Cluster, ClusterSyncState, Namespace, WorkloadIdentity
 from policies.permissions import can_add_identity, can_manage_clusters
 from policies.reconciler.kubeconfig import cluster_files_problems
 from policies.services.audit import audit_event_record
-from policies.services.config import Actor, config_delete, config_update, full_clean
+from policies.services.config import config_delete, config_update, full_clean
 from policies.services.outbox import cluster_mark_for_reconcile
 
 # Fields an admin may set on a cluster; secrets are write-only and redacted in the audit log.
@@ -52,7 +53,7 @@ def cluster_snapshot(cluster: Cluster) -> dict:
     return {"name": cluster.name, **{field: getattr(cluster, field) for field in CLUSTER_FIELDS}}
 
 
-def _check_files(cluster: Cluster, *, changed: set[str], actor) -> None:
+def _check_files(cluster: Cluster, *, changed: set[str], actor: Actor) -> None:
     """File paths and kubeconfig files (see `cluster_files_problems`); `actor=None` is the operator
     on the command line, who may name any path on the server."""
     problems = cluster_files_problems(cluster, changed=changed, from_command_line=actor is None)
@@ -63,13 +64,13 @@ def _check_files(cluster: Cluster, *, changed: set[str], actor) -> None:
         )
 
 
-def _require_admin(actor) -> None:
+def _require_admin(actor: Actor) -> None:
     if actor is not None and not can_manage_clusters(actor):
         raise PermissionDenied("Only platform admins can change clusters.")
 
 
 @transaction.atomic
-def cluster_create(*, actor, name: str, **fields) -> Cluster:
+def cluster_create(*, actor: Actor, name: str, **fields) -> Cluster:
     """Register a cluster. `actor=None` is allowed for automation run by an operator (commands)."""
     _require_admin(actor)
     unknown = set(fields) - set(CLUSTER_FIELDS)
@@ -93,7 +94,7 @@ def cluster_create(*, actor, name: str, **fields) -> Cluster:
 
 
 @transaction.atomic
-def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
+def cluster_update(*, cluster: Cluster, actor: Actor, **fields) -> Cluster:
     """Change settings; a change to anything the renderer reads triggers a reconcile. Secret fields
     left empty keep their stored value (they are write-only: an empty form field means unchanged)."""
     _require_admin(actor)
@@ -127,7 +128,7 @@ def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
 
 
 @transaction.atomic
-def workload_identity_ensure(*, actor, namespace: Namespace, service_account: str, discovered: bool = False):
+def workload_identity_ensure(*, actor: Actor, namespace: Namespace, service_account: str, discovered: bool = False):
     """Create the identity if missing. Team members may type in identities for their own namespaces;
     discovery (actor None) records what the cluster reports."""
     if actor is not None and not can_add_identity(actor, namespace):

@@ -6,16 +6,15 @@ these, so each model states only which fields may be set and who may set them.""
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 
+from policies.actors import Actor
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.services.audit import audit_event_record
 
 ModelT = TypeVar("ModelT", bound=models.Model)
-Actor = AbstractBaseUser | None
 # The operator on the command line (management commands, seed_demo) acts as `actor=None`.
 OPERATOR = "operator"
 
@@ -82,7 +81,7 @@ def config_create(
     *, actor: Actor, model: type[ModelT], fields: Mapping[str, Any], allowed: Collection[str], cluster=None
 ) -> ModelT:
     """Create one configuration object from `fields` (each one of `allowed`); the caller checked who."""
-    _unknown(fields, allowed, model._meta.verbose_name)
+    _unknown(fields, allowed, str(model._meta.verbose_name))
     instance = model(**fields)
     full_clean(instance)
     instance.save()
@@ -102,7 +101,7 @@ def config_update(
 ) -> ModelT:
     """Change `fields` of a configuration object under a row lock; the audit event holds exactly the
     fields whose value changed, before and after. Nothing changed: nothing written, nothing logged."""
-    _unknown(fields, allowed, instance._meta.verbose_name)
+    _unknown(fields, allowed, str(instance._meta.verbose_name))
     model = type(instance)
     locked = model._default_manager.select_for_update().get(pk=instance.pk)
     before = snapshot(locked, allowed)

@@ -4,9 +4,11 @@ import math
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from policies.actors import Actor
 from policies.choices import AuditEventType, GrantStatus, RequestStatus
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import EgressRequest, Grant
@@ -27,7 +29,7 @@ def _grant_state(grant: Grant) -> dict:
 
 
 def grants_create_for_request(
-    *, request: EgressRequest, actor, actor_repr: str | None = None, lifetime: timedelta | None = None
+    *, request: EgressRequest, actor: Actor, actor_repr: str | None = None, lifetime: timedelta | None = None
 ) -> list[Grant]:
     """One grant per identity × destination of an approved (locked) request. An active grant for the
     same identity and destination is superseded (it ends now) so there is never more than one."""
@@ -92,7 +94,7 @@ def grants_create_for_request(
     return created
 
 
-def _end(grant: Grant, *, status: str, actor, reason: str, event_type) -> Grant:
+def _end(grant: Grant, *, status: str, actor: Actor, reason: str, event_type) -> Grant:
     state = _grant_state(grant)  # what stays the same; the status is the transition's
     transition(
         grant,
@@ -111,7 +113,7 @@ def _end(grant: Grant, *, status: str, actor, reason: str, event_type) -> Grant:
 
 
 @transaction.atomic
-def grant_revoke(*, grant: Grant, actor, reason: str) -> Grant:
+def grant_revoke(*, grant: Grant, actor: User, reason: str) -> Grant:
     """Take access away now; the cluster loses it on the next reconcile (queued on commit)."""
     grant = Grant.objects.select_for_update().select_related("team", "cluster", "request", "identity").get(pk=grant.pk)
     if not can_revoke_grant(actor, grant):
@@ -150,7 +152,7 @@ def grants_expire_due(*, now=None, batch_size: int = 500) -> int:
 
 
 @transaction.atomic
-def grant_break_glass(*, admin, data, reason: str, duration_hours: int) -> EgressRequest:
+def grant_break_glass(*, admin: User, data, reason: str, duration_hours: int) -> EgressRequest:
     """Emergency access by a platform admin, without approval steps: short, flagged and audited.
     `data` is a RequestInput; a request record is kept so the grant has the same history as others."""
     from policies.services.requests import _validated, _write_items

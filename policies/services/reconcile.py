@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -22,7 +23,7 @@ from policies.exceptions import PermissionDenied
 from policies.models import Cluster, ClusterSyncState, Grant, ManagedObject, ReconcileObjectResult, ReconcileRun
 from policies.permissions import can_manage_clusters
 from policies.reconciler.resources import ObjectKey, content_hash_of, grant_ids_of
-from policies.reconciler.results import CREATED, DELETED, FAILED, UNCHANGED, UPDATED, RunReport
+from policies.reconciler.results import CREATED, DELETED, FAILED, UNCHANGED, UPDATED, ObjectResult, RunReport
 from policies.services.audit import audit_event_record, audit_events_record
 from policies.services.outbox import cluster_mark_for_reconcile, enqueue_reconcile
 
@@ -38,7 +39,7 @@ MAX_MESSAGE = 4000
 
 
 @transaction.atomic(durable=True)
-def cluster_reconcile_request(*, cluster: Cluster, actor) -> ReconcileRun:
+def cluster_reconcile_request(*, cluster: Cluster, actor: User) -> ReconcileRun:
     """Queue a reconcile now. The run exists (state `queued`) when this returns, so the UI and the API
     can show its id at once; the worker that executes it fills it in. The outbox mark means a lost
     message still gets the cluster reconciled by the sweep, which then claims this run."""
@@ -128,8 +129,10 @@ def reconcile_run_begin(
         run.started_at, run.outcome = now, ReconcileRun.Outcome.RUNNING
         run.correlation_id = current_correlation_id() or run.correlation_id
         run.save(update_fields=["timings", "started_at", "outcome", "correlation_id"])
-    state = ClusterSyncState.objects.filter(cluster=cluster).values("needs_reconcile", "marked_at").first() or {}
-    return RunStart(run=run, mark=state.get("marked_at"), marked=bool(state.get("needs_reconcile")))
+    state = ClusterSyncState.objects.filter(cluster=cluster).values("needs_reconcile", "marked_at").first()
+    if state is None:
+        return RunStart(run=run, mark=None, marked=False)
+    return RunStart(run=run, mark=state["marked_at"], marked=bool(state["needs_reconcile"]))
 
 
 @transaction.atomic
@@ -180,7 +183,7 @@ def reconcile_run_finish(*, cluster: Cluster, start: RunStart, report: RunReport
     for result in report.results:
         if result.action == UNCHANGED:
             continue
-        row = by_key[tuple(result.key)]
+        row = by_key[result.key]
         drift = bool(result.change.drift) and result.action != FAILED
         events.append(
             {
@@ -265,8 +268,8 @@ def _update_grants(cluster: Cluster, report: RunReport, now) -> dict[int, tuple[
     removed once no object in the cluster serves it any more. Grants already in their steady state
     (in force and applied, untouched by a failure) are not even loaded: a no-op run stays cheap."""
     target: dict[int, tuple[str, str]] = {}
-    if report.complete:
-        failed: dict[int, object] = {}
+    if report.complete and report.desired is not None:
+        failed: dict[int, ObjectResult] = {}
         for result in report.failures:
             for grant_id in grant_ids_of(result.change.desired or {}):
                 failed.setdefault(grant_id, result)
@@ -343,10 +346,10 @@ def _served_grants(report: RunReport, wanted: set[int]) -> set[int]:
         grant_id
         for result in report.results
         if result.action in (CREATED, UPDATED)
-        for grant_id in grant_ids_of(result.change.desired)
+        for grant_id in grant_ids_of(result.change.desired or {})
         if grant_id in wanted
     }
-    if wanted - served:
+    if wanted - served and report.desired is not None:
         served |= {grant_id for ids in report.desired.grants_by_key().values() for grant_id in ids} & wanted
     return served
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
@@ -50,7 +51,7 @@ def _errors_add(errors: dict[str, list[str]], field_name: str, message: str) -> 
     errors.setdefault(field_name, []).append(message)
 
 
-def _validated(data: RequestInput, *, actor) -> tuple[list[WorkloadIdentity], list[dict], int]:
+def _validated(data: RequestInput, *, actor: User) -> tuple[list[WorkloadIdentity], list[dict], int]:
     errors: dict[str, list[str]] = {}
     if not can_request_for_team(actor, data.team):
         raise PermissionDenied(f"You are not a member of team {data.team.slug}.")
@@ -118,11 +119,11 @@ def _validated(data: RequestInput, *, actor) -> tuple[list[WorkloadIdentity], li
         except DjangoValidationError:
             _errors_add(errors, "ticket_url", "Enter a full http(s) link to the ticket.")
 
-    duration = data.duration_days
-    if duration in (None, ""):
-        duration = settings.EGRESSUI_DEFAULT_GRANT_DAYS
+    raw_duration = data.duration_days
+    if raw_duration in (None, ""):
+        raw_duration = settings.EGRESSUI_DEFAULT_GRANT_DAYS
     try:
-        duration = int(duration)
+        duration = int(raw_duration)  # type: ignore[arg-type]  # not None: replaced by the default above
     except (TypeError, ValueError):
         _errors_add(errors, "duration_days", "Enter the duration as a whole number of days.")
         duration = 0
@@ -178,7 +179,7 @@ def _refuse(denial: str | None) -> None:
 
 @transaction.atomic
 def egress_request_create(
-    *, requester, data: RequestInput, submit: bool = False, renewal_of: Grant | None = None
+    *, requester: User, data: RequestInput, submit: bool = False, renewal_of: Grant | None = None
 ) -> EgressRequest:
     """Create a draft (and optionally submit it at once, in the same transaction)."""
     identities, destinations, duration = _validated(data, actor=requester)
@@ -205,7 +206,9 @@ def egress_request_create(
 
 
 @transaction.atomic
-def egress_request_update(*, request: EgressRequest, actor, data: RequestInput, submit: bool = False) -> EgressRequest:
+def egress_request_update(
+    *, request: EgressRequest, actor: User, data: RequestInput, submit: bool = False
+) -> EgressRequest:
     """Edit a draft, or a request sent back with changes requested. The team cannot change.
     With `submit`, the edited request is also submitted, in the same transaction (all or nothing)."""
     request = _lock(request)
@@ -238,7 +241,7 @@ def egress_request_update(*, request: EgressRequest, actor, data: RequestInput, 
 
 
 @transaction.atomic
-def egress_request_submit(*, request: EgressRequest, actor) -> EgressRequest:
+def egress_request_submit(*, request: EgressRequest, actor: User) -> EgressRequest:
     """Send a request for approval. Approval rules decide here: deny, approve, or which steps."""
     from policies.services.approvals import approval_plan_for, egress_request_finalize_approval
     from policies.services.notifications import notify_requester_decision, notify_step_pending
@@ -312,7 +315,7 @@ def egress_request_submit(*, request: EgressRequest, actor) -> EgressRequest:
 
 
 @transaction.atomic
-def egress_request_cancel(*, request: EgressRequest, actor, reason: str = "") -> EgressRequest:
+def egress_request_cancel(*, request: EgressRequest, actor: User, reason: str = "") -> EgressRequest:
     request = _lock(request)
     _refuse(request_cancel_denial(actor, request))
     transition(
@@ -320,15 +323,15 @@ def egress_request_cancel(*, request: EgressRequest, actor, reason: str = "") ->
         RequestStatus.CANCELLED,
         actor=actor,
         event_type=AuditEventType.REQUEST_CANCELLED,
-        fields={"decided_at": timezone.now(), "decision_reason": reason},
+        fields={"decided_at": (now := timezone.now()), "decision_reason": reason},
         message=reason,
     )
-    steps_cancel_open(request=request, now=request.decided_at)
+    steps_cancel_open(request=request, now=now)
     return request
 
 
 @transaction.atomic
-def egress_request_renew(*, grant: Grant, requester) -> EgressRequest:
+def egress_request_renew(*, grant: Grant, requester: User) -> EgressRequest:
     """A new draft pre-filled from a grant; it goes through approval like any request."""
     if not can_renew_grant(requester, grant):
         raise PermissionDenied(f"You are not a member of team {grant.team.slug}.")

@@ -6,9 +6,10 @@ from typing import Any
 
 from django.db import transaction
 
+from policies.actors import Actor
 from policies.models import ApprovalRule, ApprovalRuleStep, DomainList
 from policies.permissions import can_manage_rules
-from policies.services.config import Actor, config_create, config_delete, config_update, require
+from policies.services.config import config_create, config_delete, config_update, require
 
 RULE_FIELDS = (
     "name",

@@ -4,10 +4,11 @@ from typing import Any
 
 from django.db import transaction
 
+from policies.actors import Actor
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import Team
 from policies.permissions import can_manage_teams
-from policies.services.config import Actor, config_create, config_delete, config_update
+from policies.services.config import config_create, config_delete, config_update
 
 # Fields an admin may set; webhook_secret is write-only and redacted in the audit log.
 TEAM_FIELDS = ("name", "description", "email", "webhook_url", "webhook_secret", "oidc_group")

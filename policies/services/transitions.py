@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from policies.choices import (
     GRANT_TRANSITIONS,
@@ -42,7 +42,7 @@ def transition(
     obj: Stateful,
     target: str,
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     event_type: AuditEventType | None,
     actor_repr: str | None = None,
     fields: Mapping[str, Any] | None = None,

@@ -6,17 +6,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from policies.actors import Actor
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.permissions import group_change_denial, user_change_denial
-from policies.services.config import Actor, changes, full_clean, record
+from policies.services.config import changes, full_clean, record
 
-User = get_user_model()
 USER_FIELDS = ("username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser")
 
 
@@ -34,7 +33,7 @@ def _group_names(user: Any) -> list[str]:
 
 
 @transaction.atomic
-def user_create(*, actor: Actor, username: str, password: str | None, **fields: Any) -> AbstractBaseUser:
+def user_create(*, actor: Actor, username: str, password: str | None, **fields: Any) -> User:
     """Create an account (no password: sign-in through OIDC only)."""
     changes = {field: value for field, value in fields.items() if value}
     if actor is not None:
@@ -51,7 +50,7 @@ def user_create(*, actor: Actor, username: str, password: str | None, **fields: 
 
 
 @transaction.atomic
-def user_update(*, user: AbstractBaseUser, actor: Actor, **fields: Any) -> AbstractBaseUser:
+def user_update(*, user: User, actor: Actor, **fields: Any) -> User:
     """Change an account's names and flags; the event holds the changed fields before and after."""
     locked = User.objects.select_for_update().get(pk=user.pk)
     before = _user_snapshot(locked)
@@ -77,7 +76,7 @@ def user_update(*, user: AbstractBaseUser, actor: Actor, **fields: Any) -> Abstr
 
 
 @transaction.atomic
-def user_groups_set(*, user: AbstractBaseUser, actor: Actor, groups: Iterable[Group]) -> None:
+def user_groups_set(*, user: User, actor: Actor, groups: Iterable[Group]) -> None:
     """Make `user`'s groups exactly `groups`. Joining or leaving the platform-admin group makes or
     unmakes a platform admin, so it is checked like a flag."""
     locked = User.objects.select_for_update().get(pk=user.pk)
@@ -102,7 +101,7 @@ def user_groups_set(*, user: AbstractBaseUser, actor: Actor, groups: Iterable[Gr
 
 
 @transaction.atomic
-def platform_admin_set(*, user: AbstractBaseUser, actor: Actor, admin: bool) -> None:
+def platform_admin_set(*, user: User, actor: Actor, admin: bool) -> None:
     """Add `user` to the platform-admin group, or take them out (`admin=False`)."""
     group, _ = Group.objects.get_or_create(name=settings.EGRESSUI_ADMIN_GROUP)
     current = list(user.groups.exclude(pk=group.pk))
@@ -110,7 +109,7 @@ def platform_admin_set(*, user: AbstractBaseUser, actor: Actor, admin: bool) -> 
 
 
 @transaction.atomic
-def user_delete(*, user: AbstractBaseUser, actor: Actor) -> None:
+def user_delete(*, user: User, actor: Actor) -> None:
     """Delete an account (their requests keep them: deletion is refused while any exist)."""
     locked = User.objects.select_for_update().get(pk=user.pk)
     if actor is not None:
