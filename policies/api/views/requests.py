@@ -24,7 +24,6 @@ from policies.selectors.identities import workload_identities_by_name
 from policies.selectors.manifests import request_preview
 from policies.selectors.request_api_rows import (
     RequestPageRows,
-    plain_rows_supported,
     request_api_document,
     request_api_rows,
 )
@@ -66,13 +65,9 @@ def visible_request_or_404(user, pk) -> EgressRequest:
 
 def request_detail_data(user, pk: int) -> dict:
     """The detail representation (RequestDetailSerializer's), re-read after a write so it shows the
-    committed state: the list's document, built from plain rows, then decisions, grants and actions."""
-    if plain_rows_supported():
-        request = visible_requests(user).select_related("team", "requester").get(pk=pk)
-        document = request_api_document(request)
-    else:
-        request = request_rows(user=user).get(pk=pk)
-        document = s.RequestSerializer().to_representation(request)
+    committed state: the list's document (the same read path), then decisions, grants and actions."""
+    request = visible_requests(user).select_related("team", "requester").get(pk=pk)
+    document = request_api_document(request)
     decisions = request.decisions.select_related("step")
     return {
         **document,
@@ -169,9 +164,7 @@ class RequestListCreateApi(generics.ListAPIView):
 
     def list(self, request, *args, **kwargs):
         # The page is sliced from plain column tuples and its documents built without model instances
-        # (request_api_rows): the same JSON as serializer_class, at a fraction of the CPU.
-        if not plain_rows_supported():
-            return super().list(request, *args, **kwargs)
+        # (request_api_rows): the JSON serializer_class declares, at a fraction of the CPU.
         page = self.paginate_queryset(RequestPageRows(self.filter_queryset(self.get_queryset())))
         return self.get_paginated_response(request_api_rows(page))
 
