@@ -26,13 +26,24 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+
+
+def _code_root() -> Path:
+    """`--code DIR`: measure the reconciler of another checkout (e.g. main, for a before/after in the
+    same run); the emulator is always this checkout's, so both face the same API server."""
+    if "--code" in sys.argv:
+        return Path(sys.argv[sys.argv.index("--code") + 1]).resolve()
+    return ROOT
+
+
+CODE = _code_root()
+sys.path.insert(0, str(CODE))
+sys.path.insert(0, str(CODE / "bench"))  # render.py puts its own checkout first on the path
 
 from tests.support.worker import CeleryWorker, process_env, scratch_database  # noqa: E402
 
@@ -122,14 +133,72 @@ def seed(data, api_url: str):
     return cluster, sorted(states)
 
 
-def reconcile(cluster, kube, trigger: str) -> tuple[float, float, object]:
-    """(wall seconds, CPU seconds of this process — the reconciler, not the emulator —, the run)"""
+def reconcile(cluster, kube, trigger: str, *, profile: str = "") -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds of this process — the reconciler, not the emulator —, the run).
+    With `profile`, cProfile statistics of the run are written there (for every thread: setprofile)."""
     from policies.reconciler.loop import reconcile_cluster
 
     kube.reset_calls()
-    started, cpu = time.perf_counter(), time.process_time()
-    run = reconcile_cluster(cluster.pk, trigger=trigger)
-    return time.perf_counter() - started, time.process_time() - cpu, run
+    with _profiled(profile):
+        started, cpu = time.perf_counter(), time.process_time()
+        run = reconcile_cluster(cluster.pk, trigger=trigger)
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    return seconds, cpu_seconds, run
+
+
+@contextmanager
+def _profiled(path: str):
+    """cProfile this thread and every thread started meanwhile (the reconciler's pools); one file."""
+    if not path:
+        yield
+        return
+    import cProfile
+    import pstats
+    import threading
+
+    profilers = [cProfile.Profile()]
+    original = threading.Thread.run
+
+    def run(thread):
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        profiler.runcall(original, thread)
+
+    threading.Thread.run = run
+    profilers[0].enable()
+    try:
+        yield
+    finally:
+        profilers[0].disable()
+        threading.Thread.run = original
+        stats = pstats.Stats(profilers[0])
+        for profiler in profilers[1:]:
+            stats.add(profiler)
+        stats.dump_stats(path)
+
+
+class _Emulator:
+    """This checkout's emulator (`python -m tests.support.kube`) in its own process, inspected over
+    HTTP with the measured checkout's `RemoteEmulator`."""
+
+    def __enter__(self):
+        import subprocess
+
+        from policies.manifests.kinds import KINDS
+        from tests.support.kube import RemoteEmulator
+
+        command = [sys.executable, "-m", "tests.support.kube"]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        url = self.process.stdout.readline().strip()
+        if not url.startswith("http://"):
+            self.process.kill()
+            raise SystemExit("the emulator process did not start")
+        return RemoteEmulator(url, KINDS)
+
+    def __exit__(self, *exc) -> None:
+        self.process.stdin.close()  # the emulator stops when its stdin closes
+        self.process.wait(timeout=30)
+        self.process.stdout.close()
 
 
 def approvals(cluster, kube, count: int) -> list[float]:
@@ -177,6 +246,8 @@ def approvals(cluster, kube, count: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--approvals", type=int, default=20)
+    parser.add_argument("--code", default=str(ROOT), help="checkout whose reconciler is measured (default: this)")
+    parser.add_argument("--profile", default="", help="write cProfile statistics of the first sync to this file")
     args = parser.parse_args()
     redis_url = os.environ.get("REDIS_URL", "")
 
@@ -189,21 +260,23 @@ def main() -> None:
             os.environ.pop("REDIS_URL")
         import django
 
+        os.chdir(CODE)  # Celery's Django fix-up puts the working directory first on the path
         django.setup()
+        from django.conf import settings
         from django.core.management import call_command
         from render import build_input
 
-        from policies.manifests.kinds import KINDS
-        from tests.support.kube import EmulatorProcess
+        from policies.manifests.kinds import kinds_for_mode
 
         call_command("migrate", verbosity=0)
         data, _ = build_input()
-        kube = stack.enter_context(EmulatorProcess())
+        kube = stack.enter_context(_Emulator())
         cluster, namespaces = seed(data, kube.url)
         kube.add_namespaces(["istio-egress", "istio-system", "kube-system", *namespaces])
 
-        seconds_first, _, first = reconcile(cluster, kube, "change")
+        seconds_first, cpu_first, first = reconcile(cluster, kube, "change", profile=args.profile)
         assert first.outcome == "succeeded", first.error
+        writes_first = len(kube.writes())
         reconcile(cluster, kube, "change")  # steady state: the first sync's garbage is collected here
         seconds_noop, cpu_noop, noop = reconcile(cluster, kube, "change")
         writes_noop, lists_noop = len(kube.writes()), kube.count("list")
@@ -230,8 +303,16 @@ def main() -> None:
     line = {
         "grants": len(data.grants),
         "objects": first.created,
-        "kinds": len(KINDS),
+        "kinds": len(kinds_for_mode("istio")),
+        "code": "this checkout" if CODE == ROOT else str(CODE),
+        "concurrency": getattr(settings, "EGRESSUI_RECONCILE_CONCURRENCY", None)
+        or getattr(settings, "EGRESSUI_RECONCILE_PARALLELISM", None),
         "seconds_first_sync": round(seconds_first, 2),
+        "objects_per_second_first_sync": round(first.created / seconds_first, 1),
+        "cpu_seconds_first_sync": round(cpu_first, 2),
+        "cpu_ms_per_object_first_sync": round(1000 * cpu_first / max(1, first.created), 3),
+        "writes_first_sync": writes_first,
+        "timings_first_sync_ms": first.timings,
         "writes_noop": writes_noop,
         "lists_noop": lists_noop,
         "seconds_noop": round(seconds_noop, 3),

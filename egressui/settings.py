@@ -166,8 +166,11 @@ EGRESSUI_KUBE_BACKOFF_MS = env_int("EGRESSUI_KUBE_BACKOFF_MS", 250, minimum=1)
 # Kubeconfig files and GitOps directories named in the admin or the API must lie under this directory;
 # unset, those connection kinds can only be registered from the command line (`manage.py add_cluster`).
 EGRESSUI_CLUSTER_FILES_DIR = env_str("EGRESSUI_CLUSTER_FILES_DIR", "")
-# Concurrent writes per kind during one reconcile (apply order between kinds is kept).
-EGRESSUI_RECONCILE_PARALLELISM = env_int("EGRESSUI_RECONCILE_PARALLELISM", 4, minimum=1)
+# Concurrent API calls during one reconcile (apply order between kinds is kept); fewer while the API
+# server answers 429 (API Priority and Fairness). EGRESSUI_RECONCILE_PARALLELISM is the former name.
+EGRESSUI_RECONCILE_CONCURRENCY = env_int(
+    "EGRESSUI_RECONCILE_CONCURRENCY", env_int("EGRESSUI_RECONCILE_PARALLELISM", 8, minimum=1), minimum=1
+)
 # Previews send the objects a request would add or change to the cluster's API server as a dry run
 # (nothing is stored): at most this many seconds per cluster, the verdict cached this long per content.
 EGRESSUI_PREVIEW_DRY_RUN_SECONDS = env_int("EGRESSUI_PREVIEW_DRY_RUN_SECONDS", 5, minimum=1)
@@ -269,6 +272,8 @@ EGRESSUI_READINESS_DAYS = env_int("EGRESSUI_READINESS_DAYS", 14, minimum=1)
 EGRESSUI_EXPIRY_NOTICE_DAYS = [int(d) for d in env_list("EGRESSUI_EXPIRY_NOTICE_DAYS", ["7", "1"])]
 # Istio CRD bundle used to validate rendered objects (tests, and the connection report).
 EGRESSUI_ISTIO_CRDS = env_str("EGRESSUI_ISTIO_CRDS", str(BASE_DIR.parent / "shared" / "istio" / "crd-all.gen.yaml"))
+# Cilium's CRD bundle (CiliumNetworkPolicy), for the same validation of mode `cilium`'s objects.
+EGRESSUI_CILIUM_CRDS = env_str("EGRESSUI_CILIUM_CRDS", str(BASE_DIR.parent / "shared" / "cilium" / "cilium-crds.yaml"))
 EGRESSUI_WEBHOOK_TIMEOUT = env_int("EGRESSUI_WEBHOOK_TIMEOUT", 5, minimum=1)
 
 SESSION_COOKIE_AGE = int(timedelta(hours=env_int("EGRESSUI_SESSION_HOURS", 12, minimum=1)).total_seconds())

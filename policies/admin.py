@@ -292,7 +292,7 @@ class ClusterAdminForm(forms.ModelForm):
 class ClusterAdmin(ServiceAdmin):
     form = ClusterAdminForm
     list_display = ["name", "environment", "enforcement_mode", "connection_kind", "sync_status"]
-    list_filter = ["environment", "connection_kind"]
+    list_filter = ["environment", "enforcement_mode", "connection_kind"]
     search_fields = ["name"]
 
     def get_readonly_fields(self, request, obj=None):

@@ -11,6 +11,8 @@ class Environment(models.TextChoices):
 class EnforcementMode(models.TextChoices):
     # Sidecars plus an egress gateway (reference §1–§6). Other modes are added when they are rendered.
     ISTIO = "istio", "Istio sidecars + egress gateway"
+    # CiliumNetworkPolicy toFQDNs per service account; Hubble flows for monitoring (docs/rendering.md).
+    CILIUM = "cilium", "Cilium toFQDNs (no mesh)"
 
 
 class NamespaceEnforcement(models.TextChoices):
@@ -53,7 +55,8 @@ class Protocol(models.TextChoices):
 
 PROTOCOL_HELP = {
     Protocol.TLS: "The app speaks TLS itself (https://…); the gateway routes it by SNI. The default.",
-    Protocol.HTTP_ORIGINATE: "The app sends plain HTTP to port 80; the gateway upgrades it to TLS on 443.",
+    Protocol.HTTP_ORIGINATE: "The app sends plain HTTP to port 80; the gateway upgrades it to TLS on 443. "
+    "Not on Cilium clusters, which have no gateway to do it.",
     Protocol.HTTP: "Plain HTTP end to end: headers and payload leave the cluster unencrypted.",
     Protocol.TCP: "Raw TCP to a fixed IP address or CIDR range, for non-HTTP services.",
 }
@@ -132,12 +135,15 @@ class GrantStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     EXPIRED = "expired", "Expired"
     REVOKED = "revoked", "Revoked"
+    # Ended because a later approval granted the same identity and destination again (a renewal).
+    SUPERSEDED = "superseded", "Superseded"
 
 
 GRANT_TRANSITIONS: dict[str, frozenset[str]] = {
-    GrantStatus.ACTIVE: frozenset({GrantStatus.EXPIRED, GrantStatus.REVOKED}),
+    GrantStatus.ACTIVE: frozenset({GrantStatus.EXPIRED, GrantStatus.REVOKED, GrantStatus.SUPERSEDED}),
     GrantStatus.EXPIRED: frozenset(),
     GrantStatus.REVOKED: frozenset(),
+    GrantStatus.SUPERSEDED: frozenset(),
 }
 
 

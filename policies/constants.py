@@ -15,6 +15,11 @@ TCP_SYNTHETIC_SUFFIX = "tcp.egress.internal"
 # verifies originated TLS with it (docs/rendering.md, "TLS origination verifies the server").
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
+# Mode `cilium`: the Cilium release assumed for a new cluster, and the oldest one rendered for
+# (`enableDefaultDeny`, which observing needs, came with 1.15). `**.` patterns need 1.19.
+DEFAULT_CILIUM_VERSION = "1.19"
+MIN_CILIUM_VERSION = (1, 15)
+
 MAX_HOST_LENGTH = 253
 MAX_DESTINATIONS_PER_REQUEST = 50
 MAX_IDENTITIES_PER_REQUEST = 50

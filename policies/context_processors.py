@@ -17,6 +17,8 @@ _SECTIONS = (
     ("audit_", "audit"),
     ("denied_", "denied"),
     ("namespace_", "namespaces"),
+    ("token_", "tokens"),
+    ("access_map", "access_map"),
 )
 
 

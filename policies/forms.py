@@ -2,6 +2,7 @@
 validators so a typo is explained as you type; the services validate everything again and stay the
 authority (their errors are mapped back onto these forms by the views)."""
 
+import re
 from dataclasses import dataclass, field
 
 from django import forms
@@ -10,9 +11,10 @@ from django.core.validators import MaxValueValidator
 from django.forms.utils import ErrorDict
 from django.utils.functional import cached_property
 
-from policies.choices import PROTOCOL_HELP, Environment, Protocol
+from policies.choices import PROTOCOL_HELP, EnforcementMode, Environment, Protocol
 from policies.constants import MAX_DESTINATIONS_PER_REQUEST, MAX_IDENTITIES_PER_REQUEST
 from policies.exceptions import ValidationFailed
+from policies.manifests.cilium import ORIGINATE_REASON
 from policies.models import Cluster, Team, WorkloadIdentity
 from policies.permissions import is_platform_admin, member_team_ids, visible_identities
 from policies.services.requests import DestinationInput, RequestInput
@@ -176,6 +178,7 @@ DestinationFormSet = forms.formset_factory(
     absolute_max=MAX_DESTINATIONS_PER_REQUEST,
 )
 DESTINATION_PREFIX = "dest"
+_PROTOCOL_FIELD = re.compile(rf"^{DESTINATION_PREFIX}-\d+-protocol$")
 
 
 def destination_row_count(data) -> int:
@@ -300,6 +303,22 @@ class _IdentitiesForm(Form):
             if outside:
                 self.add_error("identities", f"Not in the chosen clusters: {', '.join(outside)}.")
         return data
+
+    def protocol_limits(self) -> list[str]:
+        """What the chosen identities' clusters cannot enforce among the protocols typed in so far:
+        a Cilium cluster has no TLS origination (policies.manifests.cilium), said before submitting."""
+        chosen = self.selected_identity_ids()
+        protocols = {value for key, value in self.data.items() if _PROTOCOL_FIELD.match(key)}
+        if not chosen or Protocol.HTTP_ORIGINATE not in protocols:
+            return []
+        names = (
+            self.fields["identities"]
+            .queryset.filter(pk__in=chosen, namespace__cluster__enforcement_mode=EnforcementMode.CILIUM)
+            .values_list("namespace__cluster__name", flat=True)
+            .distinct()
+            .order_by("namespace__cluster__name")
+        )
+        return [f"http-originate on cluster {name}: {ORIGINATE_REASON}" for name in names]
 
     def request_flags(self) -> list[str]:
         """Request-level warnings (production cluster, long duration) from the current input."""
@@ -442,3 +461,32 @@ class BulkApproveForm(Form):
         super().__init__(*args, **kwargs)
         self.fields["requests"].choices = [(pk, pk) for pk in request_ids]
         self.fields["requests"].error_messages["required"] = "Tick at least one request to approve."
+
+
+class TokenCreateForm(Form):
+    """A personal API token: a name, read-only or not, and how long it lasts (the service checks the bounds)."""
+
+    EXPIRY_CHOICES = [("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "Never")]
+
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text="What uses it, such as the pipeline or script; unique among your live tokens.",
+        error_messages={"required": "Give the token a name, such as the pipeline that will use it."},
+    )
+    read_only = forms.TypedChoiceField(
+        label="Scope",
+        choices=[("0", "Read and write: everything you may do yourself"), ("1", "Read only: GET requests only")],
+        coerce=lambda value: value == "1",
+        initial="0",
+        widget=forms.RadioSelect,
+    )
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires after",
+        choices=EXPIRY_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        initial="90",
+        help_text="A token that never expires stays valid until you revoke it.",
+    )

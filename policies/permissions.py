@@ -25,6 +25,7 @@ from policies.choices import (
 )
 from policies.models import (
     AccessRecord,
+    ApiToken,
     ApprovalStep,
     AuditEvent,
     EgressRequest,
@@ -277,18 +278,6 @@ def can_add_identity(user: Viewer, namespace: Namespace) -> bool:
     return is_platform_admin(user) or namespace.team_id in member_team_ids(user)
 
 
-def token_create_denial(actor: Viewer, owner) -> str | None:
-    """A token acts with all of its owner's rights, so only the owner creates one."""
-    return None if actor.pk == owner.pk else "You can only create tokens for yourself."
-
-
-def token_revoke_denial(actor: Viewer, token) -> str | None:
-    """Owners revoke their own tokens; platform admins any (incidents)."""
-    if actor.pk == token.user_id or is_platform_admin(actor):
-        return None
-    return "You can only revoke your own tokens."
-
-
 def can_manage_clusters(user: Viewer) -> bool:
     return is_platform_admin(user)
 
@@ -341,6 +330,17 @@ def group_change_denial(actor: Viewer, *, name: str, new_name: str | None = None
 
 def can_break_glass(user: Viewer) -> bool:
     return is_platform_admin(user)
+
+
+def can_create_token(actor: Viewer | None, owner: Viewer) -> bool:
+    """A token acts with all of its owner's rights, so only owners create their own tokens;
+    `actor=None` is the operator's command line (`create_api_token`)."""
+    return actor is None or actor.pk == owner.pk
+
+
+def can_revoke_token(user: Viewer | None, token: ApiToken) -> bool:
+    """Owners revoke their own tokens; platform admins any (incidents). `user=None` is the operator."""
+    return user is None or user.pk == token.user_id or is_platform_admin(user)
 
 
 def visible_audit_events(user: Viewer) -> QuerySet[AuditEvent]:

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from policies.views import actions, monitoring, namespaces
+from policies.views import access_map, actions, monitoring, namespaces, tokens
 from policies.views.pages import approvals, audit, clusters, dashboard, grants, requests
 
 urlpatterns = [
@@ -48,11 +48,15 @@ urlpatterns = [
     path("denied-attempts/request/", monitoring.denied_attempt_request, name="denied_attempt_request"),
     path("grants/unused/", monitoring.unused_grants_page, name="grant_unused"),
     path("clusters/<int:pk>/ingest-token/", monitoring.cluster_ingest_token, name="cluster_ingest_token"),
+    path("access-map/", access_map.access_map_page, name="access_map"),
     # Namespaces: observe → enforce
     path("namespaces/", namespaces.namespace_list_page, name="namespace_list"),
     path("namespaces/<int:pk>/", namespaces.namespace_detail, name="namespace_detail"),
     path("namespaces/<int:pk>/enforcement/", namespaces.namespace_enforcement, name="namespace_enforcement"),
     path("namespaces/<int:pk>/request/", namespaces.namespace_request, name="namespace_request"),
+    # Personal API tokens
+    path("tokens/", tokens.token_list, name="token_list"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     # Audit
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/verify/", audit.audit_verify, name="audit_verify"),

@@ -220,5 +220,6 @@ def cluster_admin_form(**fields) -> dict:
         "source_access_log_provider": "egressui-source-json",
         "origination_ca_certificates": "/etc/ssl/certs/ca-certificates.crt",
         "origination_credential_name": "",
+        "cilium_version": "1.19",
         **fields,
     }

@@ -59,3 +59,21 @@ class BatchAggregator:
                 row.protocol = event.protocol or row.protocol
         if self.newest is None or moment > self.newest:
             self.newest = moment
+
+    def rekey(self, old: AggregateKey, new: AggregateKey) -> None:
+        """Move a sum to another key (a Hubble flow's verdict, once its grant is known), adding it to
+        a sum already there."""
+        row = self.rows.pop(old)
+        existing = self.rows.get(new)
+        if existing is None:
+            self.rows[new] = row
+            return
+        existing.count += row.count
+        existing.bytes_sent += row.bytes_sent
+        existing.bytes_received += row.bytes_received
+        existing.first_seen = min(existing.first_seen, row.first_seen)
+        if row.last_seen >= existing.last_seen:
+            existing.last_seen = row.last_seen
+            existing.port = row.port or existing.port
+            existing.detail = row.detail or existing.detail
+            existing.protocol = row.protocol or existing.protocol

@@ -1,7 +1,8 @@
 """Which logged hosts a grant covers, in the names the gateway logs (the outer SNI, reference §8.2):
 its host; with a wildcard any host under it (and the wildcard itself, which is how a wildcard
 route's SNI is recorded); its expanded hosts; for tcp the synthetic host the renderer gives the
-CIDR and port (`policies.manifests.names.tcp_synthetic_host`). And the reverse: the destination to
+CIDR and port (`policies.manifests.names.tcp_synthetic_host`) and, as Hubble logs it (mode
+cilium), any address in the CIDR. And the reverse: the destination to
 put in a new request for a host seen in the log."""
 
 import ipaddress
@@ -9,6 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from policies.choices import Protocol
 from policies.constants import TCP_SYNTHETIC_SUFFIX
@@ -38,6 +40,7 @@ class GrantCover:
     wildcard_suffix: str
     starts: datetime
     ends: datetime
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None  # a tcp grant's CIDR
 
     @classmethod
     def from_values(cls, grant: dict) -> "GrantCover":
@@ -50,7 +53,13 @@ class GrantCover:
             tcp_direct=grant["tcp_direct"],
         )
         ends = min(grant["expires_at"], grant["ended_at"] or grant["expires_at"])
-        return cls(grant["pk"], grant["port"], exact, suffix, grant["valid_from"], ends)
+        network = None
+        if grant["protocol"] == Protocol.TCP:
+            try:
+                network = ipaddress.ip_network(grant["host"], strict=False)
+            except ValueError:
+                pass
+        return cls(grant["pk"], grant["port"], exact, suffix, grant["valid_from"], ends, network)
 
     def rank(self, host: str, port: int | None) -> tuple | None:
         """Lower is better: an exact host beats a wildcard, a longer wildcard a shorter one, and a
@@ -59,6 +68,8 @@ class GrantCover:
             kind = 0
         elif self.wildcard_suffix and host.endswith(self.wildcard_suffix):
             kind = 1
+        elif self.network is not None and _address(host) in self.network:
+            kind = 0
         else:
             return None
         return (kind, -len(self.wildcard_suffix), port is not None and port != self.port, self.id)
@@ -119,6 +130,15 @@ def requested_destination(host: str, port: int | None, protocol: str = "") -> di
     return {"host": host, "port": port or 443, "protocol": str(Protocol.TLS.value)}
 
 
+@lru_cache(maxsize=4096)
+def _address(host: str):
+    """`host` as an IP address, or None (a name is never inside a network)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
 class CoverIndex:
     """Grants by identity and host, so finding the grant of a logged (identity, host) costs a dict
     lookup plus a look at the identity's wildcard grants, not a scan of all its grants."""
@@ -126,15 +146,20 @@ class CoverIndex:
     def __init__(self, covers: Iterable[tuple[int, GrantCover]]):
         self._exact: dict[tuple[int, str], list[GrantCover]] = {}
         self._wildcards: dict[int, list[GrantCover]] = {}
+        self._networks: dict[int, list[GrantCover]] = {}
         for identity_id, cover in covers:
             for host in cover.exact:
                 self._exact.setdefault((identity_id, host), []).append(cover)
             if cover.wildcard_suffix:
                 self._wildcards.setdefault(identity_id, []).append(cover)
+            if cover.network is not None:
+                self._networks.setdefault(identity_id, []).append(cover)
 
     def best(self, identity_id: int, host: str, port: int | None, moment: datetime) -> int | None:
         exact = self._exact.get((identity_id, host), ())
-        wildcards = self._wildcards.get(identity_id, ())
-        if not wildcards:
+        others = self._wildcards.get(identity_id, [])
+        if self._networks and _address(host) is not None:  # an address Hubble logged: tcp grants' CIDRs
+            others = [*others, *self._networks.get(identity_id, ())]
+        if not others:
             return best_grant(exact, host, port, moment)
-        return best_grant([*exact, *wildcards], host, port, moment)
+        return best_grant([*exact, *others], host, port, moment)

@@ -1,10 +1,12 @@
 """Access-log lines for the demo data (`seed_demo`): the demo workloads using their grants and being
 refused at the gateway (egressui's gateway format), and the sidecars of the observed and enforced
 demo namespaces logging their catch-all connections (egressui's source format), between `start`
-and `end`."""
+and `end`; and Hubble flows of the Cilium demo cluster (`demo_hubble_flows`)."""
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from policies.accesslog.hubble import flow_record
 
 # (namespace, service account, host, what the gateway logged, how many lines)
 DEMO_TRAFFIC = (
@@ -99,3 +101,33 @@ def source_record(
         "bytes_sent": 0,
         "bytes_received": 517,
     }
+
+
+# Hubble policy verdicts on demo-cilium: (namespace, service account, verdict, names, address, port,
+# how many). `storefront` is enforced: its grant is used, pastebin is dropped on the node. `analytics`
+# is observed: nothing is dropped, and its ungranted destinations are what enforcing would block.
+DEMO_HUBBLE_TRAFFIC = (
+    ("storefront", "web", "FORWARDED", ("api.stripe.com",), "198.51.100.50", 443, 30),
+    ("storefront", "web", "FORWARDED", ("api.github.com",), "198.51.100.51", 443, 8),
+    ("storefront", "web", "DROPPED", ("pastebin.com",), "198.51.100.52", 443, 3),
+    ("storefront", "web", "DROPPED", (), "203.0.113.77", 6379, 2),
+    ("analytics", "etl", "FORWARDED", ("api.openexchangerates.org",), "198.51.100.53", 443, 12),
+    ("analytics", "etl", "FORWARDED", ("feeds.example.org",), "198.51.100.54", 80, 4),
+)
+
+
+def demo_hubble_flows(*, start: datetime, end: datetime, seed: int = 11) -> list[dict]:
+    """Exporter lines (`hubble.flow_record`) for the Cilium demo cluster: forwarded flows between
+    `start` (when the grants began) and `end`, drops two to three hours before `start` (the attempts
+    that led to the request)."""
+    rng = random.Random(seed)
+    lines = []
+    for namespace, account, verdict, names, address, port, count in DEMO_HUBBLE_TRAFFIC:
+        first, last = (start - timedelta(hours=3), start - timedelta(hours=2)) if verdict == "DROPPED" else (start, end)
+        for _ in range(count):
+            moment = (first + (last - first) * rng.random()).isoformat().replace("+00:00", "Z")
+            lines.append(
+                flow_record(namespace, account, verdict=verdict, names=names, address=address, port=port, time=moment)
+            )
+    lines.sort(key=lambda line: line["time"])
+    return lines

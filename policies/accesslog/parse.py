@@ -1,6 +1,6 @@
 """One access-log record (a decoded JSON object) → an AccessEvent, or a LineError naming the field.
 
-Three formats are read, by field name: egressui's gateway provider (reference §8.2: `sni`,
+Three Envoy formats are read, by field name: egressui's gateway provider (reference §8.2: `sni`,
 `source_principal`, `duration_ms`, …), egressui's source provider, which the app namespaces'
 sidecars log their catch-all connections with (`source_namespace` and `source_service_account`:
 the proxy's own identity, `downstream_local_address`: the original destination; docs/monitoring.md
@@ -8,6 +8,7 @@ the proxy's own identity, `downstream_local_address`: the original destination; 
 no source identity, so its lines have an unknown principal unless `%DOWNSTREAM_PEER_URI_SAN%` is
 added as `downstream_peer_uri_san`). Envoy writes `-` or null for empty values. A record whose only
 content is a `log` string (a container log line collected without a JSON parser) is unwrapped first.
+Hubble's flows (mode cilium) come through the same parser: `hubble.py`.
 """
 
 import ipaddress
@@ -235,14 +236,22 @@ def _verdict(record: dict, catch_all_cluster: str) -> tuple[str, str]:
 def _source_principal(record: dict, trust_domain: str) -> str:
     """The source sidecar's own identity (`%ENVIRONMENT(POD_NAMESPACE)%`, `%ENVIRONMENT(SERVICE_ACCOUNT)%`)
     as a principal of the cluster's trust domain, or '' when the line does not name both."""
-    namespace = _text(record, "source_namespace")
-    account = _text(record, "source_service_account")
+    return workload_principal(
+        _text(record, "source_namespace"),
+        _text(record, "source_service_account"),
+        trust_domain,
+        fields=("source_namespace", "source_service_account"),
+    )
+
+
+def workload_principal(namespace: str, account: str, trust_domain: str, *, fields: tuple[str, str]) -> str:
+    """`TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT`, '' unless both are named; `fields` name them in errors."""
     if not (namespace and account):
         return ""
     if not _NAMESPACE.fullmatch(namespace):
-        raise LineError(f"source_namespace: {namespace[:80]!r} is not a namespace name")
+        raise LineError(f"{fields[0]}: {namespace[:80]!r} is not a namespace name")
     if not _SERVICE_ACCOUNT.fullmatch(account):
-        raise LineError(f"source_service_account: {account[:80]!r} is not a service account name")
+        raise LineError(f"{fields[1]}: {account[:80]!r} is not a service account name")
     return f"{trust_domain}/ns/{namespace}/sa/{account}"
 
 
@@ -257,7 +266,8 @@ class LineParser:
         self.newest = newest
         self.trust_domain = trust_domain
 
-    def parse(self, record) -> AccessEvent:
+    def parse(self, record) -> AccessEvent | None:
+        """The record's event; None for a Hubble record that is not an egress request (`hubble.py`)."""
         if type(record) is not dict:
             raise LineError(f"line: expected a JSON object, got {_type_name(record)}")
         if "start_time" not in record and type(record.get("log")) is str:
@@ -267,6 +277,8 @@ class LineParser:
                 raise LineError("log: the wrapped log line is not JSON") from None
             if type(record) is not dict:
                 raise LineError("log: the wrapped log line is not a JSON object")
+        if "start_time" not in record and is_hubble_record(record):
+            return parse_hubble(record, oldest=self.oldest, newest=self.newest, trust_domain=self.trust_domain)
         cluster = _text(record, "cluster") if "cluster" in record else ""
         if cluster and cluster != self.cluster_name:
             raise LineError(
@@ -318,3 +330,7 @@ class LineParser:
             detail[:MAX_DETAIL_LENGTH],
             protocol,
         )
+
+
+# Hubble flows (mode cilium) share the feed; hubble.py builds on the helpers above.
+from policies.accesslog.hubble import is_hubble_record, parse_hubble  # noqa: E402

@@ -288,13 +288,31 @@ class AllowedActionsSerializer(serializers.Serializer):
     request_changes = serializers.BooleanField()
 
 
+class ExistingAccessSerializer(serializers.Serializer):
+    identity = serializers.CharField(help_text="cluster/namespace/service-account")
+    host = serializers.CharField()
+    port = serializers.IntegerField()
+    protocol = serializers.CharField()
+    grant = serializers.IntegerField(allow_null=True, help_text="The active grant approving this request replaces.")
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="When that grant expires.")
+    request = serializers.IntegerField(allow_null=True, help_text="Another open request asking for the same.")
+    request_status = serializers.CharField(allow_blank=True)
+    message = serializers.CharField()
+
+
 class RequestDetailSerializer(RequestSerializer):
     decisions = DecisionSerializer(many=True)
     grants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     allowed_actions = serializers.SerializerMethodField(help_text="What the calling user may do now.")
+    existing_access = ExistingAccessSerializer(
+        many=True,
+        read_only=True,
+        help_text="Warnings, not errors: per identity and destination of this request, the active grant it "
+        "would replace and other open requests asking for the same.",
+    )
 
     class Meta(RequestSerializer.Meta):
-        fields = [*RequestSerializer.Meta.fields, "decisions", "grants", "allowed_actions"]
+        fields = [*RequestSerializer.Meta.fields, "decisions", "grants", "allowed_actions", "existing_access"]
 
     @extend_schema_field(AllowedActionsSerializer)
     def get_allowed_actions(self, request) -> dict:
@@ -306,6 +324,7 @@ class RequestDetailSerializer(RequestSerializer):
             "decisions": DecisionSerializer(request.decisions.all(), many=True).data,
             "grants": [grant.pk for grant in request.grants.all()],
             "allowed_actions": self.get_allowed_actions(request),
+            "existing_access": self.context.get("existing_access", []),
         }
 
 
@@ -406,6 +425,11 @@ class ClusterPreviewSerializer(serializers.Serializer):
     changed = ObjectChangeSerializer(many=True)
     removed = ObjectChangeSerializer(many=True)
     unchanged = serializers.IntegerField(help_text="Objects the request leaves as they are.")
+    annotation_only = ObjectChangeSerializer(
+        many=True,
+        help_text="Objects whose only change is egressui's bookkeeping annotations (the grants they serve, the "
+        "content hash): no effective change, as when a request renews an active grant.",
+    )
     unrenderable = UnrenderableSerializer(many=True, help_text="The request's grants that would produce nothing.")
     masked = serializers.BooleanField(
         help_text="Other teams' principals, namespaces and grant ids in shared objects are replaced by counts "
@@ -455,6 +479,7 @@ class GrantSerializer(serializers.ModelSerializer):
             "ended_at",
             "ended_by",
             "end_reason",
+            "superseded_by",
             "applied_state",
             "applied_at",
             "applied_message",

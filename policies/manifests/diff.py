@@ -1,9 +1,16 @@
-"""Compare two rendered object sets (e.g. now vs. if a request were approved), by content hash."""
+"""Compare two rendered object sets (e.g. now vs. if a request were approved), by content hash.
+
+A change that touches only egressui's own annotations (the grants an object serves, its content hash)
+changes nothing in what the cluster enforces: renewing a grant renames the grant an object serves and
+nothing else. Such changes are kept apart (`annotation_only`) so a preview can say "no effective
+change" instead of counting them as changes."""
 
 import difflib
 from dataclasses import dataclass, field
 
-from policies.manifests.serialize import content_hash, dump_object_yaml, object_key, object_sort_key
+from policies.manifests.serialize import canonical_json, content_hash, dump_object_yaml, object_key, object_sort_key
+
+BOOKKEEPING_PREFIX = "egressui.io/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +40,7 @@ class ObjectDiff:
     changed: list[ObjectChange] = field(default_factory=list)
     removed: list[ObjectChange] = field(default_factory=list)
     unchanged: int = 0
+    annotation_only: list[ObjectChange] = field(default_factory=list)  # no effective change
 
     @property
     def has_changes(self) -> bool:
@@ -63,6 +71,13 @@ def _change(before: dict | None, after: dict | None) -> ObjectChange:
     return ObjectChange(kind, namespace, name, before, after, text)
 
 
+def _effective(obj: dict) -> bytes:
+    """The object without egressui's bookkeeping annotations, canonically serialised."""
+    metadata = obj.get("metadata") or {}
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if not k.startswith(BOOKKEEPING_PREFIX)}
+    return canonical_json({**obj, "metadata": {**metadata, "annotations": annotations}})
+
+
 def diff_objects(before: list[dict], after: list[dict]) -> ObjectDiff:
     """What turning `before` into `after` adds, changes and removes; each list in apply order."""
     old = {object_key(obj): obj for obj in before}
@@ -73,7 +88,10 @@ def diff_objects(before: list[dict], after: list[dict]) -> ObjectDiff:
         if previous is None:
             result.added.append(_change(None, obj))
         elif content_hash(previous) != content_hash(obj):
-            result.changed.append(_change(previous, obj))
+            if _effective(previous) == _effective(obj):
+                result.annotation_only.append(_change(previous, obj))
+            else:
+                result.changed.append(_change(previous, obj))
         else:
             result.unchanged += 1
     for obj in sorted(before, key=object_sort_key):

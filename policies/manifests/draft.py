@@ -11,8 +11,9 @@ class Draft:
     kind: KindInfo
     namespace: str
     name: str
-    spec: dict
+    spec: dict | list  # a list for a CiliumNetworkPolicy's `specs`
     grants: str = ""  # the grants annotation: labels of the grants served, oldest first
+    body: str = "spec"  # the top-level field `spec` goes into (a CiliumNetworkPolicy's rule list is `specs`)
 
 
 def grant_labels(grants: dict[int, str]) -> str:

@@ -4,12 +4,13 @@ or by hand in tests and benchmarks; nothing here touches Django models."""
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from policies.choices import GrantStatus, InClusterEgress, NamespaceEnforcement
-from policies.constants import SYSTEM_CA_BUNDLE
+from policies.choices import EnforcementMode, GrantStatus, InClusterEgress, NamespaceEnforcement
+from policies.constants import DEFAULT_CILIUM_VERSION, SYSTEM_CA_BUNDLE
 
 # Plain strings: the renderer compares them thousands of times.
 OBSERVE, ENFORCE = str(NamespaceEnforcement.OBSERVE.value), str(NamespaceEnforcement.ENFORCE.value)
 IN_CLUSTER_ALLOW, IN_CLUSTER_RESTRICT = str(InClusterEgress.ALLOW.value), str(InClusterEgress.RESTRICT.value)
+MODE_ISTIO, MODE_CILIUM = str(EnforcementMode.ISTIO.value), str(EnforcementMode.CILIUM.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +39,14 @@ class ClusterSettings:
     source_access_log_provider: str = "egressui-source-json"  # "" renders no per-namespace Telemetry
     origination_ca_certificates: str = SYSTEM_CA_BUNDLE
     origination_credential_name: str = ""  # wins over the CA path when set
+    mode: str = MODE_ISTIO  # the enforcement mode: which builders render it (render.MODE_BUILDERS)
+    cilium_version: str = DEFAULT_CILIUM_VERSION  # "MAJOR.MINOR" of Cilium in the cluster (mode cilium)
 
     @property
     def system_namespaces(self) -> frozenset[str]:
         """Namespaces whose pods must never be locked down as an app namespace would be."""
+        if self.mode == MODE_CILIUM:
+            return frozenset({self.dns_namespace, "kube-system"})  # no mesh: DNS, and Cilium's own agents
         return frozenset({self.egress_namespace, self.istiod_namespace, self.dns_namespace, self.gateway_namespace})
 
     @property

@@ -253,6 +253,29 @@ def _register(hosts: dict[str, HostPlan], candidate: _Candidate, first_grant: st
         hosts[candidate.host].routes[klass] = Route(candidate.protocol, candidate.port, candidate.upstream, first_grant)
 
 
+def listed_namespaces(data: RenderInput) -> dict[str, NamespacePlan]:
+    """Plans of the listed app namespaces, by name: listed first so one without grants is planned
+    too (enforced means fail-closed). System namespaces are never app namespaces."""
+    system = data.cluster.system_namespaces
+    return {
+        spec.name: NamespacePlan(spec.name, spec.enforcement)
+        for spec in sorted(data.namespaces, key=lambda spec: spec.name)
+        if spec.name not in system
+    }
+
+
+def effective_grants(data: RenderInput) -> list[GrantSpec]:
+    """Grants in force at `data.now`, oldest first (an older grant wins a conflict)."""
+    now = data.now
+    return sorted((grant for grant in data.grants if grant.is_effective(now)), key=lambda grant: grant.id)
+
+
+def unrenderable_for(grant: GrantSpec, host: str, reason: str) -> Unrenderable:
+    return Unrenderable(
+        grant.label, grant.namespace, grant.service_account, host, grant.port, grant.protocol, reason, grant.id
+    )
+
+
 def build_plan(data: RenderInput) -> Plan:
     cluster = data.cluster
     serving = {
@@ -260,29 +283,18 @@ def build_plan(data: RenderInput) -> Plan:
     }
     system = cluster.system_namespaces
     hosts: dict[str, HostPlan] = {}
-    # Listed namespaces first, so one without grants is planned too (enforced means fail-closed).
-    namespaces: dict[str, NamespacePlan] = {
-        spec.name: NamespacePlan(spec.name, spec.enforcement)
-        for spec in sorted(data.namespaces, key=lambda spec: spec.name)
-        if spec.name not in system
-    }
+    namespaces = listed_namespaces(data)
     unrenderable: list[Unrenderable] = []
     # Grants share destinations (thousands of grants, far fewer hosts): expand each destination once,
     # and check a route for conflicts only until it has been accepted; after that it always fits.
     expanded: dict[tuple, list[tuple[str, _Candidate | str]]] = {}
     accepted: set[_Candidate] = set()
-    now = data.now
     shared_port = cluster.gateway_http_port == cluster.gateway_https_port
-    effective = sorted((grant for grant in data.grants if grant.is_effective(now)), key=lambda grant: grant.id)
-    for grant in effective:
+    for grant in effective_grants(data):
         label = grant.label
 
-        def report(host: str, reason: str, grant=grant, label=label) -> None:
-            unrenderable.append(
-                Unrenderable(
-                    label, grant.namespace, grant.service_account, host, grant.port, grant.protocol, reason, grant.id
-                )
-            )
+        def report(host: str, reason: str, grant=grant) -> None:
+            unrenderable.append(unrenderable_for(grant, host, reason))
 
         if grant.namespace in system:
             report(

@@ -1,13 +1,14 @@
 """The renderer: `render_cluster(RenderInput) -> RenderResult`, a pure function.
 
 No database, clock, network or randomness: the same input gives the same objects in the same
-order, hence byte-identical YAML. Enforcement mode `istio` (sidecars + egress gateway) only: the
-plan (`plan.py`) is shared by every mode, the objects below are Istio's.
+order, hence byte-identical YAML. Each enforcement mode has its own builders (`MODE_BUILDERS`):
+`istio` (sidecars + egress gateway, below) and `cilium` (`cilium.py`); the namespace and grant
+planning of `plan.py` is shared.
 """
 
 import gc
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from policies.constants import (
@@ -17,9 +18,9 @@ from policies.constants import (
     LABEL_MANAGED_BY,
     LABEL_MANAGED_BY_VALUE,
 )
-from policies.manifests import istio, networkpolicy
+from policies.manifests import cilium, istio, networkpolicy
 from policies.manifests.draft import Draft
-from policies.manifests.inputs import RenderInput, RenderResult
+from policies.manifests.inputs import MODE_CILIUM, MODE_ISTIO, RenderInput, RenderResult, Unrenderable
 from policies.manifests.plan import build_plan
 from policies.manifests.serialize import canonical_json, object_sort_key
 
@@ -35,7 +36,7 @@ def _finish(draft: Draft, cluster_name: str) -> dict:
             "labels": {LABEL_MANAGED_BY: LABEL_MANAGED_BY_VALUE, LABEL_CLUSTER: cluster_name},
             "annotations": annotations,
         },
-        "spec": draft.spec,
+        draft.body: draft.spec,
     }
     # Same digest as serialize.content_hash(obj), computed before the hash annotation exists.
     annotations[ANNOTATION_CONTENT_HASH] = hashlib.sha256(canonical_json(obj)).hexdigest()
@@ -64,7 +65,7 @@ def render_cluster(data: RenderInput) -> RenderResult:
         return _render(data)
 
 
-def _render(data: RenderInput) -> RenderResult:
+def _istio_drafts(data: RenderInput) -> tuple[list[Draft], list[Unrenderable]]:
     plan = build_plan(data)
     cluster = plan.cluster
     drafts: list[Draft] = []
@@ -87,6 +88,22 @@ def _render(data: RenderInput) -> RenderResult:
     drafts.append(networkpolicy.gateway_network_policy(plan))
     if cluster.access_log_provider:
         drafts.append(istio.telemetry(cluster))
+    return drafts, plan.unrenderable
+
+
+# Enforcement mode → its builders: plain data in, drafts and the grants they cannot render out.
+MODE_BUILDERS: dict[str, Callable[[RenderInput], tuple[list[Draft], list[Unrenderable]]]] = {
+    MODE_ISTIO: _istio_drafts,
+    MODE_CILIUM: cilium.cilium_drafts,
+}
+
+
+def _render(data: RenderInput) -> RenderResult:
+    cluster = data.cluster
+    builder = MODE_BUILDERS.get(cluster.mode)
+    if builder is None:
+        raise ValueError(f"enforcement mode {cluster.mode!r} has no builders")
+    drafts, unrenderable = builder(data)
     objects = [_finish(draft, cluster.name) for draft in drafts]
     objects.sort(key=object_sort_key)
-    return RenderResult(objects=objects, unrenderable=plan.unrenderable)
+    return RenderResult(objects=objects, unrenderable=unrenderable)

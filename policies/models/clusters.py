@@ -12,7 +12,7 @@ from policies.choices import (
     InClusterEgress,
     NamespaceEnforcement,
 )
-from policies.constants import SYSTEM_CA_BUNDLE
+from policies.constants import DEFAULT_CILIUM_VERSION, MIN_CILIUM_VERSION, SYSTEM_CA_BUNDLE
 from policies.models.fields import EncryptedTextField
 from policies.reconciler.kubeconfig import KubeconfigRefused, kubeconfig_parse
 from policies.redaction import url_credentials_problem
@@ -40,6 +40,8 @@ _SECRET_NAME = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
     "Use a Kubernetes Secret name: lower-case letters, digits, '-' and '.'.",
 )
+
+_CILIUM_VERSION = RegexValidator(r"^\d{1,3}\.\d{1,3}(\.\d{1,3})?$", "Enter a Cilium release as MAJOR.MINOR, e.g. 1.19.")
 
 
 def _validate_labels(value, field: str) -> None:
@@ -138,6 +140,13 @@ class Cluster(models.Model):
         validators=[_SECRET_NAME],
         help_text="Instead of the CA bundle path: a Secret (key ca.crt or cacert) in the gateway pods' namespace.",
     )
+    cilium_version = models.CharField(
+        max_length=16,
+        default=DEFAULT_CILIUM_VERSION,
+        validators=[_CILIUM_VERSION],
+        help_text="Mode cilium: the cluster's Cilium release (MAJOR.MINOR, 1.15 or later); from 1.19 a wildcard "
+        "grant matches names several labels deep.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -167,6 +176,10 @@ class Cluster(models.Model):
                     "or a credential name."
                 }
             )
+        version = tuple(int(part) for part in (self.cilium_version or "0.0").split(".")[:2] if part.isdigit())
+        if self.enforcement_mode == EnforcementMode.CILIUM and version < MIN_CILIUM_VERSION:
+            oldest = ".".join(map(str, MIN_CILIUM_VERSION))
+            raise ValidationError({"cilium_version": f"Mode cilium needs Cilium {oldest} or later."})
         kind = self.connection_kind
         if kind == ConnectionKind.KUBECONFIG and not (self.kubeconfig_path or self.kubeconfig):
             raise ValidationError({"kubeconfig_path": "A kubeconfig connection needs a file path or its contents."})

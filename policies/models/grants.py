@@ -32,6 +32,14 @@ class Grant(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     end_reason = models.TextField(blank=True)
+    superseded_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="supersedes",
+        help_text="The grant that replaced this one.",
+    )
     expiry_notices_sent = models.JSONField(default=list, blank=True, help_text="Days-before-expiry already notified.")
 
     applied_state = models.CharField(max_length=16, choices=AppliedState.choices, default=AppliedState.PENDING)
@@ -61,3 +69,19 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"grant #{self.pk} {self.host}:{self.port}/{self.protocol}"
+
+    @property
+    def cluster_settling(self) -> bool:
+        """The cluster has yet to follow the grant: an active grant not applied yet, or an ended grant
+        whose objects the reconcile (started when it ended) has not removed yet."""
+        if self.status == GrantStatus.ACTIVE:
+            return self.applied_state == AppliedState.PENDING
+        return self.applied_state in (AppliedState.APPLIED, AppliedState.PENDING)
+
+    @property
+    def cluster_state(self) -> tuple[str, str]:
+        """(badge value, label) of what the cluster has now, so a revoked grant never reads "Applied"
+        beside "revoked": until the reconcile removes it, it is being removed."""
+        if self.status != GrantStatus.ACTIVE and self.cluster_settling:
+            return "removing", "Being removed"
+        return self.applied_state, self.get_applied_state_display()

@@ -1,18 +1,21 @@
 """The Kubernetes API target: list by our labels, server-side apply, guarded delete, with retries.
 
-Every call goes through the official `kubernetes` client. Transient failures (429, 5xx, 409 from a
+Every call goes over the official `kubernetes` client's connection pool and credentials
+(`transport.py`), at most `EGRESSUI_RECONCILE_CONCURRENCY` at once, fewer while the API server
+answers 429 (API Priority and Fairness). Transient failures (429, 5xx, 409 from a
 concurrent writer, timeouts, refused connections) are retried here with exponential backoff and
 jitter; what is left is turned into `ObjectFailed` (one object) or `TargetUnavailable` (the cluster),
-each carrying the API server's own message.
+each with egressui's safe text of the answer (`error_text.py`).
 """
 
-import json
 import logging
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
 
 import urllib3
 import yaml
@@ -28,13 +31,22 @@ from policies.reconciler.error_text import safe_error_text, status_body, transpo
 from policies.reconciler.errors import ObjectFailed, TargetUnavailable
 from policies.reconciler.kubeconfig import KubeconfigRefused, kubeconfig_file_read, kubeconfig_parse
 from policies.reconciler.resources import ObjectKey, is_ours, key_of, kind_info, label_selector, not_ours_message
+from policies.reconciler.transport import JSON, Throttle, Transport, encode, object_path
 from policies.redaction import url_origin
 
 logger = logging.getLogger(__name__)
 
 APPLY_PATCH = "application/apply-patch+yaml"
+APPLY_QUERY = urlencode({"fieldManager": FIELD_MANAGER, "fieldValidation": "Strict", "force": "true"})
+APPLY_DRY_RUN_QUERY = f"{APPLY_QUERY}&dryRun=All"
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
 RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+
+
+def _retry_after(exc: ApiException) -> float | None:
+    """The answer's Retry-After in seconds (APF and rate limits send whole seconds), capped at 30."""
+    value = (exc.headers or {}).get("Retry-After")
+    return min(float(value), 30.0) if isinstance(value, str) and value.isdigit() else None
 
 
 def undeclared_field(exc: ApiException) -> bool:
@@ -87,25 +99,38 @@ def api_client_for(cluster) -> client.ApiClient:
         raise TargetUnavailable(safe_error_text(exc, doing=doing)) from None
     # Retries are ours (with backoff, jitter and a budget), not urllib3's silent ones.
     configuration.retries = False
-    configuration.connection_pool_maxsize = max(4, settings.EGRESSUI_RECONCILE_PARALLELISM)
+    configuration.connection_pool_maxsize = max(4, settings.EGRESSUI_RECONCILE_CONCURRENCY)  # keep-alive, one each
     return client.ApiClient(configuration)
 
 
 class KubernetesTarget:
-    """One cluster's API server, as the reconcile loop needs it."""
+    """One cluster's API server, as the reconcile loop needs it. Writes and lists go through `Transport`
+    (lean HTTP over the official client's pool); `Throttle` bounds the calls in flight."""
 
     def __init__(self, cluster, *, api_client: client.ApiClient | None = None, sleep: Callable = time.sleep):
         self.cluster_name = cluster.name
         self.api_client = api_client or api_client_for(cluster)
         self.description = url_origin(self.api_client.configuration.host) or "the API server"
-        self.objects = client.CustomObjectsApi(self.api_client)
-        self.parallelism = settings.EGRESSUI_RECONCILE_PARALLELISM
+        self.concurrency = settings.EGRESSUI_RECONCILE_CONCURRENCY
         self.retries = settings.EGRESSUI_KUBE_RETRIES
         self.backoff = settings.EGRESSUI_KUBE_BACKOFF_MS / 1000
-        self.timeout: tuple[float, float] = (min(10, settings.EGRESSUI_KUBE_TIMEOUT), settings.EGRESSUI_KUBE_TIMEOUT)
+        timeout: tuple[float, float] = (min(10, settings.EGRESSUI_KUBE_TIMEOUT), settings.EGRESSUI_KUBE_TIMEOUT)
+        self.transport = Transport(self.api_client, timeout=timeout)
+        self.throttle = Throttle(self.concurrency)
+        self._timeout = timeout
         self.calls: Counter = Counter()
         self._calls_lock = threading.Lock()
         self._sleep = sleep
+        self._selector = label_selector(self.cluster_name)
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: tuple[float, float]) -> None:
+        self._timeout = value
+        self.transport.set_timeout(*value)
 
     def close(self) -> None:
         self.api_client.close()
@@ -114,19 +139,11 @@ class KubernetesTarget:
     def list_managed(self, info: KindInfo, *, metadata_only: bool = False) -> dict[ObjectKey, dict]:
         """Our objects of one kind in every namespace: one list call, filtered by our labels. With
         `metadata_only`, the API server sends metadata without spec (enough to compare content hashes)."""
-        headers = {"Accept": METADATA_LIST} if metadata_only else None
+        path = object_path(info.group, info.version, info.plural)
+        accept = METADATA_LIST if metadata_only else JSON
+        query = {"labelSelector": self._selector}
         try:
-            body = self._call(
-                "list",
-                lambda: self.objects.list_cluster_custom_object(
-                    info.group,
-                    info.version,
-                    info.plural,
-                    label_selector=label_selector(self.cluster_name),
-                    _request_timeout=self.timeout,
-                    _headers=headers,
-                ),
-            )
+            body = self._call("list", lambda: self.transport.json("GET", path, query=query, accept=accept))
         except ApiException as exc:
             if exc.status == 404:
                 raise KindNotServed(f"{info.kind} ({info.api_version}) is not served", status=404) from None
@@ -141,17 +158,9 @@ class KubernetesTarget:
     def unmanaged_keys(self, info: KindInfo) -> set[ObjectKey]:
         """Objects of a kind that exist without our labels for this cluster, from one metadata-only
         list of the kind. Used instead of a GET per create when a run creates many objects."""
+        path = object_path(info.group, info.version, info.plural)
         try:
-            body = self._call(
-                "list",
-                lambda: self.objects.list_cluster_custom_object(
-                    info.group,
-                    info.version,
-                    info.plural,
-                    _request_timeout=self.timeout,
-                    _headers={"Accept": METADATA_LIST},
-                ),
-            )
+            body = self._call("list", lambda: self.transport.json("GET", path, accept=METADATA_LIST))
         except ApiException as exc:
             raise self._target_error(exc, f"listing {info.plural}") from None
         keys = set()
@@ -163,43 +172,30 @@ class KubernetesTarget:
 
     def apply(self, obj: dict, *, dry_run: bool = False, create: bool = False) -> None:
         """Server-side apply as field manager `egressui`, strict field validation, forcing only the
-        fields in `obj` (ours). For a `create`, refuse to adopt an existing object we do not manage."""
+        fields in `obj` (ours). For a `create`, refuse to adopt an existing object we do not manage.
+        The object is sent as JSON (YAML's subset), encoded once; the answer is not parsed."""
         key = key_of(obj)
         info = kind_info(key.kind)
         if create:
             existing = self.get(key)
             if existing is not None and not is_ours(existing, self.cluster_name):
                 raise ObjectFailed(not_ours_message(key, self.cluster_name))
+        path = object_path(info.group, info.version, info.plural, key.namespace, key.name)
+        body = encode(obj)
+        query = APPLY_DRY_RUN_QUERY if dry_run else APPLY_QUERY
         try:
             self._call(
                 "apply",
-                lambda: self.objects.patch_namespaced_custom_object(
-                    info.group,
-                    info.version,
-                    key.namespace,
-                    info.plural,
-                    key.name,
-                    obj,
-                    field_manager=FIELD_MANAGER,
-                    field_validation="Strict",
-                    force=True,
-                    dry_run="All" if dry_run else None,
-                    _content_type=APPLY_PATCH,
-                    _request_timeout=self.timeout,
-                ),
+                lambda: self.transport.request("PATCH", path, query=query, body=body, content_type=APPLY_PATCH),
             )
         except ApiException as exc:
             raise self._object_error(exc, key, doing=f"applying {key}", sent=obj) from None
 
     def get(self, key: ObjectKey) -> dict | None:
         info = kind_info(key.kind)
+        path = object_path(info.group, info.version, info.plural, key.namespace, key.name)
         try:
-            return self._call(
-                "get",
-                lambda: self.objects.get_namespaced_custom_object(
-                    info.group, info.version, key.namespace, info.plural, key.name, _request_timeout=self.timeout
-                ),
-            )
+            return self._call("get", lambda: self.transport.json("GET", path))
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -210,25 +206,18 @@ class KubernetesTarget:
         changed meanwhile, look again and delete only if it still carries our labels. False: it was
         already gone or is no longer ours, so nothing was deleted."""
         info = kind_info(key.kind)
+        path = object_path(info.group, info.version, info.plural, key.namespace, key.name)
+        query = {"dryRun": "All"} if dry_run else None
         for _ in range(3):
             version = (live.get("metadata") or {}).get("resourceVersion")
-            options = client.V1DeleteOptions(
-                preconditions=client.V1Preconditions(resource_version=version) if version else None,
-                propagation_policy="Background",
-            )
+            options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+            if version:
+                options["preconditions"] = {"resourceVersion": version}
+            body = encode(options)
             try:
                 self._call(
                     "delete",
-                    lambda options=options: self.objects.delete_namespaced_custom_object(
-                        info.group,
-                        info.version,
-                        key.namespace,
-                        info.plural,
-                        key.name,
-                        body=options,
-                        dry_run="All" if dry_run else None,
-                        _request_timeout=self.timeout,
-                    ),
+                    lambda body=body: self.transport.request("DELETE", path, query=query, body=body),
                     retry_conflicts=False,
                 )
                 return True
@@ -245,18 +234,13 @@ class KubernetesTarget:
 
     def service_accounts(self) -> dict[str, set[str]]:
         """Service accounts per namespace, for workload identity discovery (one list call)."""
-        core = client.CoreV1Api(self.api_client)
+        path = object_path("", "v1", "serviceaccounts")
         try:
-            body = self._call(
-                "list",
-                lambda: core.list_service_account_for_all_namespaces(
-                    _request_timeout=self.timeout, _preload_content=False
-                ),
-            )
+            body = self._call("list", lambda: self.transport.json("GET", path))
         except ApiException as exc:
             raise self._target_error(exc, "listing service accounts") from None
         accounts: dict[str, set[str]] = {}
-        for item in json.loads(body.data).get("items") or []:
+        for item in body.get("items") or []:
             meta = item.get("metadata") or {}
             accounts.setdefault(meta.get("namespace", ""), set()).add(meta.get("name", ""))
         return accounts
@@ -268,7 +252,15 @@ class KubernetesTarget:
             with self._calls_lock:
                 self.calls[verb] += 1
             try:
-                return call()
+                with self.throttle.slot():
+                    try:
+                        result = call()
+                    except ApiException as exc:
+                        if exc.status == 429:  # fewer in flight, before this slot is handed on
+                            self.throttle.throttled(_retry_after(exc))
+                        raise
+                self.throttle.succeeded()
+                return result
             except ApiException as exc:
                 retryable = is_transient(exc) and (retry_conflicts or exc.status != 409)
                 if not retryable or attempt >= self.retries:
@@ -288,9 +280,9 @@ class KubernetesTarget:
 
     def _delay(self, attempt: int, exc: ApiException | None) -> float:
         """Exponential backoff with equal jitter, capped; the server's Retry-After wins when given."""
-        retry_after = (exc.headers or {}).get("Retry-After") if exc is not None else None
-        if retry_after and retry_after.isdigit():
-            return min(float(retry_after), 30.0)
+        retry_after = _retry_after(exc) if exc is not None else None
+        if retry_after is not None:
+            return retry_after
         ceiling = min(self.backoff * 2**attempt, 30 * self.backoff)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 

@@ -1,11 +1,12 @@
 """The connection test: can egressui reconcile this cluster, and if not, exactly why not.
 
-For a Kubernetes API: the server version; for every rendered kind, whether its API group is served,
-in which versions, and whether the version egressui emits serves the resource; and for every
-(group, resource, verb) the reconciler uses (`API_PERMISSIONS`: list, get, create, patch and delete of
-every rendered kind, …), a SelfSubjectAccessReview, so a missing permission is named one by one. An
-identity that may not even create access reviews is told exactly that. For a directory target: the
-directory and its git work tree.
+For a Kubernetes API: the server version; for every kind of the cluster's enforcement mode, whether
+its API group is served, in which versions, and whether the version egressui emits serves the
+resource; and for every (group, resource, verb) reconciling that mode uses
+(`api_permissions_for_mode`: list, get, create, patch and delete of each of its kinds, …), a
+SelfSubjectAccessReview, so a missing permission is named one by one. An identity that may not even
+create access reviews is told exactly that. For a directory target: the directory and its git work
+tree.
 The UI renders `ConnectionReport.as_dict()`; `manage.py test_cluster` prints `as_text()`.
 """
 
@@ -21,11 +22,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from policies.choices import ConnectionKind
-from policies.manifests.kinds import KINDS
+from policies.manifests.kinds import KindInfo, kinds_for_mode
 from policies.reconciler.cluster import api_client_for
 from policies.reconciler.error_text import safe_error_text, transport_error_text
 from policies.reconciler.errors import TargetUnavailable
-from policies.reconciler.resources import API_PERMISSIONS, ApiPermission
+from policies.reconciler.resources import ApiPermission, api_permissions_for_mode
 from policies.redaction import url_origin
 
 _TIMEOUT = (5, 15)
@@ -141,8 +142,8 @@ def connection_test(cluster) -> ConnectionReport:
     try:
         version = client.VersionApi(api).get_code(_request_timeout=_TIMEOUT)
         report.reachable, report.server_version = True, _plain(version.git_version, _VERSION)
-        report.kinds = _kind_checks(api)
-        report.permissions = _permission_checks(api, report)
+        report.kinds = _kind_checks(api, kinds_for_mode(cluster.enforcement_mode))
+        report.permissions = _permission_checks(api, report, api_permissions_for_mode(cluster.enforcement_mode))
     except ApiException as exc:
         if exc.status == 401:
             report.error = f"The API server rejected the credentials: {safe_error_text(exc, doing='connecting')}"
@@ -155,14 +156,14 @@ def connection_test(cluster) -> ConnectionReport:
     return report
 
 
-def _kind_checks(api: client.ApiClient) -> list[KindCheck]:
+def _kind_checks(api: client.ApiClient, kinds: tuple[KindInfo, ...]) -> list[KindCheck]:
     # Only versions that look like Kubernetes versions are kept: the report shows them.
     groups = {
         group.name: [version.version for version in group.versions if _plain(version.version, _API_VERSION)]
         for group in client.ApisApi(api).get_api_versions(_request_timeout=_TIMEOUT).groups
     }
     resources: dict[str, set[str]] = {}
-    for group_version in sorted({info.api_version for info in KINDS}):
+    for group_version in sorted({info.api_version for info in kinds}):
         group, version = group_version.split("/")
         if version not in groups.get(group, []):
             continue
@@ -171,7 +172,7 @@ def _kind_checks(api: client.ApiClient) -> list[KindCheck]:
         )
         resources[group_version] = {item["name"] for item in json.loads(_body(response)).get("resources") or []}
     checks = []
-    for info in KINDS:
+    for info in kinds:
         served_versions = groups.get(info.group, [])
         served = info.plural in resources.get(info.api_version, set())
         if not served_versions:
@@ -189,11 +190,13 @@ def _kind_checks(api: client.ApiClient) -> list[KindCheck]:
 REVIEW = ApiPermission("authorization.k8s.io", "selfsubjectaccessreviews", "create")
 
 
-def _permission_checks(api: client.ApiClient, report: ConnectionReport) -> list[PermissionCheck]:
+def _permission_checks(
+    api: client.ApiClient, report: ConnectionReport, permissions: tuple[ApiPermission, ...]
+) -> list[PermissionCheck]:
     authorization = client.AuthorizationV1Api(api)
     checks = []
     # The review of the review permission first: without it nothing else can be asked.
-    for permission in sorted(API_PERMISSIONS, key=lambda permission: permission != REVIEW):
+    for permission in sorted(permissions, key=lambda permission: permission != REVIEW):
         review = client.V1SelfSubjectAccessReview(
             spec=client.V1SelfSubjectAccessReviewSpec(
                 resource_attributes=client.V1ResourceAttributes(
@@ -218,7 +221,7 @@ def _permission_checks(api: client.ApiClient, report: ConnectionReport) -> list[
                 return [PermissionCheck(REVIEW.group, REVIEW.resource, REVIEW.verb, False, reason)]
             allowed, reason = False, f"the access review failed: {safe_error_text(exc, doing='reviewing access')}"
         checks.append(PermissionCheck(permission.group, permission.resource, permission.verb, allowed, reason))
-    order = {permission: index for index, permission in enumerate(API_PERMISSIONS)}
+    order = {permission: index for index, permission in enumerate(permissions)}
     return sorted(checks, key=lambda check: order[ApiPermission(check.group, check.resource, check.verb)])
 
 
@@ -238,7 +241,7 @@ def _directory_test(cluster) -> ConnectionReport:
     from policies.reconciler.directory import DirectoryTarget
 
     target = DirectoryTarget(cluster)
-    managed = sum(len(target.list_managed(info)) for info in KINDS)
+    managed = sum(len(target.list_managed(info)) for info in kinds_for_mode(cluster.enforcement_mode))
     report.notes.append(f"{managed} file(s) managed by egressui for this cluster")
     if target.in_git_work_tree():
         report.notes.append("git work tree: each reconcile that changes files ends with a commit")

@@ -29,7 +29,7 @@ GIT_TIMEOUT = 60
 
 
 class DirectoryTarget:
-    parallelism = 1  # file writes are fast; one thread keeps git's view simple
+    concurrency = 1  # file writes are fast; one thread keeps git's view simple
 
     def __init__(self, cluster):
         self.cluster_name = cluster.name

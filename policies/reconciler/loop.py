@@ -5,22 +5,26 @@
    second thread, listing live objects carrying our labels, one call per kind;
 3. diff by content hash (and by our fields, for drift);
 4. apply what differs (server-side apply) kind by kind in apply order, then delete what is no longer
-   desired in reverse order; writes within one kind run in parallel;
+   desired in reverse order; writes within one kind run concurrently (`EGRESSUI_RECONCILE_CONCURRENCY`,
+   fewer while the API server answers 429);
 5. record the run, its results, grant states, status and audit events (short transaction).
 
 A second run with nothing changed lists and makes zero write calls.
 """
 
 import logging
+import queue
+import threading
 import time
-from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from egressui.correlation import correlation_scope, current_correlation_id
 from policies.choices import ConnectionKind
-from policies.manifests.kinds import KINDS
+from policies.manifests.kinds import KindInfo, kinds_for_mode
 from policies.reconciler import diff
 from policies.reconciler.cluster import KindNotServed, KubernetesTarget
 from policies.reconciler.desired import DesiredStateInvalid, desired_state
@@ -94,9 +98,18 @@ def _reconcile(cluster_id: int, *, trigger: str, dry_run: bool, run_id: int | No
 
 
 def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run_id: int | None):
-    from policies.services.reconcile import reconcile_run_begin, reconcile_run_finish
+    from policies.services.reconcile import reconcile_run_begin
 
     start = reconcile_run_begin(cluster=cluster, trigger=trigger, dry_run=dry_run, run_id=run_id)
+    # A queued run keeps the correlation id of the request that queued it: its audit events and log
+    # lines carry one id from the click to the finish.
+    with correlation_scope(start.run.correlation_id or current_correlation_id()):
+        return _reconcile_started(cluster, lease, start, trigger=trigger, dry_run=dry_run)
+
+
+def _reconcile_started(cluster, lease: Lease, start, *, trigger: str, dry_run: bool):
+    from policies.services.reconcile import reconcile_run_finish
+
     report = RunReport()
     target = accounts = None
     clock = _Clock(report.timings)
@@ -104,8 +117,9 @@ def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run
         target = target_for(cluster)
         full = trigger in FULL_CHECK_TRIGGERS
         # Listing mostly waits on the API server while rendering keeps this thread busy: both at once.
+        kinds = _kinds_to_list(cluster)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-list") as pool:
-            listing = pool.submit(_list_live, target, metadata_only=not full)
+            listing = pool.submit(_list_live, target, kinds, cluster.enforcement_mode, metadata_only=not full)
             with clock("desired"):
                 report.desired = desired_state(cluster)
                 inventory = _inventory(cluster)
@@ -155,56 +169,109 @@ def _inventory(cluster) -> dict:
     return {ObjectKey(kind, namespace, name): content_hash for kind, namespace, name, content_hash in rows}
 
 
-def _list_live(target, *, metadata_only: bool) -> tuple[dict, int]:
-    """One list call per kind (and the milliseconds it took). Kinds the API server does not serve are
-    collected and reported together."""
+def _kinds_to_list(cluster) -> tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]]:
+    """(the mode's kinds, other kinds egressui still has objects of): after a change of enforcement
+    mode the old mode's objects are listed too, so they are deleted; a kind no longer served there
+    has nothing left to delete."""
+    from policies.manifests.kinds import KIND_BY_NAME
+    from policies.models import ManagedObject
+
+    required = kinds_for_mode(cluster.enforcement_mode)
+    names = {info.kind for info in required}
+    leftover = set(
+        ManagedObject.objects.filter(cluster=cluster).exclude(kind__in=names).values_list("kind", flat=True).distinct()
+    )
+    return required, tuple(info for name, info in KIND_BY_NAME.items() if name in leftover)
+
+
+# What each mode needs installed, for the error when a kind is not served.
+_INSTALL_HINT = {
+    "istio": "install the Istio CRDs (1.22 or later)",
+    "cilium": "install Cilium (1.15 or later) with its CRDs",
+}
+
+
+def _list_live(target, kinds: tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]], mode: str, *, metadata_only: bool):
+    """One list call per kind (and the milliseconds it took). The mode's kinds the API server does
+    not serve are collected and reported together."""
     began = time.perf_counter()
     live, missing = {}, []
-    for info in KINDS:
+    required, leftover = kinds
+    for info in (*required, *leftover):
         try:
             live.update(target.list_managed(info, metadata_only=metadata_only))
         except KindNotServed:
-            missing.append(f"{info.kind} ({info.api_version})")
+            if info in required:
+                missing.append(f"{info.kind} ({info.api_version})")
     if missing:
+        hint = _INSTALL_HINT.get(mode, "install the CRDs of the cluster's enforcement mode")
         raise TargetUnavailable(
-            f"The cluster does not serve {', '.join(missing)}: install the Istio CRDs (1.22 or later) "
-            "and make sure these API versions are served."
+            f"The cluster does not serve {', '.join(missing)}: {hint} and make sure these API versions are served."
         )
     return live, int((time.perf_counter() - began) * 1000)
 
 
 def _execute(changes: list[diff.Change], target, report: RunReport, *, lease: Lease, dry_run: bool) -> None:
-    """Write batch by batch (a kind's applies, …, then a kind's deletes); parallel inside a batch. The
-    lease is renewed while waiting, so a long batch never loses the lock; a target-wide failure stops
-    the remaining batches (what was done is still recorded)."""
+    """Write batch by batch (a kind's applies, …, then a kind's deletes); concurrent inside a batch. A
+    target-wide failure stops the remaining writes (what was done is still recorded)."""
     report.results.extend(ObjectResult(change, UNCHANGED) for change in changes if not change.writes)
     unmanaged = _unmanaged_keys(changes, target, lease)
     heartbeat = max(0.5, lease.ttl / 4)
-    with ThreadPoolExecutor(max_workers=target.parallelism, thread_name_prefix="reconcile") as pool:
-        for batch in diff.phases(changes):
-            pending = {pool.submit(_write, target, change, dry_run, unmanaged) for change in batch}
+    for batch in diff.phases(changes):
+        _write_batch(batch, target, report, lease=lease, heartbeat=heartbeat, dry_run=dry_run, unmanaged=unmanaged)
+
+
+def _write_batch(batch, target, report: RunReport, *, lease: Lease, heartbeat: float, dry_run: bool, unmanaged) -> None:
+    """`target.concurrency` workers take the batch's changes from one queue (no future per object: a
+    first sync has thousands); this thread records results as they come and renews the lease, also
+    while waiting. On a target-wide failure (or a lost lease) the workers take nothing more, the
+    writes in flight are recorded, the run is marked aborted and the failure raised."""
+    todo = deque(batch)
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
             try:
-                while pending:
-                    done, pending = wait(pending, timeout=heartbeat, return_when=FIRST_COMPLETED)
-                    _collect(done, report)
-                    lease.keep_alive()
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                _collect([future for future in pending if not future.cancelled()], report, quiet=True)
-                report.aborted = True
-                raise
+                change = todo.popleft()
+            except IndexError:
+                return
+            try:
+                done.put((_write(target, change, dry_run, unmanaged), None))
+            except BaseException as exc:  # handed to the recording thread, which raises it
+                stop.set()
+                done.put((None, exc))
 
-
-def _collect(futures, report: RunReport, *, quiet: bool = False) -> None:
-    """Record finished writes; re-raise the first target-wide failure after recording the others."""
-    error = None
-    for future in futures:
-        try:
-            report.results.append(future.result())
-        except TargetUnavailable as exc:
-            error = error or exc
-    if error is not None and not quiet:
+    workers = [
+        threading.Thread(target=work, name=f"reconcile-{index}", daemon=True)
+        for index in range(min(max(1, target.concurrency), len(batch)))
+    ]
+    for worker in workers:
+        worker.start()
+    error: BaseException | None = None
+    try:
+        while any(worker.is_alive() for worker in workers) or not done.empty():
+            try:
+                result, failure = done.get(timeout=heartbeat)
+            except queue.Empty:
+                lease.keep_alive()
+                continue
+            if failure is not None:
+                error = error or failure
+            else:
+                report.results.append(result)
+            lease.keep_alive()
+    except BaseException as exc:
+        error = error or exc
+    if error is not None:
+        stop.set()
+        for worker in workers:
+            worker.join()
+        while not done.empty():
+            result, _ = done.get()
+            if result is not None:
+                report.results.append(result)
+        report.aborted = True
         raise error
 
 

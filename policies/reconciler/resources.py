@@ -1,8 +1,9 @@
 """What the reconciler touches in a cluster: object keys, our labels, and the exact API permissions.
 
 The kinds come from the renderer's table (`policies.manifests.kinds.KINDS`), the single source of
-truth; `API_PERMISSIONS` is derived from it and is what the connection test asks the API server about.
-The deploy ClusterRole is written by hand and proven against an RBAC-enforcing emulator, not derived.
+truth; `API_PERMISSIONS` is derived from it (every mode's kinds), and `api_permissions_for_mode` is
+what the connection test asks the API server about for one cluster. The deploy ClusterRole is written
+by hand and proven against an RBAC-enforcing emulator, not derived.
 """
 
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import NamedTuple
 
 from policies.constants import ANNOTATION_CONTENT_HASH, ANNOTATION_GRANTS, LABEL_CLUSTER, LABEL_MANAGED_BY
 from policies.constants import LABEL_MANAGED_BY_VALUE as MANAGED_BY
-from policies.manifests.kinds import KIND_BY_NAME, KINDS, KindInfo
+from policies.manifests.kinds import KIND_BY_NAME, KINDS, KindInfo, kinds_for_mode
 
 # Verbs the reconciler uses on every rendered kind: list (one call per kind and run), patch
 # (server-side apply), create (the API server also asks for it when an apply creates the object),
@@ -29,13 +30,26 @@ class ApiPermission:
         return f"{self.verb} {self.resource}{'.' + self.group if self.group else ''}"
 
 
-API_PERMISSIONS: tuple[ApiPermission, ...] = (
-    *(ApiPermission(info.group, info.plural, verb) for info in KINDS for verb in KIND_VERBS),
+_COMMON_PERMISSIONS: tuple[ApiPermission, ...] = (
     # Workload identity discovery during the periodic resync: one cluster-wide list.
     ApiPermission("", "serviceaccounts", "list"),
     # The connection test asks the API server what this identity may do.
     ApiPermission("authorization.k8s.io", "selfsubjectaccessreviews", "create"),
 )
+# Every mode's kinds: what the deploy ClusterRole must grant.
+API_PERMISSIONS: tuple[ApiPermission, ...] = (
+    *(ApiPermission(info.group, info.plural, verb) for info in KINDS for verb in KIND_VERBS),
+    *_COMMON_PERMISSIONS,
+)
+
+
+def api_permissions_for_mode(mode: str) -> tuple[ApiPermission, ...]:
+    """What reconciling a cluster in `mode` needs (the connection test checks exactly these)."""
+    kinds = kinds_for_mode(mode)
+    return (
+        *(ApiPermission(info.group, info.plural, verb) for info in kinds for verb in KIND_VERBS),
+        *_COMMON_PERMISSIONS,
+    )
 
 
 class ObjectKey(NamedTuple):

@@ -21,7 +21,7 @@ def grant_list(*, user: Viewer) -> QuerySet[Grant]:
 
 
 _TABLE_FIELDS = (
-    *("host", "port", "protocol", "status", "expires_at", "ended_at", "break_glass", "created_at"),
+    *("host", "port", "protocol", "status", "expires_at", "ended_at", "break_glass", "created_at", "superseded_by"),
     *("applied_state", "applied_message", "team", "team__slug", "cluster", "cluster__name"),
     *("identity", "identity__service_account", "identity__namespace", "identity__namespace__name"),
 )

@@ -27,7 +27,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from policies.actors import Viewer
-from policies.choices import EnforcementMode
 from policies.exceptions import ValidationFailed
 from policies.manifests import (
     ClusterSettings,
@@ -40,6 +39,7 @@ from policies.manifests import (
 )
 from policies.manifests.diff import ObjectChange, diff_objects
 from policies.manifests.mask import MaskScope, mask_objects
+from policies.manifests.render import MODE_BUILDERS
 from policies.manifests.serialize import object_key
 from policies.models import Cluster, EgressRequest, Namespace
 from policies.permissions import can_see_full_preview, member_team_ids
@@ -67,7 +67,7 @@ def _pairs(labels) -> tuple[tuple[str, str], ...]:
 
 
 def cluster_settings(cluster: Cluster) -> ClusterSettings:
-    if cluster.enforcement_mode != EnforcementMode.ISTIO:
+    if cluster.enforcement_mode not in MODE_BUILDERS:
         raise ValidationFailed.on(
             "enforcement_mode",
             f"Cluster {cluster.name}: enforcement mode {cluster.enforcement_mode!r} is not rendered.",
@@ -94,6 +94,8 @@ def cluster_settings(cluster: Cluster) -> ClusterSettings:
         source_access_log_provider=cluster.source_access_log_provider.strip(),
         origination_ca_certificates=cluster.origination_ca_certificates,
         origination_credential_name=cluster.origination_credential_name,
+        mode=str(cluster.enforcement_mode),
+        cilium_version=cluster.cilium_version,
     )
 
 
@@ -156,6 +158,7 @@ class ClusterPreview:
     removed: list[ObjectChange] = field(default_factory=list)
     unchanged: int = 0
     unrenderable: list[Unrenderable] = field(default_factory=list)  # the request's grants only
+    annotation_only: list[ObjectChange] = field(default_factory=list)  # only egressui's annotations change
     masked: bool = False  # other teams' share of shared objects is shown as counts
     server_check: ServerCheck | None = None  # the API server's dry-run verdict, when asked for
 
@@ -265,6 +268,7 @@ def _preview(
                 changed=diff.changed,
                 removed=diff.removed,
                 unchanged=diff.unchanged,
+                annotation_only=diff.annotation_only,
                 unrenderable=problems,
                 masked=not full,
                 server_check=check,
@@ -350,5 +354,6 @@ def namespace_enforcement_preview(namespace: Namespace, enforcement: str, *, vie
         changed=diff.changed,
         removed=diff.removed,
         unchanged=diff.unchanged,
+        annotation_only=diff.annotation_only,
         masked=not full,
     )

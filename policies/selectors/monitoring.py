@@ -163,17 +163,22 @@ def unused_grants(*, grants: QuerySet[Grant], days: int | None = None, now: date
     unmonitored = []
     clusters = Cluster.objects.filter(pk__in=active.values("cluster_id")).select_related("ingest").order_by("name")
     for cluster in clusters:
-        state = getattr(cluster, "ingest", None)
-        if state is None or state.first_received_at is None:
-            reason = "no access log has been received"
-        elif not feed_is_fresh(state, now=now):
-            reason = f"no access log since {state.last_received_at:%Y-%m-%d %H:%M} UTC"
-        elif state.first_received_at > cutoff:
-            reason = f"access logs only since {state.first_received_at:%Y-%m-%d}, less than {days} days"
-        else:
-            continue
-        unmonitored.append({"cluster": cluster, "reason": reason})
+        reason = usage_gap(getattr(cluster, "ingest", None), days=days, now=now)
+        if reason:
+            unmonitored.append({"cluster": cluster, "reason": reason})
     return UnusedReport(days=days, grants=unused, unmonitored=unmonitored)
+
+
+def usage_gap(state: ClusterIngestState | None, *, days: int, now: datetime) -> str:
+    """Why a cluster's access log cannot show whether a grant was used in the last `days` days, or ""
+    when it can (the feed covers the whole window and is fresh)."""
+    if state is None or state.first_received_at is None:
+        return "no access log has been received"
+    if not feed_is_fresh(state, now=now):
+        return f"no access log since {state.last_received_at:%Y-%m-%d %H:%M} UTC"
+    if state.first_received_at > now - timedelta(days=days):
+        return f"access logs only since {state.first_received_at:%Y-%m-%d}, less than {days} days"
+    return ""
 
 
 # --- denied attempts ----------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""Ingesting access logs — the egress gateway's, and the app sidecars' catch-all connections (blocked
-at the source, or observed passing by it) — in one feed: parse and classify each line, sum the
-lines per (source principal, host, verdict, hour) in memory, tie each sum to the identity and grant
-it belongs to, then write the sums with one set-based upsert and bump the cluster's totals, in one
-transaction.
+"""Ingesting access logs — the egress gateway's, the app sidecars' catch-all connections (blocked
+at the source, or observed passing by it), and Hubble's flows on Cilium clusters — in one feed:
+parse and classify each line, sum the lines per (source principal, host, verdict, hour) in memory,
+tie each sum to the identity and grant it belongs to, then write the sums with one set-based upsert
+and bump the cluster's totals, in one transaction.
 
 A bad line is counted and reported with its line number; it never stops the good lines of the
 batch. Ingestion and pruning write telemetry, not decisions, so they record no audit events.
@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from policies.accesslog import Aggregate, BatchAggregator, LineError, LineParser
 from policies.accesslog.coverage import GRANT_COVER_FIELDS, CoverIndex, GrantCover
-from policies.choices import BLOCKED_VERDICTS
+from policies.accesslog.hubble import FORWARDED
+from policies.choices import BLOCKED_VERDICTS, AccessVerdict
 from policies.models import AccessRecord, Cluster, ClusterIngestState, Grant, Namespace, WorkloadIdentity
 
 MAX_REPORTED_ERRORS = 20
@@ -29,6 +30,7 @@ MAX_REPORTED_ERRORS = 20
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 _ISTIO_PRINCIPAL = re.compile(r"([^/]+)/ns/([^/]+)/sa/([^/]+)")
 _BLOCKED = frozenset(str(verdict) for verdict in BLOCKED_VERDICTS)
+_ALLOWED, _OBSERVED = str(AccessVerdict.ALLOWED.value), str(AccessVerdict.OBSERVED.value)
 
 
 @dataclass
@@ -80,6 +82,8 @@ def access_log_ingest(
             event = parser.parse(record)
         except LineError as exc:
             report.reject(number, exc.message)
+            continue
+        if event is None:  # a Hubble flow that is not an egress request: nothing to record
             continue
         batch.add(event)
         report.accepted += 1
@@ -149,6 +153,22 @@ def _grant_covers(cluster: Cluster) -> CoverIndex:
     return covers
 
 
+def _resolve_forwarded(batch: BatchAggregator, wanted: dict, identities: dict, covers: CoverIndex | None) -> None:
+    """A Hubble flow the policy let through (mode cilium) used a grant when one covers it, and was
+    only observed (what enforcing would block) when none does."""
+    for key in [key for key in batch.rows if key[2] == FORWARDED]:
+        principal, host, _, hour = key
+        parsed = wanted.get(principal)
+        identity_id = identities.get(parsed) if parsed is not None else None
+        aggregate = batch.rows[key]
+        granted = (
+            identity_id is not None
+            and covers is not None
+            and covers.best(identity_id, host, aggregate.port, aggregate.last_seen) is not None
+        )
+        batch.rekey(key, (principal, host, _ALLOWED if granted else _OBSERVED, hour))
+
+
 def _attributed_rows(cluster: Cluster, batch: BatchAggregator) -> list[tuple]:
     """Rows for the upsert, sorted by key so concurrent batches lock rows in the same order."""
     trust_domain = cluster.trust_domain
@@ -170,6 +190,7 @@ def _attributed_rows(cluster: Cluster, batch: BatchAggregator) -> list[tuple]:
             identities[(ns_name, account)] = pk
         if identities:
             covers = _grant_covers(cluster)
+    _resolve_forwarded(batch, wanted, identities, covers)
     rows = []
     for key in sorted(batch.rows):
         principal, host, verdict, hour = key

@@ -46,6 +46,7 @@ CLUSTER_FIELDS = (
     "source_access_log_provider",
     "origination_ca_certificates",
     "origination_credential_name",
+    "cilium_version",
 )
 
 

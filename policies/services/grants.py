@@ -52,13 +52,15 @@ def grants_create_for_request(
                 .first()
             )
             if previous is not None:
+                # Ended before the new one exists (one active grant per identity and destination); the new
+                # grant's id is added below, and its own grant.created event names the grant it supersedes.
                 transition(
                     previous,
-                    GrantStatus.EXPIRED,
+                    GrantStatus.SUPERSEDED,
                     actor=actor,
                     actor_repr=actor_repr,
                     event_type=AuditEventType.GRANT_SUPERSEDED,
-                    fields={"ended_at": now, "end_reason": f"Superseded by request #{request.pk}."},
+                    fields={"ended_at": now},
                     egress_request=request,
                     cluster=identity.namespace.cluster,
                     after={"superseded_by_request": request.pk},
@@ -78,6 +80,10 @@ def grants_create_for_request(
                 valid_from=now,
                 expires_at=expires_at,
             )
+            if previous is not None:
+                previous.superseded_by = grant
+                previous.end_reason = f"Superseded by grant #{grant.pk} (request #{request.pk})."
+                previous.save(update_fields=["superseded_by", "end_reason"])
             audit_event_record(
                 event_type=AuditEventType.GRANT_CREATED,
                 actor=actor,
@@ -85,7 +91,7 @@ def grants_create_for_request(
                 subject=grant,
                 egress_request=request,
                 cluster=grant.cluster,
-                after=_grant_state(grant),
+                after={**_grant_state(grant), "supersedes": previous.pk if previous is not None else None},
             )
             created.append(grant)
     cluster_mark_for_reconcile(

@@ -127,7 +127,7 @@ def reconcile_run_begin(
     else:
         run.timings = {"queued": int((now - run.started_at).total_seconds() * 1000)}
         run.started_at, run.outcome = now, ReconcileRun.Outcome.RUNNING
-        run.correlation_id = current_correlation_id() or run.correlation_id
+        run.correlation_id = run.correlation_id or current_correlation_id()  # the queueing request's
         run.save(update_fields=["timings", "started_at", "outcome", "correlation_id"])
     state = ClusterSyncState.objects.filter(cluster=cluster).values("needs_reconcile", "marked_at").first()
     if state is None:

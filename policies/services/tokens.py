@@ -11,7 +11,7 @@ from policies.actors import Actor
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import ApiToken
-from policies.permissions import token_create_denial, token_revoke_denial
+from policies.permissions import can_create_token, can_revoke_token
 from policies.services.audit import audit_event_record
 
 TOKEN_PREFIX = "egr"
@@ -47,8 +47,8 @@ def api_token_create(
     rights); `actor=None` is the operator bootstrapping automation from the command line. `parent` is
     the token the request was authenticated with, if any: a token never mints a broader or longer-lived
     one (a read-only token mints none; the new one expires no later than its parent, by default then)."""
-    if actor is not None and (denial := token_create_denial(actor, user)):
-        raise PermissionDenied(denial)
+    if not can_create_token(actor, user):
+        raise PermissionDenied("You can only create tokens for yourself.")
     if parent is not None and parent.read_only:
         raise PermissionDenied(f"Token {parent.name!r} is read-only; a read-only token cannot create tokens.")
     if not user.is_active:
@@ -100,8 +100,8 @@ def api_token_create(
 def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
     """Stop a token from working at once. Owners revoke their own; platform admins any (incidents)."""
     token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
-    if actor is not None and (denial := token_revoke_denial(actor, token)):
-        raise PermissionDenied(denial)
+    if not can_revoke_token(actor, token):
+        raise PermissionDenied("You can only revoke your own tokens.")
     if token.revoked_at is not None:
         raise TransitionNotAllowed(f"Token {token.name!r} is already revoked.")
     before = _token_state(token)

@@ -207,7 +207,11 @@ def grant_revoke_view(request, pk: int):
         except ApplicationError as exc:
             form_errors_from(form, exc)
         else:
-            messages.success(request, f"Grant #{pk} revoked; the access is removed from {grant.cluster.name} now.")
+            messages.success(
+                request,
+                f"Grant #{pk} revoked. {grant.cluster.name} is being reconciled to remove the access; "
+                "the grant page shows when it is gone.",
+            )
             return _done(request, reverse("grant_detail", args=[pk]))
     context = {"grant": grant, "form": form}
     return render_page(request, "policies/grant_revoke.html", context, status=400 if form.errors else 200)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from policies.exceptions import ApplicationError
 from policies.filtersets import AccessRecordFilterSet
 from policies.forms import as_pk
-from policies.models import Cluster, Namespace, Team
+from policies.models import Cluster, Namespace
 from policies.permissions import (
     can_request_for_team,
     can_revoke_grant,
@@ -30,20 +30,14 @@ from policies.selectors.monitoring import (
     denied_attempts_explained,
     unused_grants,
 )
+from policies.selectors.teams import team_choices_for
 from policies.services.clusters import workload_identity_ensure
 from policies.services.ingest_tokens import cluster_ingest_token_rotate
 from policies.views.common import deny, flash_error, login_required, paginate, render_page, require_admin
 
 DENIED_WINDOWS = ((1, "last 24 hours"), (7, "last 7 days"), (30, "last 30 days"), (90, "last 90 days"))
 DEFAULT_DENIED_DAYS = 7
-_DENIED_FILTERS = ("team", "cluster", "host", "days")
-
-
-def _teams_for(user) -> list[tuple[str, str]]:
-    teams = Team.objects.order_by("slug")
-    if not is_platform_admin(user):
-        teams = teams.filter(pk__in=member_team_ids(user))
-    return list(teams.values_list("slug", "name"))
+_DENIED_FILTERS = ("team", "cluster", "namespace", "principal", "host", "days")
 
 
 def _request_url(row: dict) -> str:
@@ -72,12 +66,12 @@ def denied_attempts_page(request):
     context = {
         "page_obj": page,
         "rows": rows,
-        "teams": _teams_for(user),
+        "teams": team_choices_for(user),
         "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
         "windows": DENIED_WINDOWS,
         "selected": data,
         "filter_errors": filterset.errors if not filterset.is_valid() else {},
-        "filtered": bool(set(request.GET) & {"team", "cluster", "host"}),
+        "filtered": bool(set(request.GET) & {"team", "cluster", "namespace", "principal", "host"}),
     }
     return render_page(request, "policies/monitoring/denied_attempts.html", context, partial="results")
 

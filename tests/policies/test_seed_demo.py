@@ -20,12 +20,17 @@ class SeedDemoTests:
         assert statuses == set(RequestStatus.values)
         assert Grant.objects.filter(status=GrantStatus.ACTIVE).exists()
         assert Grant.objects.filter(status=GrantStatus.REVOKED).exists()
-        states = {ns.name: (ns.team.slug, ns.enforcement) for ns in Namespace.objects.select_related("team")}
+        states = {
+            (ns.cluster.name, ns.name): (ns.team.slug, ns.enforcement)
+            for ns in Namespace.objects.select_related("team", "cluster")
+        }
         assert states == {
-            "payments": ("payments", "enforce"),
-            "search": ("search", "enforce"),
-            "ledger": ("payments", "enforce"),
-            "reports": ("search", "observe"),
+            ("demo", "payments"): ("payments", "enforce"),
+            ("demo", "search"): ("search", "enforce"),
+            ("demo", "ledger"): ("payments", "enforce"),
+            ("demo", "reports"): ("search", "observe"),
+            ("demo-cilium", "storefront"): ("payments", "enforce"),
+            ("demo-cilium", "analytics"): ("search", "observe"),
         }
         assert not Grant.objects.filter(identity__namespace__name__in=["ledger", "reports"]).exists()
         # Teams, memberships, rules and the platform admin came through the services: each has its event.
@@ -47,3 +52,37 @@ class SeedDemoTests:
         with pytest.raises(CommandError, match="refusing"):
             call_command("seed_demo")
         assert not User.objects.exists()
+
+    def test_the_cilium_demo_cluster_renders_reconciles_and_is_monitored(self, settings, tmp_path):
+        from policies.choices import AccessVerdict
+        from policies.models import AccessRecord, Cluster, ReconcileRun
+        from policies.reconciler.loop import reconcile_cluster
+        from policies.selectors.manifests import cluster_render
+
+        settings.DEBUG = True
+        settings.VAR_DIR = tmp_path
+        call_command("seed_demo", "--password", "pw-123")
+        cluster = Cluster.objects.get(name="demo-cilium")
+        assert (cluster.enforcement_mode, cluster.connection_kind) == ("cilium", "directory")
+        result = cluster_render(cluster)
+        assert {(o["kind"], o["metadata"]["namespace"]) for o in result.objects} == {
+            ("CiliumNetworkPolicy", "storefront"),
+            ("CiliumNetworkPolicy", "analytics"),
+        }
+        assert not result.unrenderable  # the http-originate request is still pending
+        waiting = EgressRequest.objects.get(
+            status=RequestStatus.SUBMITTED,
+            destinations__protocol="http-originate",
+            identities__namespace__cluster=cluster,
+        )
+        assert waiting.grants.count() == 0
+        run = reconcile_cluster(cluster.pk, trigger="test")
+        assert run.outcome == ReconcileRun.Outcome.SUCCEEDED and run.created == 2
+        assert (tmp_path / "gitops" / "demo-cilium" / "storefront").is_dir()
+        verdicts = set(AccessRecord.objects.filter(cluster=cluster).values_list("host", "verdict"))
+        assert {
+            ("api.stripe.com", AccessVerdict.ALLOWED),
+            ("api.github.com", AccessVerdict.ALLOWED),
+            ("pastebin.com", AccessVerdict.BLOCKED_AT_SOURCE),
+            ("api.openexchangerates.org", AccessVerdict.OBSERVED),
+        } <= verdicts

@@ -70,6 +70,7 @@ class Fault:
     reason: str | None = None
     delay: float = 0.0
     times: int | None = 1  # None: forever
+    retry_after: str = "0"  # the Retry-After header of a 429
 
     def matches(self, verb: str, plural: str | None, namespace: str | None, name: str | None) -> bool:
         return (
@@ -216,6 +217,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
     _identity: contextvars.ContextVar = attrs.field(factory=lambda: contextvars.ContextVar("identity", default=None))
     faults: list = attrs.field(factory=list)
     calls: list = attrs.field(factory=list)
+    in_flight: int = 0  # requests being served now, and the most at once (the client's concurrency)
+    max_in_flight: int = 0
     _owners: dict = attrs.field(factory=dict)  # object key → {manager: set of leaf paths}
     _kinds: dict = attrs.field(factory=dict)  # resource → kind name
     _index: dict = attrs.field(factory=dict)  # resource → {(namespace, name): kmock Object}, for fast lists
@@ -257,6 +260,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
         self._store(SERVICE_ACCOUNTS, namespace, name, body)
 
     def fail(self, verb: str, *, status: int = 500, times: int | None = 1, message: str = "", **match) -> Fault:
+        """Matching requests get `status` (a 429 with `retry_after`, default "0")."""
         fault = Fault(verb=verb, status=status, times=times, message=message or f"injected {status}", **match)
         self.faults.append(fault)
         return fault
@@ -318,6 +322,14 @@ class ApiEmulator(kmock.KubernetesEmulator):
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         if request.url.path.startswith("/_emulator/"):
             return self._control(request)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._serve(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _serve(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         identity = None
         if self.rbac is not None:
             identity = self.tokens.get(_bearer(request.headers.get("Authorization", "")))
@@ -341,7 +353,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
                     reason = fault.reason or _REASONS.get(fault.status, "InternalError")
                     response = _status(fault.status, reason, fault.message)
                     if fault.status == 429:
-                        response.headers["Retry-After"] = "0"
+                        response.headers["Retry-After"] = fault.retry_after
                 break
         if response is None:
             handler = {

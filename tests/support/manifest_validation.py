@@ -6,6 +6,8 @@
   validating webhook adds (reference §10: name forms, port names, exportTo, SNI hosts, …).
 - NetworkPolicy: `kubernetes-validate` in strict mode, plus the enums and formats the API server
   checks and the OpenAPI schema does not.
+- CiliumNetworkPolicy: the whole object against Cilium's CRD (`settings.EGRESSUI_CILIUM_CRDS`),
+  closed, with its `oneOf`/`anyOf` rules and `format: cidr` (the bundle has no CEL rules).
 
 Used by the manifest tests and the rendering benchmark; a test dependency only (see docs): in a
 cluster the API server and the webhook apply the same rules when the reconciler applies objects.
@@ -78,8 +80,13 @@ def is_ip(value) -> bool:
     return True
 
 
+_COMBINATORS = ("oneOf", "anyOf", "allOf", "not")
+
+
 def _close(node):
-    """Mark every object schema closed unless it preserves unknown fields (Strict field validation)."""
+    """Mark every object schema closed unless it preserves unknown fields (Strict field validation).
+    The branches of oneOf/anyOf/allOf/not only add conditions on fields declared beside them (Cilium's
+    `{properties: {matchName: {}}, required: [matchName]}`), so they stay open."""
     if isinstance(node, dict):
         if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
             node.setdefault("additionalProperties", False)
@@ -87,12 +94,23 @@ def _close(node):
             if key in ("properties", "patternProperties"):
                 for child in value.values():
                     _close(child)
+            elif key in _COMBINATORS:
+                continue
             elif isinstance(value, dict | list):
                 _close(value)
     elif isinstance(node, list):
         for child in node:
             _close(child)
     return node
+
+
+def _is_cidr(value) -> bool:
+    # The API server's `format: cidr` (Go's net.ParseCIDR): an address and a prefix length.
+    return not isinstance(value, str) or ("/" in value and is_ip_or_cidr(value))
+
+
+_FORMATS = jsonschema.FormatChecker(formats=())
+_FORMATS.checks("cidr")(_is_cidr)
 
 
 def _substring(value, start, end=None):
@@ -151,17 +169,22 @@ class _CelRules:
 
 
 class _CrdVersion:
-    def __init__(self, schema: dict):
-        spec_schema = _close(copy.deepcopy(schema["properties"]["spec"]))
-        self.validator = jsonschema.Draft4Validator(spec_schema)
-        self.cel = _CelRules(spec_schema)
+    """A served version's schema. Istio's schemas describe `spec` alone; a schema that declares
+    `metadata` too (Cilium's: `spec` or `specs`) is checked against the whole object."""
 
-    def errors(self, spec) -> list[str]:
-        found = [
-            f"spec{''.join(f'[{p}]' if isinstance(p, int) else f'.{p}' for p in error.absolute_path)}: {error.message}"
-            for error in self.validator.iter_errors(spec)
-        ]
-        return found + self.cel.errors(self.cel.schema, spec, "spec")
+    def __init__(self, schema: dict):
+        self.whole = "metadata" in (schema.get("properties") or {})
+        target = _close(copy.deepcopy(schema if self.whole else schema["properties"]["spec"]))
+        self.validator = jsonschema.Draft4Validator(target, format_checker=_FORMATS)
+        self.cel = _CelRules(target)
+
+    def errors(self, obj: dict) -> list[str]:
+        value, root = (obj, "") if self.whole else (obj["spec"], "spec")
+        found = []
+        for error in self.validator.iter_errors(value):
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+            found.append(f"{(root + where).lstrip('.') or 'object'}: {error.message}")
+        return found + self.cel.errors(self.cel.schema, value, root)
 
 
 @cache
@@ -185,31 +208,39 @@ class _LazyVersion:
         self.schema = schema
         self._compiled = None
 
-    def errors(self, spec) -> list[str]:
+    @property
+    def whole(self) -> bool:
+        return "metadata" in (self.schema.get("properties") or {})
+
+    def errors(self, obj: dict) -> list[str]:
         if self._compiled is None:
             self._compiled = _CrdVersion(self.schema)
-        return self._compiled.errors(spec)
+        return self._compiled.errors(obj)
 
 
 class ManifestValidator:
-    def __init__(self, crd_path: str):
-        self.crd_path = str(crd_path)
-        self.crds = _crds(self.crd_path)
+    """Validates against the CRDs of every bundle given (Istio's, and Cilium's where present)."""
+
+    def __init__(self, crd_path: str, *more_crd_paths: str):
+        self.crd_paths = [str(path) for path in (crd_path, *more_crd_paths)]
+        self.crd_path = ", ".join(self.crd_paths)
+        self.crds = {key: crd for path in self.crd_paths for key, crd in _crds(path).items()}
 
     def errors(self, obj: dict) -> list[str]:
         found = _metadata_errors(obj)
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        crd = self.crds.get((api_version, kind))
+        whole = crd is not None and crd.whole  # the schema itself closes the top level
         extra = set(obj) - {"apiVersion", "kind", "metadata", "spec"}
-        if extra:
+        if extra and not whole:
             found.append(f"unknown top-level fields {sorted(extra)}")
         if kind == "NetworkPolicy":
             return found + _network_policy_errors(obj)
-        crd = self.crds.get((api_version, kind))
         if crd is None:
             return [*found, f"{api_version} {kind} is not served by the CRDs in {self.crd_path}"]
-        if "spec" not in obj:
+        if "spec" not in obj and not whole:
             return [*found, "spec is required"]
-        found += crd.errors(obj["spec"])
+        found += crd.errors(obj)
         webhook = _WEBHOOK.get(kind)
         if webhook is not None and isinstance(obj["spec"], dict):
             found += webhook(obj["spec"], obj.get("metadata") or {})
@@ -499,8 +530,24 @@ def _network_policy_errors(obj: dict) -> list[str]:
     return found
 
 
-@cache
-def default_validator() -> ManifestValidator:
+def cilium_crds_path() -> Path | None:
+    """Cilium's CRD bundle (`settings.EGRESSUI_CILIUM_CRDS`), or None where it is absent."""
     from django.conf import settings
 
-    return ManifestValidator(settings.EGRESSUI_ISTIO_CRDS)
+    path = Path(settings.EGRESSUI_CILIUM_CRDS)
+    return path if path.is_file() else None
+
+
+CILIUM_CRDS_MISSING = (
+    "Cilium's CRD bundle is absent (../shared/cilium/cilium-crds.yaml): set EGRESSUI_CILIUM_CRDS to "
+    "ciliumnetworkpolicies.cilium.io's CRD file to validate Cilium objects"
+)
+
+
+@cache
+def default_validator() -> ManifestValidator:
+    """Istio's bundle, plus Cilium's where it is present (tests of Cilium objects skip without it)."""
+    from django.conf import settings
+
+    cilium = cilium_crds_path()
+    return ManifestValidator(settings.EGRESSUI_ISTIO_CRDS, *([str(cilium)] if cilium else []))

@@ -9,7 +9,7 @@ from policies.reconciler.resources import ObjectKey, is_ours, key_of
 
 
 class MemoryTarget:
-    parallelism = 2
+    concurrency = 2
     description = "memory"
 
     def __init__(self, cluster_name: str, objects: dict[ObjectKey, dict] | None = None):

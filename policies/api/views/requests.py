@@ -20,6 +20,7 @@ from policies.permissions import (
     can_submit_request,
     visible_requests,
 )
+from policies.selectors.existing_access import existing_access_of_requests
 from policies.selectors.identities import workload_identities_by_name
 from policies.selectors.manifests import request_preview
 from policies.selectors.request_api_rows import (
@@ -73,6 +74,7 @@ def request_detail_data(user, pk: int) -> dict:
         **document,
         "decisions": s.DecisionSerializer(decisions, many=True).data,
         "grants": list(request.grants.values_list("pk", flat=True)),
+        "existing_access": [item.as_dict() for item in existing_access_of_requests([request])[request.pk]],
         "allowed_actions": {
             "edit": can_edit_request(user, request),
             "submit": can_submit_request(user, request),

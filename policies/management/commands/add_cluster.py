@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from policies.choices import ConnectionKind, EnforcementMode, Environment
+from policies.constants import DEFAULT_CILIUM_VERSION
 from policies.exceptions import ApplicationError
 from policies.services.clusters import cluster_create
 
@@ -20,11 +21,19 @@ class Command(BaseCommand):
         parser.add_argument("--context", default="", help="Kubeconfig context (default: the current one).")
         parser.add_argument("--environment", choices=Environment.values, default=Environment.NON_PROD)
         parser.add_argument("--mode", choices=EnforcementMode.values, default=EnforcementMode.ISTIO)
+        parser.add_argument(
+            "--cilium-version",
+            default=DEFAULT_CILIUM_VERSION,
+            help=f"With --mode cilium: the cluster's Cilium release, MAJOR.MINOR (default {DEFAULT_CILIUM_VERSION}).",
+        )
         parser.add_argument("--description", default="")
 
     def handle(self, *args, name, kubeconfig, in_cluster, directory, context, environment, mode, **options):
         if context and not kubeconfig:
             raise CommandError("--context only goes with --kubeconfig.")
+        version = options["cilium_version"]
+        if version != DEFAULT_CILIUM_VERSION and mode != EnforcementMode.CILIUM:
+            raise CommandError("--cilium-version only goes with --mode cilium.")
         if kubeconfig:
             connection = {"connection_kind": ConnectionKind.KUBECONFIG, "kubeconfig_path": kubeconfig}
             connection["kube_context"] = context
@@ -38,6 +47,7 @@ class Command(BaseCommand):
                 name=name,
                 environment=environment,
                 enforcement_mode=mode,
+                cilium_version=version,
                 description=options["description"],
                 **connection,
             )

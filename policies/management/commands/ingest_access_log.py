@@ -39,11 +39,12 @@ class Command(BaseCommand):
     help = (
         "Ingest the egress gateway's JSON access log for one cluster from FILE (plain or gzip) or '-' for stdin, "
         "e.g. kubectl logs -f -n istio-egress deploy/istio-egressgateway | python manage.py ingest_access_log "
-        "--cluster prod-eu -. Lines are written in batches; with a stream, at least every --flush-seconds."
+        "--cluster prod-eu -. Lines are written in batches; with a stream, at least every --flush-seconds. "
+        "For a Cilium cluster: the Hubble exporter's file, or hubble observe --type policy-verdict -o jsonpb."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--cluster", required=True, help="Cluster whose egress gateway wrote the log.")
+        parser.add_argument("--cluster", required=True, help="Cluster whose gateway, sidecars or Hubble wrote the log.")
         parser.add_argument("file", help="Access-log file, or - for stdin.")
         parser.add_argument("--batch-lines", type=int, default=5000, help="Lines per database write (default 5000).")
         parser.add_argument(

@@ -9,9 +9,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from policies.accesslog.demo import demo_access_log
+from policies.accesslog.demo import demo_access_log, demo_hubble_flows
 from policies.choices import (
     ConnectionKind,
+    EnforcementMode,
     Environment,
     GrantStatus,
     NamespaceEnforcement,
@@ -58,7 +59,10 @@ PRE_APPROVED = ["pypi.org", "files.pythonhosted.org", "registry.npmjs.org", "api
 
 
 class Command(BaseCommand):
-    help = "Create demo users, teams, a cluster, approval rules and requests in every state (idempotent)."
+    help = (
+        "Create demo users, teams, a cluster (and demo-cilium, in mode cilium), approval rules and requests "
+        "in every state (idempotent)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--password", default=DEFAULT_PASSWORD, help="Password for every demo user.")
@@ -79,6 +83,10 @@ class Command(BaseCommand):
             self._rules(teams)
         if not EgressRequest.objects.filter(team__slug__in=["payments", "search"]).exists():
             self._requests(users, teams, identities)
+        with transaction.atomic():
+            cilium = self._cilium_cluster(teams)
+        if not EgressRequest.objects.filter(identities__namespace__cluster=cilium["web"].namespace.cluster).exists():
+            self._cilium_requests(users, teams, cilium)
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/ as:"))
         for username, display, superuser in USERS:
             role = (
@@ -165,6 +173,63 @@ class Command(BaseCommand):
             "ledger": workload_identity_ensure(actor=None, namespace=ledger, service_account="ledger"),
             "exporter": workload_identity_ensure(actor=None, namespace=reports, service_account="exporter"),
         }
+
+    def _cilium_cluster(self, teams):
+        """`demo-cilium`: a GitOps directory in enforcement mode cilium (no mesh), with storefront
+        enforced and analytics observed."""
+        cluster = Cluster.objects.filter(name="demo-cilium").first()
+        if cluster is None:
+            cluster = cluster_create(
+                actor=None,
+                name="demo-cilium",
+                description="Demo cluster without a mesh: CiliumNetworkPolicy toFQDNs, Hubble flows.",
+                environment=Environment.NON_PROD,
+                enforcement_mode=EnforcementMode.CILIUM,
+                connection_kind=ConnectionKind.DIRECTORY,
+                directory_path=str(Path(settings.VAR_DIR) / "gitops" / "demo-cilium"),
+            )
+        storefront = namespace_assign(
+            actor=None, cluster=cluster, name="storefront", team=teams["payments"], enforcement="enforce"
+        )
+        analytics = namespace_assign(
+            actor=None, cluster=cluster, name="analytics", team=teams["search"], enforcement="observe"
+        )
+        return {
+            "web": workload_identity_ensure(actor=None, namespace=storefront, service_account="web"),
+            "etl": workload_identity_ensure(actor=None, namespace=analytics, service_account="etl"),
+        }
+
+    def _cilium_requests(self, users, teams, ids):
+        """An approved request (a host and a wildcard, one toFQDNs entry), one waiting whose
+        http-originate Cilium cannot render (its preview says why), and Hubble flows."""
+        dev, lead, secops = users["payments-dev"], users["payments-lead"], users["secops"]
+
+        def ask(identity, destinations, justification):
+            data = RequestInput(
+                team=teams["payments"],
+                identities=[ids[identity]],
+                destinations=[DestinationInput(**d) for d in destinations],
+                justification=justification,
+                duration_days=90,
+            )
+            return egress_request_create(requester=dev, data=data, submit=True)
+
+        shop = ask(
+            "web",
+            [{"host": "api.stripe.com", "port": 443}, {"host": "*.github.com", "port": 443}],
+            "Checkout and release downloads from the storefront.",
+        )
+        egress_request_approve(request=shop, approver=lead)
+        egress_request_approve(request=shop, approver=secops)
+        ask(
+            "web",
+            [{"host": "legacy-erp.example.com", "port": 443, "protocol": Protocol.HTTP_ORIGINATE}],
+            "Old ERP client speaks HTTP only.",
+        )
+        cluster = ids["web"].namespace.cluster
+        start = Grant.objects.filter(cluster=cluster).aggregate(start=Max("valid_from"))["start"]
+        lines = demo_hubble_flows(start=start, end=timezone.now())
+        access_log_ingest(cluster=cluster, records=list(enumerate(lines, start=1)))
 
     def _rules(self, teams):
         def domain_list(name, description, entries):

@@ -1,6 +1,6 @@
 """The approvals inbox: what waits for the viewer's decision, with filters and bulk approval."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.views.decorators.http import require_GET
 
@@ -14,6 +14,7 @@ from policies.selectors.approvals import (
     approval_inbox_rows,
     approvals_given,
 )
+from policies.selectors.existing_access import existing_access_of_requests
 from policies.selectors.requests import (
     RISK_FLAGS,
     pending_step,
@@ -39,6 +40,7 @@ class InboxRow:
     decide_url: str
     preview_url: str
     approvals_so_far: int = 0  # on the current step, when it needs more than one
+    existing: list = field(default_factory=list)  # grants it replaces, other requests asking the same
 
     @property
     def identity_names(self) -> list[str]:
@@ -49,8 +51,8 @@ class InboxRow:
 
 
 def inbox_rows(requests) -> list[InboxRow]:
-    """Rows from requests loaded by `approval_inbox` (prefetched): no query per row, and one more
-    only when some current step needs several approvals."""
+    """Rows from requests loaded by `approval_inbox` (prefetched): no query per row; one more only
+    when some current step needs several approvals, and two for the grants the page's requests replace."""
     detail, decide, preview = PkUrl("request_detail"), PkUrl("request_decide"), PkUrl("request_preview")
     rows = [
         InboxRow(
@@ -65,7 +67,9 @@ def inbox_rows(requests) -> list[InboxRow]:
         for item in requests
     ]
     counts = approvals_given([row.step.pk for row in rows if row.step and row.step.required_approvals > 1])
+    existing = existing_access_of_requests(requests)
     for row in rows:
+        row.existing = existing.get(row.req.pk, [])
         if row.step is not None:
             row.approvals_so_far = counts.get(row.step.pk, 0)
     return rows

@@ -68,11 +68,14 @@ def cluster_run_detail(request, pk: int, run_pk: int):
     context = {
         "run": run,
         "cluster": run.cluster,
+        "pending": run.outcome in (ReconcileRun.Outcome.QUEUED, ReconcileRun.Outcome.RUNNING),
         "page_obj": paginate(request, results, default=50),
         "actions": ReconcileObjectResult.Action.choices,
         "selected_action": action,
     }
-    return render_page(request, "policies/cluster_run.html", context, partial="results")
+    # The page polls its live part while the run is pending; the filters refresh the results only.
+    partial = "live" if request.htmx and request.htmx.target == "run-live" else "results"
+    return render_page(request, "policies/cluster_run.html", context, partial=partial)
 
 
 @login_required

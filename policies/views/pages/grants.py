@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from policies.choices import AppliedState, GrantStatus
+from policies.choices import GrantStatus
 from policies.exceptions import ApplicationError
 from policies.filtersets import GrantFilterSet
 from policies.forms import DESTINATION_PREFIX, BreakGlassForm, DestinationFormSet
@@ -48,6 +48,7 @@ def grant_list_page(request):
             "detail_url": detail(grant.pk),
             "revoke_url": revoke(grant.pk),
             "renew_url": renew(grant.pk),
+            "superseded_by_url": detail(grant.superseded_by_id) if grant.superseded_by_id else "",
         }
         for grant in page.object_list
     ]
@@ -71,15 +72,17 @@ def grant_list_page(request):
 def grant_detail(request, pk: int):
     user = request.user
     grant = visible_grant_or_403(user, pk)
+    if request.htmx and request.htmx.target == "grant-cluster-state":  # the part that follows the cluster
+        return render_page(request, "policies/grant_detail.html", {"grant": grant}, partial="cluster-state")
     history = AuditEvent.objects.filter(subject_type="grant", subject_id=str(grant.pk)).order_by("seq")
     context = {
         "grant": grant,
         "flags": destination_risk_flags(host=grant.host, protocol=grant.protocol),
         "history": list(history),
         "renewals": list(grant.renewals.order_by("-created_at")),
+        "replaces": list(grant.supersedes.values_list("pk", flat=True)),
         "can_revoke": grant.status == GrantStatus.ACTIVE and can_revoke_grant(user, grant),
         "can_renew": can_renew_grant(user, grant),
-        "applied_states": AppliedState,
         "usage": grant_usage(grant=grant),
     }
     return render_page(request, "policies/grant_detail.html", context)

@@ -27,10 +27,12 @@ from policies.permissions import (
     step_denial_reason,
 )
 from policies.selectors.audit import request_timeline
+from policies.selectors.existing_access import existing_access_of_requests
 from policies.selectors.requests import request_clusters, request_get, request_risk_flags, request_rows
 from policies.services.requests import egress_request_create, egress_request_update
 from policies.templatetags.egressui_ui import DECISION_VERBS
 from policies.views.common import apply_service_errors, deny, login_required, paginate, render_page
+from policies.views.existing_access import mark_existing_access
 from policies.views.lookups import visible_request_or_403
 from policies.views.preview import preview_for_input, preview_for_request
 
@@ -87,6 +89,7 @@ def request_detail(request, pk: int):
         "can_submit": can_submit_request(user, egress_request) and egress_request.status == RequestStatus.DRAFT,
         "can_cancel": can_cancel_request(user, egress_request),
         "can_comment": can_comment_request(user, egress_request),
+        "existing_access": existing_access_of_requests([egress_request])[egress_request.pk],
     }
     return render_page(request, "policies/request_detail.html", context)
 
@@ -268,6 +271,7 @@ def _request_form(request, *, instance: EgressRequest | None):
         form = RequestForm(user=user, team=team, initial=initial)
         formset = DestinationFormSet(prefix=DESTINATION_PREFIX, initial=destinations)
 
+    mark_existing_access(form, formset, instance=instance)
     context = {
         "form": form,
         "formset": formset,
@@ -329,11 +333,12 @@ def request_outcome_message(saved: EgressRequest, *, submitted: bool) -> str:
 def request_check(request):
     """Live validation while typing (htmx): out-of-band fragments only, so nothing the user is
     typing into is replaced. Saves nothing."""
-    team = None
+    team = instance = None
     instance_id = request.POST.get("instance")
     if instance_id and instance_id.isdigit():
         instance = request_get(user=request.user, pk=int(instance_id))
         team = instance.team if instance else None
     form = RequestForm(request.POST, user=request.user, team=team)
     formset = DestinationFormSet(request.POST, prefix=DESTINATION_PREFIX)
+    mark_existing_access(form, formset, instance=instance)
     return render_page(request, "policies/request_form.html", {"form": form, "formset": formset}, partial="checks")

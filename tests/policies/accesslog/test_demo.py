@@ -14,13 +14,14 @@ def test_seed_demo_shows_usage_and_denied_attempts(settings, tmp_path):
     call_command("seed_demo", "--password", "pw-123", stdout=open("/dev/null", "w"))
     state = ClusterIngestState.objects.get(cluster__name="demo")
     assert (state.lines_accepted, state.lines_rejected) == (124, 0)
-    used = AccessRecord.objects.filter(verdict=AccessVerdict.ALLOWED)
+    demo = AccessRecord.objects.filter(cluster__name="demo")  # demo-cilium: tests/policies/test_seed_demo.py
+    used = demo.filter(verdict=AccessVerdict.ALLOWED)
     assert set(used.values_list("host", flat=True)) == {"api.stripe.com", "pypi.org"}
     assert not used.filter(grant__isnull=True).exists()
-    refused = set(AccessRecord.objects.filter(verdict__in=["denied", "no_route"]).values_list("host", flat=True))
+    refused = set(demo.filter(verdict__in=["denied", "no_route"]).values_list("host", flat=True))
     assert refused == {"api.adyen.com", "hooks.slack.com", "pastebin.com"}
     # The sidecars of the observed namespace reports, and of the enforced one without grants, ledger.
-    observed = AccessRecord.objects.filter(verdict=AccessVerdict.OBSERVED)
+    observed = demo.filter(verdict=AccessVerdict.OBSERVED)
     assert set(observed.values_list("namespace__name", "host", "protocol", "port")) == {
         ("reports", "api.openexchangerates.org", "tls", 443),
         ("reports", "reports-bucket.s3.eu-west-1.amazonaws.com", "tls", 443),
@@ -29,7 +30,7 @@ def test_seed_demo_shows_usage_and_denied_attempts(settings, tmp_path):
     }
     assert observed.filter(identity__service_account="exporter").count() == 3
     assert observed.filter(source_principal="cluster.local/ns/reports/sa/scheduler", identity__isnull=True).exists()
-    [blocked] = AccessRecord.objects.filter(verdict=AccessVerdict.BLOCKED_AT_SOURCE)
+    [blocked] = demo.filter(verdict=AccessVerdict.BLOCKED_AT_SOURCE)
     assert (blocked.host, blocked.identity.service_account, blocked.namespace.name) == (
         "api.exchangerate.host",
         "ledger",

@@ -1,7 +1,9 @@
 """Plain inputs for renderer tests: a fixed clock, a grant builder, and named cases covering every
 protocol, wildcards and many namespaces (used by golden files, validation and properties)."""
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from policies.manifests import ClusterSettings, GrantSpec, NamespaceSpec, RenderInput, RenderResult, render_cluster
 
@@ -23,6 +25,14 @@ def render(grants, *, now: datetime = NOW, namespaces=(), **cluster_overrides) -
     return render_cluster(
         RenderInput(cluster=cluster(**cluster_overrides), grants=tuple(grants), now=now, namespaces=specs)
     )
+
+
+def assert_golden(path: Path, text: str) -> None:
+    """`text` equals the golden file at `path` (rewritten first with EGRESSUI_UPDATE_GOLDEN=1)."""
+    if os.environ.get("EGRESSUI_UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"{path} is missing; generate it with EGRESSUI_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8")
 
 
 def find(result: RenderResult, kind: str, name: str, namespace: str = "istio-egress") -> dict:
@@ -133,3 +143,43 @@ def broad_grants(namespaces: int = 12) -> list[GrantSpec]:
 
 
 BROAD_CLUSTER = {"wildcard_serving_hosts": WIKIPEDIA}
+
+# Mode cilium, same form (the cluster is in enforcement mode cilium); golden files in golden/cilium/.
+CILIUM_CASES: dict[str, tuple[list[GrantSpec], dict]] = {
+    "namespace_enforced_with_grants": (
+        [grant(1, "payments", "checkout", "api.stripe.com")],
+        {"namespaces": [("payments", "enforce")], "in_cluster_cidrs": IN_CLUSTER_CIDRS},
+    ),
+    "namespace_enforced_without_grants": ([], {"namespaces": [("ledger", "enforce")]}),
+    "namespace_observed": (
+        [grant(1, "reports", "exporter", "api.stripe.com")],
+        {"namespaces": [("reports", "observe"), ("sandbox", "observe")], "in_cluster_cidrs": IN_CLUSTER_CIDRS},
+    ),
+    "in_cluster_restrict": (
+        [grant(1, "payments", "checkout", "api.stripe.com")],
+        {"namespaces": [("payments", "enforce")], "in_cluster_egress": "restrict"},
+    ),
+    "tls": (
+        [
+            grant(1, "payments", "checkout", "api.stripe.com"),
+            grant(2, "payments", "checkout", "hooks.stripe.com"),
+            grant(3, "payments", "checkout", "api.stripe.com", 8443),
+            grant(4, "search", "indexer", "api.stripe.com"),
+        ],
+        {},
+    ),
+    "http": ([grant(1, "payments", "checkout", "plain.example.com", 80, "http")], {}),
+    "tcp": (
+        [
+            grant(1, "payments", "refunds", "203.0.113.0/29", 5432, "tcp"),
+            grant(2, "payments", "refunds", "198.51.100.7", 5432, "tcp", tcp_direct=True),
+            grant(3, "payments", "refunds", "10.20.0.0/16", 6379, "tcp"),
+        ],
+        {},
+    ),
+    "wildcard": ([grant(1, "payments", "checkout", "*.github.com")], {}),
+    "wildcard_before_1_19": (
+        [grant(1, "payments", "checkout", "*.github.com", expanded_hosts=("api.github.com", "a.b.github.com"))],
+        {"cilium_version": "1.18"},
+    ),
+}

@@ -1,5 +1,5 @@
-"""The YAML that docs/rendering.md and docs/rollout.md show for the namespace states is what the
-renderer produces (labels and annotations aside), so the documentation cannot drift from the code."""
+"""The YAML that docs/rendering.md and docs/rollout.md show for the namespace states and mode cilium is
+what the renderer produces (labels and annotations aside), so the documentation cannot drift from the code."""
 
 import re
 from pathlib import Path
@@ -56,3 +56,18 @@ def test_rollout_guide_shows_what_each_state_renders():
     assert telemetry == bare(find(enforced, "Telemetry", "egressui-source-access-log", "reports"))
     rendered = bare(find(enforced, "NetworkPolicy", "egressui-egress", "reports"))
     assert policy["spec"]["egress"] == rendered["spec"]["egress"] and policy == rendered
+
+
+def test_cilium_policy_is_the_rendered_one():
+    result = render(
+        [
+            grant(1, "payments", "checkout", "api.stripe.com"),
+            grant(2, "payments", "checkout", "*.github.com"),
+            grant(3, "payments", "refunds", "203.0.113.0/29", 5432, "tcp"),
+        ],
+        namespaces=[("payments", "enforce")],
+        in_cluster_cidrs=IN_CLUSTER_CIDRS,
+        mode="cilium",
+    )
+    [policy] = documented("rendering.md", "## Mode `cilium`")
+    assert policy == bare(find(result, "CiliumNetworkPolicy", "egressui-egress", "payments"))

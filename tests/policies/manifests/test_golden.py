@@ -1,29 +1,32 @@
-"""Golden files: the exact YAML per protocol case. A change to rendering shows up here as a diff to
-review. Regenerate with `EGRESSUI_UPDATE_GOLDEN=1 .venv/bin/pytest tests/policies/manifests/test_golden.py`."""
+"""Golden files: the exact YAML per protocol case, per enforcement mode (golden/ for istio,
+golden/cilium/). A change to rendering shows up here as a diff to review. Regenerate with
+`EGRESSUI_UPDATE_GOLDEN=1 .venv/bin/pytest tests/policies/manifests/test_golden.py`."""
 
-import os
 from pathlib import Path
 
 import pytest
 
 from policies.manifests import dump_yaml
-from tests.policies.manifests.cases import CASES, render
+from tests.policies.manifests.cases import CASES, CILIUM_CASES, assert_golden, render
 
 GOLDEN = Path(__file__).parent / "golden"
+# mode → (cases, folder, render arguments the mode adds)
+MODES = {
+    "istio": (CASES, GOLDEN, {}),
+    "cilium": (CILIUM_CASES, GOLDEN / "cilium", {"mode": "cilium"}),
+}
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_golden(case):
-    grants, overrides = CASES[case]
-    result = render(grants, **overrides)
+@pytest.mark.parametrize(("mode", "case"), [(mode, case) for mode, (cases, _, _) in MODES.items() for case in cases])
+def test_golden(mode, case):
+    cases, folder, extra = MODES[mode]
+    grants, overrides = cases[case]
+    result = render(grants, **overrides, **extra)
     assert not result.unrenderable
-    text = dump_yaml(result.objects)
-    path = GOLDEN / f"{case}.yaml"
-    if os.environ.get("EGRESSUI_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert path.is_file(), f"{path} is missing; generate it with EGRESSUI_UPDATE_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8")
+    assert_golden(folder / f"{case}.yaml", dump_yaml(result.objects))
 
 
-def test_no_stray_golden_files():
-    assert sorted(p.stem for p in GOLDEN.glob("*.yaml")) == sorted(CASES)
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_no_stray_golden_files(mode):
+    cases, folder, _ = MODES[mode]
+    assert sorted(p.stem for p in folder.glob("*.yaml")) == sorted(cases)

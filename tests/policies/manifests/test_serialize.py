@@ -21,7 +21,15 @@ class KindsTests:
             ("Sidecar", "networking.istio.io/v1", "sidecars"),
             ("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies"),
             ("Telemetry", "telemetry.istio.io/v1", "telemetries"),
+            ("CiliumNetworkPolicy", "cilium.io/v2", "ciliumnetworkpolicies"),
         ]
+
+    def test_each_mode_lists_only_its_own_kinds(self):
+        from policies.manifests.kinds import kinds_for_mode
+
+        assert [k.kind for k in kinds_for_mode("cilium")] == ["CiliumNetworkPolicy"]
+        assert "CiliumNetworkPolicy" not in {k.kind for k in kinds_for_mode("istio")}
+        assert set(kinds_for_mode("istio")) | set(kinds_for_mode("cilium")) <= set(KINDS)
 
 
 class YamlTests:

@@ -15,7 +15,7 @@ def fast_retries(settings):
     settings.EGRESSUI_KUBE_BACKOFF_MS = 1
     settings.EGRESSUI_KUBE_RETRIES = 3
     settings.EGRESSUI_KUBE_TIMEOUT = 2
-    settings.EGRESSUI_RECONCILE_PARALLELISM = 4
+    settings.EGRESSUI_RECONCILE_CONCURRENCY = 4
 
 
 @pytest.fixture
@@ -42,3 +42,15 @@ def point_at(cluster, url: str, token: str = "test-token"):
 @pytest.fixture
 def api_cluster(world, kube):
     return point_at(world.cluster, kube.url)
+
+
+@pytest.fixture
+def plain_target(world, kube):
+    """A `KubernetesTarget` for cluster "cluster-a" against the emulator, retrying without waiting."""
+    from policies.reconciler.cluster import KubernetesTarget
+
+    world.cluster.name = "cluster-a"
+    point_at(world.cluster, kube.url)
+    target = KubernetesTarget(world.cluster, sleep=lambda _: None)
+    yield target
+    target.close()

@@ -10,9 +10,7 @@ import urllib.request
 
 import pytest
 
-from policies.reconciler.cluster import KubernetesTarget
 from policies.reconciler.errors import ObjectFailed
-from tests.policies.reconciler.conftest import point_at
 from tests.policies.reconciler.test_cluster import service_entry
 from tests.support.kube import ApiEmulator, EmulatorThread
 from tests.support.rbac import RbacPolicy, service_account
@@ -116,12 +114,8 @@ class StrictFieldValidationTests:
 
 class ReconcilerClassificationTests:
     @pytest.fixture
-    def target(self, world, kube):
-        world.cluster.name = "cluster-a"
-        point_at(world.cluster, kube.url)
-        target = KubernetesTarget(world.cluster, sleep=lambda _: None)
-        yield target
-        target.close()
+    def target(self, plain_target):
+        return plain_target
 
     def test_the_500_for_an_undeclared_field_is_permanent_and_not_retried(self, target, kube):
         with pytest.raises(ObjectFailed) as failure:

@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from policies.choices import ConnectionKind
 from policies.reconciler.connection import connection_test
-from policies.reconciler.resources import API_PERMISSIONS
+from policies.reconciler.resources import API_PERMISSIONS, api_permissions_for_mode
 from tests.factories import fixture_save
 from tests.policies.reconciler.conftest import point_at
 
@@ -28,10 +28,27 @@ class KubernetesConnectionTests:
             "Telemetry",
         ]
         assert all(check.served and check.group_versions == ["v1"] for check in report.kinds)
-        assert len(report.permissions) == len(API_PERMISSIONS) and all(c.allowed for c in report.permissions)
+        istio = api_permissions_for_mode("istio")
+        assert len(report.permissions) == len(istio) and all(c.allowed for c in report.permissions)
+        assert len(istio) < len(API_PERMISSIONS)  # an Istio cluster needs no Cilium permissions
         reviews = [c for c in kube.calls if c.plural == "selfsubjectaccessreviews"]
-        assert len(reviews) == len(API_PERMISSIONS)
+        assert len(reviews) == len(istio)
         assert report.as_text().endswith("result: ready to reconcile")
+
+    def test_a_cilium_cluster_needs_its_policy_kind_and_permissions_only(self, api_cluster, kube):
+        api_cluster.enforcement_mode = "cilium"
+        fixture_save(api_cluster)
+        kube.denied = {("cilium.io", "ciliumnetworkpolicies", "patch")}
+        report = connection_test(api_cluster)
+        assert [(check.kind, check.api_version, check.served) for check in report.kinds] == [
+            ("CiliumNetworkPolicy", "cilium.io/v2", True)
+        ]
+        assert {check.name for check in report.permissions} == {
+            *(f"{verb} ciliumnetworkpolicies.cilium.io" for verb in ("get", "list", "create", "patch", "delete")),
+            "list serviceaccounts",
+            "create selfsubjectaccessreviews.authorization.k8s.io",
+        }
+        assert [check.name for check in report.missing_permissions] == ["patch ciliumnetworkpolicies.cilium.io"]
 
     def test_each_missing_permission_is_named(self, api_cluster, kube):
         kube.denied = {("networking.istio.io", "serviceentries", "patch"), ("", "serviceaccounts", "list")}

@@ -5,8 +5,10 @@ Everything about the role comes from the shipped deploy/kubernetes install (buil
 would): its ClusterRole and binding, and the service account the worker Deployment runs as. Nothing is
 derived from egressui's own permission list. The scenario: a first sync under the full role, then
 behind egressui's back one object of every kind removed (a create), one edited (a patch) and one extra
-labelled object added (a delete); then a resync under the reduced role. A new rendered kind must be
-rendered by the demo for its rules to be proven (the test says so if it is not).
+labelled object added (a delete); then a resync under the reduced role. It runs for both demo
+clusters: `demo` (mode istio) and `demo-cilium` (mode cilium, CiliumNetworkPolicies), each checked
+against its own mode's kinds and permissions. A new rendered kind must be rendered by one of the demo
+clusters for its rules to be proven (the test says so if it is not).
 """
 
 import copy
@@ -19,11 +21,11 @@ from django.core.management import call_command
 from kubernetes import client
 
 from policies.constants import ANNOTATION_CONTENT_HASH
-from policies.manifests.kinds import KINDS
+from policies.manifests.kinds import KINDS, kinds_for_mode
 from policies.models import Cluster, ReconcileRun
 from policies.reconciler.connection import connection_test
 from policies.reconciler.loop import reconcile_cluster
-from policies.reconciler.resources import ObjectKey, key_of
+from policies.reconciler.resources import ObjectKey, api_permissions_for_mode, key_of
 from policies.selectors.manifests import desired_objects_for_cluster
 from tests.deploy.manifests import find, rendered
 from tests.policies.reconciler.conftest import point_at
@@ -35,7 +37,7 @@ pytestmark = pytest.mark.django_db
 
 TOKEN = "reconciler-token"
 OTHER_TOKEN = "someone-else"
-NAMESPACES = ("istio-egress", "istio-system", "payments", "search", "ledger", "reports")
+NAMESPACES = ("istio-egress", "istio-system", "payments", "search", "ledger", "reports", "storefront", "analytics")
 PLURAL = {info.kind: info.plural for info in KINDS}
 KIND_OF = {(info.group, info.plural): info.kind for info in KINDS}
 
@@ -99,6 +101,12 @@ def demo(settings, tmp_path, kube) -> Cluster:
     return point_at(Cluster.objects.get(name="demo"), kube.url, token=TOKEN)
 
 
+@pytest.fixture
+def demos(demo, kube) -> list[Cluster]:
+    """Both demo clusters on the emulator: istio, then cilium."""
+    return [demo, point_at(Cluster.objects.get(name="demo-cilium"), kube.url, token=TOKEN)]
+
+
 def run(cluster, trigger="manual") -> ReconcileRun:
     return reconcile_cluster(cluster.pk, trigger=trigger)
 
@@ -109,20 +117,25 @@ def failures(run_: ReconcileRun) -> dict[ObjectKey, str]:
 
 
 class ShippedRoleTests:
-    def test_the_demo_converges_and_the_connection_test_finds_everything(self, demo, kube):
-        report = connection_test(demo)
-        assert report.ok, report.as_text()
-        assert report.missing_permissions == [] and all(check.allowed for check in report.permissions)
-        desired = {key_of(obj) for obj in desired_objects_for_cluster(demo)}
-        assert {key.kind for key in desired} == set(PLURAL), "the demo renders every kind"
-        first = run(demo)
-        assert first.outcome == ReconcileRun.Outcome.SUCCEEDED, (first.error, failures(first))
-        assert first.created == len(desired) and first.failed == 0
-        assert not [call for call in kube.calls if call.status == 403]
-        kube.reset_calls()
-        second = run(demo, trigger="resync")
-        assert second.outcome == ReconcileRun.Outcome.SUCCEEDED and second.unchanged == len(desired)
-        assert kube.writes() == []
+    def test_the_demo_converges_and_the_connection_test_finds_everything(self, demos, kube):
+        rendered_kinds = set()
+        for demo in demos:
+            report = connection_test(demo)
+            assert report.ok, report.as_text()
+            assert report.missing_permissions == [] and all(check.allowed for check in report.permissions)
+            desired = {key_of(obj) for obj in desired_objects_for_cluster(demo)}
+            assert {key.kind for key in desired} == {info.kind for info in kinds_for_mode(demo.enforcement_mode)}
+            rendered_kinds |= {key.kind for key in desired}
+            kube.reset_calls()
+            first = run(demo)
+            assert first.outcome == ReconcileRun.Outcome.SUCCEEDED, (first.error, failures(first))
+            assert first.created == len(desired) and first.failed == 0
+            assert not [call for call in kube.calls if call.status == 403]
+            kube.reset_calls()
+            second = run(demo, trigger="resync")
+            assert second.outcome == ReconcileRun.Outcome.SUCCEEDED and second.unchanged == len(desired)
+            assert kube.writes() == []
+        assert rendered_kinds == set(PLURAL), "the demo clusters render every kind"
 
     def test_a_large_render_converges_through_the_bulk_paths(self, world, kube):
         """Over BULK_CREATE_CHECK creates of a kind: names are checked with one unlabelled list."""
@@ -180,49 +193,63 @@ class ShippedRoleTests:
         assert "rejected egressui's credentials" in run(demo).error
 
     @pytest.mark.parametrize(("index", "verb"), shipped_rules())
-    def test_without_any_one_verb_of_any_rule(self, demo, kube, index, verb, caplog):
-        first = run(demo)
-        assert first.outcome == ReconcileRun.Outcome.SUCCEEDED, (first.error, failures(first))
+    def test_without_any_one_verb_of_any_rule(self, demos, kube, index, verb, caplog):
+        for demo in demos:
+            first = run(demo)
+            assert first.outcome == ReconcileRun.Outcome.SUCCEEDED, (first.error, failures(first))
         documents, rule = without(shipped(), index, verb)
         removed = {(group, resource) for group in rule["apiGroups"] for resource in rule["resources"]}
-        expected_missing = sorted(f"{verb} {resource}{'.' + group if group else ''}" for group, resource in removed)
-
-        created, patched, deleted = _disturb(demo, kube)
+        removed_kinds = {KIND_OF[pair] for pair in removed if pair in KIND_OF}
+        disturbed = {demo.name: _disturb(demo, kube) for demo in demos}
         kube.rbac = RbacPolicy.from_documents(documents)
 
-        report = connection_test(demo)
-        assert sorted(check.name for check in report.missing_permissions) == expected_missing, report.as_text()
-        assert not report.ok
-
-        kinds = {KIND_OF[pair] for pair in removed if pair in KIND_OF}
-        with caplog.at_level(logging.WARNING, logger="policies.reconciler.loop"):
-            second = run(demo, trigger="resync")
-        failed = failures(second)
-        for message in [second.error, *failed.values()]:
-            assert 'User "' not in message and "system:serviceaccount" not in message  # the body is not quoted
-        if verb == "list" and kinds:
-            assert second.outcome == ReconcileRun.Outcome.FAILED and failed == {}
-            assert any(f"may not {name} (see the ClusterRole" in second.error for name in expected_missing)
-            return
-        expected = {
-            "create": [key for key in created if key.kind in kinds],
-            "get": [key for key in created if key.kind in kinds],  # a name is checked before it is created
-            "patch": [key for key in [*created, *patched] if key.kind in kinds],
-            "delete": [key for key in deleted if key.kind in kinds],
-        }.get(verb, [])
-        assert set(failed) == set(expected), second.summary
-        for key in expected:
-            info = next(info for info in KINDS if info.kind == key.kind)
-            assert "HTTP 403 Forbidden while" in failed[key]
-            assert f"may not {verb} {info.plural}.{info.group}" in failed[key]
-        assert second.outcome == (ReconcileRun.Outcome.PARTIAL if expected else ReconcileRun.Outcome.SUCCEEDED)
-        assert second.created + second.updated + second.deleted == len(created) + len(patched) + len(deleted) - len(
-            expected
-        )
-        if ("", "serviceaccounts") in removed:
-            assert "identity discovery in cluster demo skipped" in caplog.text
-        if not kinds and ("", "serviceaccounts") not in removed:
+        for demo in demos:
+            # Each cluster misses what its own mode needs of the removed verb, nothing else.
+            needed = {str(permission) for permission in api_permissions_for_mode(demo.enforcement_mode)}
+            expected_missing = sorted(
+                name
+                for group, resource in removed
+                if (name := f"{verb} {resource}{'.' + group if group else ''}") in needed
+            )
+            report = connection_test(demo)
+            assert sorted(check.name for check in report.missing_permissions) == expected_missing, report.as_text()
+            assert report.ok == (not expected_missing)
+            kinds = removed_kinds & {info.kind for info in kinds_for_mode(demo.enforcement_mode)}
+            _check_resync(demo, kinds, verb, expected_missing, removed, disturbed[demo.name], caplog)
+        if not removed_kinds and ("", "serviceaccounts") not in removed:
             assert ("authorization.k8s.io", "selfsubjectaccessreviews") in removed
+
+
+def _check_resync(demo, kinds, verb, expected_missing, removed, disturbed, caplog) -> None:
+    """A resync under the reduced role fails exactly the objects of `kinds` that need `verb`."""
+    created, patched, deleted = disturbed
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="policies.reconciler.loop"):
+        second = run(demo, trigger="resync")
+    failed = failures(second)
+    for message in [second.error, *failed.values()]:
+        assert 'User "' not in message and "system:serviceaccount" not in message  # the body is not quoted
+    if verb == "list" and kinds:
+        assert second.outcome == ReconcileRun.Outcome.FAILED and failed == {}
+        assert any(f"may not {name} (see the ClusterRole" in second.error for name in expected_missing)
+        return
+    expected = {
+        "create": [key for key in created if key.kind in kinds],
+        "get": [key for key in created if key.kind in kinds],  # a name is checked before it is created
+        "patch": [key for key in [*created, *patched] if key.kind in kinds],
+        "delete": [key for key in deleted if key.kind in kinds],
+    }.get(verb, [])
+    assert set(failed) == set(expected), second.summary
+    for key in expected:
+        info = next(info for info in KINDS if info.kind == key.kind)
+        assert "HTTP 403 Forbidden while" in failed[key]
+        assert f"may not {verb} {info.plural}.{info.group}" in failed[key]
+    assert second.outcome == (ReconcileRun.Outcome.PARTIAL if expected else ReconcileRun.Outcome.SUCCEEDED)
+    assert second.created + second.updated + second.deleted == len(created) + len(patched) + len(deleted) - len(
+        expected
+    )
+    if ("", "serviceaccounts") in removed:
+        assert f"identity discovery in cluster {demo.name} skipped" in caplog.text
 
 
 def _disturb(cluster, kube) -> tuple[list[ObjectKey], list[ObjectKey], list[ObjectKey]]:
@@ -232,9 +259,9 @@ def _disturb(cluster, kube) -> tuple[list[ObjectKey], list[ObjectKey], list[Obje
     for obj in desired_objects_for_cluster(cluster):
         by_kind[obj["kind"]].append(obj)
     created, patched, deleted = [], [], []
-    for info in KINDS:
+    for info in kinds_for_mode(cluster.enforcement_mode):
         objects = sorted(by_kind[info.kind], key=lambda obj: key_of(obj))
-        assert len(objects) >= 2, f"the demo renders fewer than two {info.kind}: extend it to prove its RBAC rule"
+        assert len(objects) >= 2, f"{cluster.name} renders fewer than two {info.kind}: extend it to prove its RBAC"
         gone, edited = key_of(objects[0]), key_of(objects[1])
         kube.remove(info.plural, gone.namespace, gone.name)
         kube.edit(

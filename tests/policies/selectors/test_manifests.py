@@ -134,8 +134,10 @@ class RequestPreviewTests:
         old = GrantFactory(identity=world.checkout, host="api.stripe.com")
         request = self._request(world, ("api.stripe.com", 443, "tls"))
         [preview] = request_preview(request, viewer=world.admin)
-        assert not preview.added and not preview.removed
-        vs = next(c for c in preview.changed if c.kind == "VirtualService")
+        # Only the grants an object serves change: no effective change, nothing counted as changed.
+        assert not preview.added and not preview.removed and not preview.changed and not preview.has_changes
+        assert {c.kind for c in preview.annotation_only} >= {"VirtualService", "AuthorizationPolicy"}
+        vs = next(c for c in preview.annotation_only if c.kind == "VirtualService")
         assert vs.before["metadata"]["annotations"][ANNOTATION_GRANTS] == str(old.pk)
         assert vs.after["metadata"]["annotations"][ANNOTATION_GRANTS] == f"request-{request.pk}"
         assert vs.before["spec"] == vs.after["spec"]

@@ -187,9 +187,13 @@ class ApproveTests:
         second = submit(world)
         egress_request_approve(request=second, approver=world.lead)
         old, new = Grant.objects.order_by("id")
-        assert old.status == GrantStatus.EXPIRED and "Superseded" in old.end_reason
+        assert old.status == GrantStatus.SUPERSEDED and old.superseded_by == new
+        assert old.end_reason == f"Superseded by grant #{new.pk} (request #{second.pk})."
         assert new.status == GrantStatus.ACTIVE
-        assert AuditEvent.objects.filter(event_type=AuditEventType.GRANT_SUPERSEDED).count() == 1
+        event = AuditEvent.objects.get(event_type=AuditEventType.GRANT_SUPERSEDED)
+        assert event.after["superseded_by_request"] == second.pk and event.after["status"] == "superseded"
+        created = AuditEvent.objects.get(event_type=AuditEventType.GRANT_CREATED, subject_id=str(new.pk))
+        assert created.after["supersedes"] == old.pk
 
 
 class RejectAndRequestChangesTests:

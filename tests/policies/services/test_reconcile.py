@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from egressui.correlation import correlation_scope
 from policies.choices import AuditEventType, ClusterStatus
 from policies.exceptions import PermissionDenied
 from policies.models import AuditEvent, ClusterSyncState, ReconcileRun
@@ -57,6 +58,23 @@ class ClusterReconcileRequestTests:
         run.refresh_from_db()
         assert run.outcome == ReconcileRun.Outcome.SUCCEEDED and run.requested_by == world.admin
         assert "queued" in run.timings and ReconcileRun.objects.count() == 1
+
+    def test_one_correlation_id_from_queue_to_finish(self, world, enqueued, tmp_path):
+        """The run, the request's audit event and the worker's audit events share the id of the HTTP
+        request that queued the run, although the worker runs under its own task id."""
+        world.cluster.directory_path = str(tmp_path)
+        fixture_save(world.cluster)
+        with correlation_scope("a" * 32):
+            run = cluster_reconcile_request(cluster=world.cluster, actor=world.admin)
+        with correlation_scope("b" * 32):  # the Celery task's id
+            reconcile_cluster_for_task(world.cluster.pk, trigger="manual", run_id=run.pk)
+        run.refresh_from_db()
+        assert run.correlation_id == "a" * 32
+        events = AuditEvent.objects.filter(cluster=world.cluster)
+        assert events.filter(event_type=AuditEventType.CLUSTER_RECONCILE_REQUESTED).get().correlation_id == "a" * 32
+        worker_events = events.exclude(event_type=AuditEventType.CLUSTER_RECONCILE_REQUESTED)
+        assert worker_events.exists()
+        assert set(worker_events.values_list("correlation_id", flat=True)) == {"a" * 32}
 
     def test_a_sweep_run_claims_a_queued_run_whose_message_was_lost(self, world, enqueued, tmp_path):
         world.cluster.directory_path = str(tmp_path)

@@ -1,0 +1,173 @@
+"""Access that already exists or is already asked for, per workload identity and destination.
+
+Asking again is legitimate (renewing before expiry, changing the duration), so this is a warning,
+never an error: the request form shows it under the destination, the API returns it with the
+request, and approvers read "replaces grant #N". Matching is exact on (identity, host, port,
+protocol), the key under which approving a request supersedes an active grant
+(`services.grants.grants_create_for_request`).
+
+Two queries for any number of pairs; callers pass only identities the viewer may see.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from policies.choices import OPEN_REQUEST_STATES, GrantStatus, RequestStatus
+from policies.models import EgressRequest, Grant, RequestDestination
+
+# Asked for and not decided yet; a draft is nobody's request until it is submitted.
+PENDING_STATES = (RequestStatus.SUBMITTED, RequestStatus.CHANGES_REQUESTED)
+
+Pair = tuple[int, str, int, str]  # identity id, host, port, protocol
+
+
+@dataclass(frozen=True)
+class ExistingAccess:
+    identity_id: int
+    identity: str  # cluster/namespace/service-account
+    host: str
+    port: int
+    protocol: str
+    grant_id: int | None = None
+    expires_at: datetime | None = None
+    request_id: int | None = None
+    request_status: str = ""
+    grant_request_id: int | None = None  # the request that produced the grant
+
+    @property
+    def destination(self) -> str:
+        return f"{self.host}:{self.port} ({self.protocol})"
+
+    @property
+    def replaces(self) -> str:
+        """What approvers read: "replaces grant #3 (expires 2027-03-06)"."""
+        return f"replaces grant #{self.grant_id} (expires {self.expires_at:%Y-%m-%d})" if self.grant_id else ""
+
+    @property
+    def message(self) -> str:
+        if self.grant_id is not None:
+            return (
+                f"{self.identity} already reaches {self.destination} through grant #{self.grant_id}, "
+                f"which expires on {self.expires_at:%Y-%m-%d}; approving this request replaces it."
+            )
+        return (
+            f"{self.identity} → {self.destination} is already asked for in request #{self.request_id} "
+            f"({self.status_label})."
+        )
+
+    @property
+    def status_label(self) -> str:
+        return RequestStatus(self.request_status).label.lower() if self.request_status else ""
+
+    def as_dict(self) -> dict:
+        return {
+            "identity": self.identity,
+            "host": self.host,
+            "port": self.port,
+            "protocol": self.protocol,
+            "grant": self.grant_id,
+            "expires_at": self.expires_at,
+            "request": self.request_id,
+            "request_status": self.request_status,
+            "message": self.message,
+        }
+
+
+def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> dict[Pair, list[ExistingAccess]]:
+    """For each pair: the active grant that gives it now, then the open requests that ask for it."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    now = now or timezone.now()
+    identity_ids = {pair[0] for pair in wanted}
+    hosts = {pair[1] for pair in wanted}
+    found: dict[Pair, list[ExistingAccess]] = {}
+
+    def add(row: Mapping[str, Any], identity_id: int, **what: Any) -> None:
+        pair = (identity_id, row["host"], row["port"], row["protocol"])
+        if pair in wanted:
+            label = "/".join(row[key] for key in ("cluster_name", "namespace_name", "account"))
+            found.setdefault(pair, []).append(
+                ExistingAccess(identity_id, label, row["host"], row["port"], row["protocol"], **what)
+            )
+
+    grants = (
+        Grant.objects.filter(
+            status=GrantStatus.ACTIVE, expires_at__gt=now, identity_id__in=identity_ids, host__in=hosts
+        )
+        .order_by("id")
+        .values(
+            "id",
+            "request_id",
+            "identity_id",
+            "host",
+            "port",
+            "protocol",
+            "expires_at",
+            cluster_name=F("identity__namespace__cluster__name"),
+            namespace_name=F("identity__namespace__name"),
+            account=F("identity__service_account"),
+        )
+    )
+    for row in grants:
+        add(
+            row,
+            row["identity_id"],
+            grant_id=row["id"],
+            expires_at=row["expires_at"],
+            grant_request_id=row["request_id"],
+        )
+    asked = (
+        RequestDestination.objects.filter(
+            request__status__in=PENDING_STATES, request__identities__in=identity_ids, host__in=hosts
+        )
+        .order_by("request_id")
+        .values(
+            "request_id",
+            "host",
+            "port",
+            "protocol",
+            status=F("request__status"),
+            identity=F("request__identities__id"),
+            cluster_name=F("request__identities__namespace__cluster__name"),
+            namespace_name=F("request__identities__namespace__name"),
+            account=F("request__identities__service_account"),
+        )
+    )
+    for ask in asked:
+        add(ask, ask["identity"], request_id=ask["request_id"], request_status=ask["status"])
+    return found
+
+
+def request_pairs(request: EgressRequest) -> set[Pair]:
+    """The (identity, destination) pairs a request asks for: from `identity_rows` and
+    `destination_rows` when loaded (the inbox), else two queries."""
+    rows = getattr(request, "identity_rows", None)
+    identity_ids = [i.pk for i in rows] if rows is not None else list(request.identities.values_list("pk", flat=True))
+    rows = getattr(request, "destination_rows", None)
+    if rows is not None:
+        destinations = [(d.host, d.port, d.protocol) for d in rows]
+    else:
+        destinations = list(request.destinations.values_list("host", "port", "protocol"))
+    return {(pk, *destination) for pk in identity_ids for destination in destinations}
+
+
+def existing_access_of_requests(requests: list[EgressRequest]) -> dict[int, list[ExistingAccess]]:
+    """Per open request: what its pairs already have elsewhere (the request and its own grants left
+    out). Decided requests get nothing: what they replaced shows on the grants ("Superseded by")."""
+    pairs_of = {request.pk: request_pairs(request) for request in requests if request.status in OPEN_REQUEST_STATES}
+    found = existing_access({pair for pairs in pairs_of.values() for pair in pairs})
+    result: dict[int, list[ExistingAccess]] = {request.pk: [] for request in requests}
+    for pk, pairs in pairs_of.items():
+        result[pk] = [
+            item
+            for pair in sorted(pairs)
+            for item in found.get(pair, ())
+            if pk not in (item.request_id, item.grant_request_id)
+        ]
+    return result
