@@ -23,6 +23,7 @@ from policies.models import (
     WorkloadIdentity,
 )
 from policies.permissions import is_platform_admin
+from policies.reconciler.connection import connection_test
 from policies.reconciler.kubeconfig import FILE_FIELDS, cluster_files_problems
 from policies.services.clusters import (
     CLUSTER_FIELDS,
@@ -42,6 +43,7 @@ from policies.services.namespaces import (
     namespace_enforcement_set,
     refuse_system_namespace,
 )
+from policies.services.reconcile import cluster_reconcile_request
 from policies.services.rules import (
     DOMAIN_LIST_FIELDS,
     RULE_FIELDS,
@@ -308,8 +310,6 @@ class ClusterAdmin(ServiceAdmin):
 
     @admin.action(description="Test the connection (version, CRDs, permissions)")
     def test_connection(self, request, queryset):
-        from policies.reconciler.connection import connection_test
-
         for cluster in queryset:
             report = connection_test(cluster)
             if report.ok:
@@ -323,8 +323,6 @@ class ClusterAdmin(ServiceAdmin):
 
     @admin.action(description="Reconcile now")
     def reconcile_now(self, request, queryset):
-        from policies.services.reconcile import cluster_reconcile_request
-
         for cluster in queryset:
             run = cluster_reconcile_request(cluster=cluster, actor=request.user)
             self.message_user(request, f"Cluster {cluster.name}: reconcile run #{run.pk} queued.")

@@ -135,6 +135,14 @@ class KubernetesTarget:
     def close(self) -> None:
         self.api_client.close()
 
+    def commit(self, message: str) -> str:
+        """Writes to an API server take effect as they are made: nothing to commit."""
+        return ""
+
+    def dry_run_message(self, key: ObjectKey, desired: dict | None) -> str:
+        """The server's dry-run write (dryRun=All) already reported the change."""
+        return ""
+
     # --- the calls ----------------------------------------------------------------------------------
     def list_managed(self, info: KindInfo, *, metadata_only: bool = False) -> dict[ObjectKey, dict]:
         """Our objects of one kind in every namespace: one list call, filtered by our labels. With

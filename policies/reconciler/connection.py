@@ -24,6 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from policies.choices import ConnectionKind
 from policies.manifests.kinds import KindInfo, kinds_for_mode
 from policies.reconciler.cluster import api_client_for
+from policies.reconciler.directory import DirectoryTarget
 from policies.reconciler.error_text import safe_error_text, transport_error_text
 from policies.reconciler.errors import TargetUnavailable
 from policies.reconciler.resources import ApiPermission, api_permissions_for_mode
@@ -238,8 +239,6 @@ def _directory_test(cluster) -> ConnectionReport:
     report.reachable = True
     if existing != root:
         report.notes.append(f"{root} does not exist yet: the first reconcile creates it")
-    from policies.reconciler.directory import DirectoryTarget
-
     target = DirectoryTarget(cluster)
     managed = sum(len(target.list_managed(info)) for info in kinds_for_mode(cluster.enforcement_mode))
     report.notes.append(f"{managed} file(s) managed by egressui for this cluster")

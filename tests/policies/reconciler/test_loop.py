@@ -401,7 +401,7 @@ class ConcurrencyTests:
         ClusterSyncState.objects.filter(cluster=api_cluster).update(needs_reconcile=True, marked_at=timezone.now())
         enqueued = []
         monkeypatch.setattr(
-            "policies.services.outbox.enqueue_reconcile", lambda ids, **kw: enqueued.append((list(ids), kw))
+            "policies.reconciler.loop.enqueue_reconcile", lambda ids, **kw: enqueued.append((list(ids), kw))
         )
         real_desired = loop.desired_state
 
