@@ -19,7 +19,6 @@ from policies.api import monitoring as m
 from policies.api import serializers as s
 from policies.api.idempotency import idempotent
 from policies.api.views.clusters import require_cluster_admin
-from policies.api.views.grants import visible_grant_or_404
 from policies.exceptions import ValidationFailed
 from policies.filtersets import AccessRecordFilterSet
 from policies.permissions import visible_grants
@@ -34,6 +33,7 @@ from policies.selectors.monitoring import (
 )
 from policies.services.access_logs import access_log_ingest
 from policies.services.ingest_tokens import cluster_ingest_token_rotate
+from policies.views.lookups import visible_grant_or_404
 
 TAG = "monitoring"
 DENIED_DEFAULT_DAYS = 30

@@ -1,7 +1,6 @@
 """Egress requests: list/read through the shared selector and FilterSet, and one endpoint per verb,
 each calling exactly one service."""
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
@@ -38,6 +37,7 @@ from policies.services.requests import (
     egress_request_submit,
     egress_request_update,
 )
+from policies.views.lookups import visible_request_or_404
 
 TAG = "requests"
 
@@ -54,14 +54,6 @@ CREATE_EXAMPLE = OpenApiExample(
         "submit": True,
     },
 )
-
-
-def visible_request_or_404(user, pk) -> EgressRequest:
-    """The request for a write, if the user may see it at all: 404 otherwise, like a read."""
-    request = visible_requests(user).filter(pk=pk).first()
-    if request is None:
-        raise Http404
-    return request
 
 
 def request_detail_data(user, pk: int) -> dict:
