@@ -23,7 +23,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.utils import timezone
 
 from policies.actors import Viewer
@@ -45,7 +44,7 @@ from policies.models import Cluster, EgressRequest, Namespace
 from policies.permissions import can_see_full_preview, member_team_ids
 from policies.reconciler.dry_run import ServerCheck, server_dry_run
 from policies.selectors.grants import active_grants_for_cluster
-from policies.validators import validate_destination
+from policies.validators import validate_destination_input
 
 _GRANT_FIELDS = (
     "id",
@@ -305,17 +304,10 @@ def request_input_preview(
 ) -> list[ClusterPreview]:
     """Preview for an unsaved `policies.services.requests.RequestInput` (the request form), as
     `viewer` (its author) may see it."""
-    suffixes = tuple(settings.EGRESSUI_INTERNAL_SUFFIXES)
     destinations, invalid = [], []
     for item in data.destinations:
         try:
-            valid = validate_destination(
-                host=item.host,
-                port=item.port,
-                protocol=item.protocol,
-                expanded_hosts=item.expanded_hosts,
-                internal_suffixes=suffixes,
-            )
+            valid = validate_destination_input(item)
         except ValidationFailed as exc:
             port = item.port if isinstance(item.port, int) else 0
             invalid.append((str(item.host), port, str(item.protocol), exc.message))

@@ -23,7 +23,7 @@ from policies.permissions import (
 )
 from policies.services.audit import audit_event_record
 from policies.services.transitions import steps_cancel_open, transition, transition_check
-from policies.validators import validate_destination
+from policies.validators import validate_destination_input
 
 
 @dataclass
@@ -74,16 +74,9 @@ def _validated(data: RequestInput, *, actor: User) -> tuple[list[WorkloadIdentit
         _errors_add(errors, "destinations", "Add at least one destination.")
     elif len(data.destinations) > MAX_DESTINATIONS_PER_REQUEST:
         _errors_add(errors, "destinations", f"Add at most {MAX_DESTINATIONS_PER_REQUEST} destinations.")
-    suffixes = tuple(settings.EGRESSUI_INTERNAL_SUFFIXES)
     for index, item in enumerate(data.destinations[:MAX_DESTINATIONS_PER_REQUEST]):
         try:
-            valid = validate_destination(
-                host=item.host,
-                port=item.port,
-                protocol=item.protocol,
-                expanded_hosts=item.expanded_hosts,
-                internal_suffixes=suffixes,
-            )
+            valid = validate_destination_input(item)
         except ValidationFailed as exc:
             for field_name, messages in exc.fields.items():
                 for message in messages:
