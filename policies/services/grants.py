@@ -16,6 +16,7 @@ from policies.permissions import can_break_glass, can_revoke_grant
 from policies.services.audit import audit_event_record
 from policies.services.notifications import notify_break_glass, notify_grant_ended, notify_grant_expiring
 from policies.services.outbox import cluster_mark_for_reconcile
+from policies.services.request_inputs import request_input_validate, request_items_write
 from policies.services.transitions import transition, transition_check
 
 
@@ -161,8 +162,6 @@ def grants_expire_due(*, now=None, batch_size: int = 500) -> int:
 def grant_break_glass(*, admin: User, data, reason: str, duration_hours: int) -> EgressRequest:
     """Emergency access by a platform admin, without approval steps: short, flagged and audited.
     `data` is a RequestInput; a request record is kept so the grant has the same history as others."""
-    from policies.services.requests import _validated, _write_items
-
     if not can_break_glass(admin):
         raise PermissionDenied("Only platform admins can grant break-glass access.")
     if not (reason or "").strip():
@@ -177,7 +176,7 @@ def grant_break_glass(*, admin: User, data, reason: str, duration_hours: int) ->
         )
     data.duration_days = max(1, math.ceil(hours / 24))
     data.justification = data.justification or reason
-    identities, destinations, duration = _validated(data, actor=admin)
+    identities, destinations, duration = request_input_validate(data, actor=admin)
     now = timezone.now()
     request = EgressRequest.objects.create(
         team=data.team,
@@ -189,7 +188,7 @@ def grant_break_glass(*, admin: User, data, reason: str, duration_hours: int) ->
         status=RequestStatus.SUBMITTED,  # and approved at once, by the admin, below
         submitted_at=now,
     )
-    _write_items(request, identities, destinations)
+    request_items_write(request, identities, destinations)
     transition(
         request,
         RequestStatus.APPROVED,
