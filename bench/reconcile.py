@@ -1,12 +1,17 @@
 """Reconcile the 10,000-grant cluster of bench/render.py against the Kubernetes API emulator; print one JSON line.
 
     REDIS_URL=redis://127.0.0.1:6379/2 .venv/bin/python bench/reconcile.py [--approvals 20]
+    .venv/bin/python bench/reconcile.py --approvals 0 --code /work/main   # another checkout's reconciler
 
 The grants are written to a scratch database (a SQLite file, or a throwaway PostgreSQL database when
 DATABASE_URL names a PostgreSQL server), the cluster is the emulator of the test suite (tests/support/
 kube.py: real HTTP, server-side apply, label selectors), in its own process like a real API server;
 its CRD validator is off here (it would time itself rather than the reconciler). Measured, after a
-first full sync:
+first full sync (`seconds_first_sync`, `objects_per_second_first_sync`, `cpu_seconds_first_sync` and
+`cpu_ms_per_object_first_sync` — CPU of this process, the reconciler alone, everything included: render,
+writes, recording —, `cpu_ms_per_object_write_phase` for the writes alone (the client's work per object:
+encoding, HTTP, answers), `seconds_record_first_sync` for the recording transaction; `--profile FILE` writes
+cProfile statistics of it, every thread included):
 
 - `writes_noop`, `lists_noop`, `seconds_noop`: a reconcile with nothing changed, as a change triggers
   it (metadata-only lists, content hashes compared); must be 0 writes and one list per kind;
@@ -139,11 +144,43 @@ def reconcile(cluster, kube, trigger: str, *, profile: str = "") -> tuple[float,
     from policies.reconciler.loop import reconcile_cluster
 
     kube.reset_calls()
+    _time_recording()
     with _profiled(profile):
         started, cpu = time.perf_counter(), time.process_time()
         run = reconcile_cluster(cluster.pk, trigger=trigger)
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     return seconds, cpu_seconds, run
+
+
+RECORDING: list[float] = []  # wall seconds of each run's recording transaction (reconcile_run_finish)
+WRITING: list[float] = []  # CPU seconds of this process during each run's write phase (loop._execute)
+
+
+def _time_recording() -> None:
+    """Time the recording step and the write phase's CPU of the measured checkout's runs."""
+    from policies.reconciler import loop
+    from policies.services import reconcile as service
+
+    if getattr(service.reconcile_run_finish, "timed", False):
+        return
+    record, execute = service.reconcile_run_finish, loop._execute
+
+    def timed_record(**kwargs):
+        started = time.perf_counter()
+        try:
+            return record(**kwargs)
+        finally:
+            RECORDING.append(time.perf_counter() - started)
+
+    def timed_execute(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return execute(*args, **kwargs)
+        finally:
+            WRITING.append(time.process_time() - started)
+
+    timed_record.timed = True
+    service.reconcile_run_finish, loop._execute = timed_record, timed_execute
 
 
 @contextmanager
@@ -276,7 +313,7 @@ def main() -> None:
 
         seconds_first, cpu_first, first = reconcile(cluster, kube, "change", profile=args.profile)
         assert first.outcome == "succeeded", first.error
-        writes_first = len(kube.writes())
+        writes_first, record_first, write_cpu_first = len(kube.writes()), RECORDING[-1], WRITING[-1]
         reconcile(cluster, kube, "change")  # steady state: the first sync's garbage is collected here
         seconds_noop, cpu_noop, noop = reconcile(cluster, kube, "change")
         writes_noop, lists_noop = len(kube.writes()), kube.count("list")
@@ -312,6 +349,8 @@ def main() -> None:
         "cpu_seconds_first_sync": round(cpu_first, 2),
         "cpu_ms_per_object_first_sync": round(1000 * cpu_first / max(1, first.created), 3),
         "writes_first_sync": writes_first,
+        "seconds_record_first_sync": round(record_first, 2),
+        "cpu_ms_per_object_write_phase": round(1000 * write_cpu_first / max(1, first.created), 3),
         "timings_first_sync_ms": first.timings,
         "writes_noop": writes_noop,
         "lists_noop": lists_noop,

@@ -3,6 +3,11 @@
 production configuration in deploy/gunicorn.conf.py) to 8 concurrent signed-in clients.
 
     .venv/bin/python bench/web.py [--reuse]
+    .venv/bin/python bench/web.py --demo [CHECKOUT]
+
+`--demo` measures instead what a newcomer's `make run` serves: every page of the navigation, one
+client, on `seed_demo`'s data (runserver, debug on, SQLite in a temporary directory), served from
+this checkout or from CHECKOUT (another clone, to compare before and after in the same run).
 
 The database named by EGRESSUI_BENCH_DATABASE_URL (default: egressui_bench_web on 127.0.0.1) is
 dropped and created again, so its name must contain "bench"; DATABASE_URL is deliberately ignored.
@@ -311,20 +316,34 @@ def log(message: str) -> None:
     print(f"[bench/web] {message}", file=sys.stderr, flush=True)
 
 
+def wait_healthy(base_url: str, server: subprocess.Popen, name: str, *, seconds: float) -> None:
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            requests.get(base_url + "/healthz", timeout=5).raise_for_status()
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit(f"{name} did not start") from None
+            time.sleep(0.2)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def signed_in_session(base_url: str, username: str):
+def signed_in_session(base_url: str, username: str, password: str = PASSWORD):
     import requests
 
     session = requests.Session()
     session.get(base_url + "/login/", timeout=30)
     response = session.post(
         base_url + "/login/",
-        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        data={"username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
         headers={"Referer": base_url + "/login/"},
         timeout=30,
         allow_redirects=False,
@@ -416,7 +435,111 @@ def measure_alone(base_url: str, loads: int = 10) -> dict:
     return medians
 
 
+# --- demo scale: what `make run` serves a newcomer --------------------------------------------------
+
+DEMO_PASSWORD = "bench-demo-password-1"
+DEMO_LOADS = 15
+# Every page of the navigation, as the demo's platform admin (who sees everything) opens it.
+DEMO_PAGES = {
+    "dashboard": "/",
+    "requests": "/requests/",
+    "request": "/requests/1/",
+    "new_request": "/requests/new/",
+    "inbox": "/approvals/",
+    "grants": "/grants/",
+    "grant": "/grants/1/",
+    "unused_grants": "/grants/unused/",
+    "denied_attempts": "/denied-attempts/",
+    "clusters": "/clusters/",
+    "cluster": "/clusters/1/",
+    "namespaces": "/namespaces/",
+    "audit": "/audit/",
+    "api_docs": "/api/v1/docs/",
+    "api_schema": "/api/v1/schema/",
+}
+
+
+def demo_environment(var_dir: str) -> dict:
+    """`make run`'s embedded defaults: debug on, SQLite and a filesystem broker under a fresh var/."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "EGRESSUI_"))}
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    env.update(
+        DJANGO_DEBUG="true",
+        DJANGO_SETTINGS_MODULE="egressui.settings",
+        EGRESSUI_VAR_DIR=var_dir,
+        EGRESSUI_ENV_FILE="",  # not the checkout's own .env
+        DJANGO_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def main_demo(checkout: Path) -> None:
+    """Median time of every page for one client on `seed_demo`'s data, served like `make run` serves
+    it (runserver, debug on, SQLite), from `checkout` (default: this one; another to compare)."""
+    import requests
+
+    python = os.environ.get("EGRESSUI_BENCH_PYTHON", sys.executable)
+    with tempfile.TemporaryDirectory(prefix="egressui-bench-demo-") as var_dir:
+        env = demo_environment(var_dir)
+        started = time.perf_counter()
+        for command in (["migrate", "--noinput"], ["seed_demo", "--password", DEMO_PASSWORD]):
+            subprocess.run([python, "manage.py", *command], cwd=checkout, env=env, check=True, capture_output=True)
+        seconds_setup = time.perf_counter() - started
+        port = free_port()
+        server = subprocess.Popen(
+            [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=checkout,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_healthy(base_url, server, "runserver", seconds=60)
+            cookies = signed_in_session(base_url, "admin", DEMO_PASSWORD).cookies
+
+            def load(path: str):
+                # A new connection each time: runserver's keep-alive answers a reused connection ~40 ms
+                # late (delayed ACK), which would swamp what the page itself costs.
+                return requests.get(base_url + path, cookies=cookies, headers={"Connection": "close"}, timeout=60)
+
+            medians = {}
+            for page, path in DEMO_PAGES.items():
+                response = load(path)  # warm-up: imports, template caches
+                if response.status_code != 200:
+                    raise SystemExit(f"{path}: HTTP {response.status_code}")
+                samples = []
+                for _ in range(DEMO_LOADS):
+                    began = time.perf_counter()
+                    load(path)
+                    samples.append((time.perf_counter() - began) * 1000)
+                medians[page] = round(statistics.median(samples), 1)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(
+        json.dumps(
+            {
+                "bench": "web-demo",
+                "checkout": str(checkout),
+                "loads_per_page": DEMO_LOADS,
+                "p50_ms": medians,
+                "slowest": max(medians, key=medians.get),
+                "target_p50_ms": 150,
+                "all_under_target": all(value < 150 for value in medians.values()),
+                "load_average_1m": round(os.getloadavg()[0], 2),
+                "seconds_setup": round(seconds_setup, 1),
+            }
+        )
+    )
+
+
 def main() -> None:
+    if "--demo" in sys.argv:
+        index = sys.argv.index("--demo")
+        other = sys.argv[index + 1] if len(sys.argv) > index + 1 and not sys.argv[index + 1].startswith("-") else None
+        return main_demo(Path(other).resolve() if other else ROOT)
     database_url = os.environ.get("EGRESSUI_BENCH_DATABASE_URL", DEFAULT_URL)
     if not database_url.startswith("postgres") or "bench" not in urlsplit(database_url).path:
         raise SystemExit(
@@ -459,17 +582,7 @@ def main() -> None:
         )
         try:
             base_url = f"http://127.0.0.1:{port}"
-            import requests
-
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.get(base_url + "/healthz", timeout=5).raise_for_status()
-                    break
-                except requests.RequestException:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("gunicorn did not start") from None
-                    time.sleep(0.2)
+            wait_healthy(base_url, server, "gunicorn", seconds=30)
             snapshot: dict = {}
 
             def on_warm():

@@ -5,11 +5,27 @@ missing or malformed value fails at start with a message naming the variable.
 """
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import dotenv_values
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+def read_env_file(default_path: Path) -> Path | None:
+    """Fill unset variables from a `.env` file (KEY=value lines), so a development checkout's
+    commands (`manage.py …`, the worker) see what `make run` sees. The environment always wins.
+    EGRESSUI_ENV_FILE names another file, or none when empty (tests, images). Returns the file read."""
+    named = os.environ.get("EGRESSUI_ENV_FILE")
+    path = default_path if named is None else (Path(named) if named.strip() else None)
+    if path is None or not path.is_file():
+        return None
+    for name, value in dotenv_values(path).items():
+        if value is not None:
+            os.environ.setdefault(name, value)
+    return path
 
 
 def env_str(name: str, default: str | None = None, *, required: bool = False) -> str | None:

@@ -30,12 +30,21 @@ def summarize_request(_logger, _method_name: str, event_dict: dict) -> dict:
     return event_dict
 
 
+def drop_task_payloads(_logger, _method_name: str, event_dict: dict) -> dict:
+    """Celery attaches each task's full arguments (`data`) to its "received" and "succeeded" lines:
+    email bodies and addresses, not worth a log line each. The message keeps the task name and id."""
+    if str(event_dict.get("logger", "")).startswith("celery."):
+        event_dict.pop("data", None)
+    return event_dict
+
+
 def _shared_processors() -> list:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        drop_task_payloads,
         summarize_request,
         add_correlation_id,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -69,6 +78,7 @@ def logging_config(*, level: str = "INFO", log_format: str = "json") -> dict:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
+            "axes.apps": {"level": "WARNING"},  # a version banner in every process at start
             # gunicorn attaches its own handlers; send its records to ours instead. Its access lines
             # are dropped: RequestLogMiddleware writes a richer one, with the correlation id.
             "gunicorn.error": {"handlers": [], "propagate": True},

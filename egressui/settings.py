@@ -2,7 +2,8 @@
 
 Django's own settings use the DJANGO_ prefix, egressui's the EGRESSUI_ prefix; DATABASE_URL and
 REDIS_URL are read as-is. Without DJANGO_DEBUG=true, the secret key and the encryption key are
-required and a missing one stops the process at start with the variable's name.
+required and a missing one stops the process at start with the variable's name. Unset variables
+are first filled from `.env` at the project root when there is one (`make run` writes it).
 """
 
 from datetime import timedelta
@@ -11,9 +12,10 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from egressui.env import env_bool, env_choice, env_int, env_list, env_str
+from egressui.env import env_bool, env_choice, env_int, env_list, env_str, read_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+ENV_FILE = read_env_file(BASE_DIR / ".env")
 VAR_DIR = Path(env_str("EGRESSUI_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -121,6 +123,9 @@ else:
         "axes": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "axes")},
     }
     AXES_CACHE = "axes"
+    if DEBUG:
+        # axes warns that a file-based cache is not atomic; one development machine accepts that.
+        SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("EGRESSUI_TASK_SOFT_TIME_LIMIT", 240, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
@@ -133,7 +138,8 @@ else:
     _queue_dir = VAR_DIR / "celery"
     for _folder in ("queue", "processed", "control"):
         (_queue_dir / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # kombu warns about a URL without a host name; the filesystem transport ignores it.
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "queue"),
         "data_folder_out": str(_queue_dir / "queue"),
@@ -149,6 +155,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# What tasks print (the console email backend in development) is output, not a warning.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Seconds between full resyncs of every cluster (drift repair).
 EGRESSUI_RESYNC_INTERVAL = env_int("EGRESSUI_RESYNC_INTERVAL", 600, minimum=30)
@@ -344,8 +352,10 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
     }
 }
+# Only features browsers recognise: Chromium prints a console warning on every page for an unknown one
+# (`bluetooth` is not a Permissions-Policy feature).
 PERMISSIONS_POLICY = {
-    feature: [] for feature in ("camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "hid")
+    feature: [] for feature in ("camera", "microphone", "geolocation", "payment", "usb", "serial", "hid")
 }
 
 # Hashed, compressed file names (collectstatic at image build), served by WhiteNoise with far-future caching.
@@ -371,7 +381,7 @@ REST_FRAMEWORK = {
         "policies.api.throttling.AnonymousRateThrottle",
     ],
     "DEFAULT_PAGINATION_CLASS": "policies.api.pagination.PagePagination",
-    "DEFAULT_FILTER_BACKENDS": ["policies.api.filtering.FilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["policies.api.filtering.FilterBackend", "policies.api.ordering.OrderingBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["policies.api.parsers.BoundedJSONParser"],
     # OPTIONS (metadata) is always JSON, also where ?format=csv or yaml selects another renderer.
@@ -409,6 +419,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "policies.api.schema.add_error_responses",
+        "policies.api.schema.close_request_bodies",
     ],
 }
 # === End of REST API ==============================================================================

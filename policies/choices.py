@@ -54,7 +54,8 @@ class Protocol(models.TextChoices):
 
 
 PROTOCOL_HELP = {
-    Protocol.TLS: "The app speaks TLS itself (https://…); the gateway routes it by SNI. The default.",
+    Protocol.TLS: "The app speaks TLS itself (https://…); the gateway routes it by SNI (on Cilium clusters: "
+    "allowed by the name it looks up). The default.",
     Protocol.HTTP_ORIGINATE: "The app sends plain HTTP to port 80; the gateway upgrades it to TLS on 443. "
     "Not on Cilium clusters, which have no gateway to do it.",
     Protocol.HTTP: "Plain HTTP end to end: headers and payload leave the cluster unencrypted.",
@@ -228,3 +229,46 @@ class AuditEventType(models.IntegerChoices):
     SIGN_IN_LOCKED_OUT = 610, "auth.locked_out"
     # 900–999 system
     ENCRYPTION_KEY_ROTATED = 900, "system.encryption_key_rotated"
+
+
+# What people read in timelines and on the audit page; the dotted names above stay the stored,
+# exported and filtered identifiers.
+AUDIT_EVENT_LABELS: dict[int, str] = {
+    AuditEventType.REQUEST_CREATED: "Request created",
+    AuditEventType.REQUEST_UPDATED: "Request edited",
+    AuditEventType.REQUEST_SUBMITTED: "Submitted for approval",
+    AuditEventType.REQUEST_CANCELLED: "Request cancelled",
+    AuditEventType.REQUEST_APPROVED: "Request approved",
+    AuditEventType.REQUEST_REJECTED: "Request rejected",
+    AuditEventType.REQUEST_CHANGES_REQUESTED: "Sent back for changes",
+    AuditEventType.REQUEST_AUTO_APPROVED: "Approved by a rule",
+    AuditEventType.REQUEST_DENIED_BY_RULE: "Denied by a rule",
+    AuditEventType.REQUEST_COMMENTED: "Comment",
+    AuditEventType.STEP_DECISION: "Decision recorded",
+    AuditEventType.STEP_APPROVED: "Approval step complete",
+    AuditEventType.GRANT_CREATED: "Grant created",
+    AuditEventType.GRANT_REVOKED: "Grant revoked",
+    AuditEventType.GRANT_EXPIRED: "Grant expired",
+    AuditEventType.GRANT_BREAK_GLASS: "Break-glass grant created",
+    AuditEventType.GRANT_SUPERSEDED: "Grant superseded",
+    AuditEventType.GRANT_APPLIED_STATE: "State in the cluster changed",
+    AuditEventType.CLUSTER_CREATED: "Cluster registered",
+    AuditEventType.CLUSTER_UPDATED: "Cluster settings changed",
+    AuditEventType.CLUSTER_DELETED: "Cluster removed",
+    AuditEventType.CLUSTER_RECONCILE_REQUESTED: "Reconcile requested",
+    AuditEventType.OBJECT_CREATED: "Object created in the cluster",
+    AuditEventType.OBJECT_UPDATED: "Object updated in the cluster",
+    AuditEventType.OBJECT_DELETED: "Object removed from the cluster",
+    AuditEventType.OBJECT_DRIFT_REPAIRED: "Drift repaired",
+    AuditEventType.OBJECT_FAILED: "Object could not be applied",
+    AuditEventType.RECONCILE_FINISHED: "Reconcile finished",
+    AuditEventType.CONFIG_CREATED: "Configuration added",
+    AuditEventType.CONFIG_UPDATED: "Configuration changed",
+    AuditEventType.CONFIG_DELETED: "Configuration removed",
+    AuditEventType.NAMESPACE_ENFORCEMENT_CHANGED: "Namespace switched between observe and enforce",
+    AuditEventType.TOKEN_CREATED: "API token created",
+    AuditEventType.TOKEN_REVOKED: "API token revoked",
+    AuditEventType.INGEST_TOKEN_ROTATED: "Ingest token replaced",
+    AuditEventType.SIGN_IN_LOCKED_OUT: "Sign-in locked out",
+    AuditEventType.ENCRYPTION_KEY_ROTATED: "Encryption key rotated",
+}

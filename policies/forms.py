@@ -12,7 +12,7 @@ from django.forms.utils import ErrorDict
 from django.utils.functional import cached_property
 
 from policies.choices import PROTOCOL_HELP, EnforcementMode, Environment, Protocol
-from policies.constants import MAX_DESTINATIONS_PER_REQUEST, MAX_IDENTITIES_PER_REQUEST
+from policies.constants import DEFAULT_PORT, MAX_DESTINATIONS_PER_REQUEST, MAX_IDENTITIES_PER_REQUEST
 from policies.exceptions import ValidationFailed
 from policies.manifests.cilium import ORIGINATE_REASON
 from policies.models import Cluster, Team, WorkloadIdentity
@@ -85,10 +85,12 @@ class DestinationForm(Form):
         ),
     )
     # A text field so the port message comes from the one validator (validators.validate_port).
+    # Left empty, it is DEFAULT_PORT, as in the API.
     port = forms.CharField(
         label="Port",
         max_length=6,
-        initial="443",
+        required=False,
+        initial=str(DEFAULT_PORT),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "data-port": ""}),
     )
     protocol = forms.ChoiceField(
@@ -108,6 +110,9 @@ class DestinationForm(Form):
     )
 
     valid: Destination | None = None
+
+    def clean_port(self) -> str:
+        return self.cleaned_data.get("port", "").strip() or str(DEFAULT_PORT)
 
     def clean(self):
         data = super().clean()

@@ -17,6 +17,7 @@ from policies.choices import (
     REQUEST_TRANSITIONS,
     Decision,
     EnforcementSwitchRole,
+    GrantStatus,
     NamespaceEnforcement,
     RequestStatus,
     StepStatus,
@@ -222,8 +223,14 @@ def can_revoke_grant(user: Viewer, grant: Grant) -> bool:
     return is_platform_admin(user) or grant.team_id in approver_team_ids(user)
 
 
+def grant_is_renewable(grant: Grant) -> bool:
+    """Active or expired grants can be renewed. Not a revoked one (it was ended on purpose: ask
+    again), nor one superseded by a newer approval (renew that one)."""
+    return grant.status in (GrantStatus.ACTIVE, GrantStatus.EXPIRED)
+
+
 def can_renew_grant(user: Viewer, grant: Grant) -> bool:
-    return grant.team_id in member_team_ids(user) or is_platform_admin(user)
+    return grant_is_renewable(grant) and (grant.team_id in member_team_ids(user) or is_platform_admin(user))
 
 
 def visible_access_records(user: Viewer) -> QuerySet[AccessRecord]:

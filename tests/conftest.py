@@ -20,6 +20,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
             cursor.execute(AUDIT_TRIGGERS_OFF)
 
 
+def pytest_sessionstart(session):
+    from tests.support.shared_bundles import check_required_bundles
+
+    check_required_bundles()
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords and connection.vendor != "postgresql":

@@ -2,6 +2,8 @@
 
 import os
 
+# Never a developer's .env (DJANGO_DEBUG=true would change what the tests check).
+os.environ.setdefault("EGRESSUI_ENV_FILE", "")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 # A fixed, valid Fernet key so encrypted columns work; never used outside tests.
 os.environ.setdefault("EGRESSUI_ENCRYPTION_KEY", "dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LWVncmVzc3U=")

@@ -115,7 +115,8 @@ def _is_external(destination: dict) -> bool:
     labels = _strings(destination.get("labels"), "flow.destination.labels")
     if labels:
         return any(label.startswith(_EXTERNAL_LABELS) for label in labels)
-    return destination.get("identity") in _WORLD_IDENTITIES
+    identity = destination.get("identity")
+    return type(identity) is int and identity in _WORLD_IDENTITIES
 
 
 def _source_principal(source: dict, trust_domain: str) -> str:
@@ -138,8 +139,8 @@ def parse_hubble(record: dict, *, oldest: datetime, newest: datetime, trust_doma
     else:
         flow = _object(record["flow"], "flow")
     event = _object(flow.get("event_type"), "flow.event_type").get("type")
-    if event != POLICY_VERDICT:
-        kind = _EVENT_NAMES.get(event, f"event type {event!r}")
+    if type(event) is not int or event != POLICY_VERDICT:
+        kind = _EVENT_NAMES.get(event, f"event type {repr(event)[:20]}") if type(event) is int else "no event type"
         raise LineError(
             f"flow.event_type: {kind}, not a policy verdict (type 5): export policy verdicts only "
             "(hubble observe --type policy-verdict, or the exporter's allowlist event_type [{type: 5}])"

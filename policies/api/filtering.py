@@ -17,7 +17,7 @@ def contains_nul(value) -> bool:
 
 # Query parameters that are not filters: with only these, no FilterSet is built (a FilterSet with
 # nothing to filter by returns the queryset as it is, after building a form: 0.6 ms a call).
-NOT_FILTERS = frozenset({"page", "page_size", "format"})
+NOT_FILTERS = frozenset({"page", "page_size", "format", "ordering"})
 
 
 class FilterBackend(DjangoFilterBackend):

@@ -42,7 +42,8 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
         raise IdempotencyKeyReused("This Idempotency-Key was used for a different request; use a new key.")
     if record.status_code == 0:  # an idempotent(atomic=False) request that has not finished
         raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
-    return Response(record.response_body, status=record.status_code, headers={REPLAY_HEADER: "true"})
+    headers = {REPLAY_HEADER: "true", **({"Location": record.location} if record.location else {})}
+    return Response(record.response_body, status=record.status_code, headers=headers)
 
 
 def _expiry_cutoff():
@@ -52,6 +53,12 @@ def _expiry_cutoff():
 def _stored(response) -> dict:
     body = getattr(response, "replay_data", response.data)
     return json.loads(json.dumps(body, default=str))
+
+
+def _remember(record: IdempotencyRecord, response) -> None:
+    record.status_code, record.response_body = response.status_code, _stored(response)
+    record.location = response.get("Location", "")
+    record.save(update_fields=["status_code", "response_body", "location"])
 
 
 def idempotent(handler=None, *, atomic: bool = True):
@@ -97,8 +104,7 @@ def _run_atomic(records, fingerprint, call, user_id, key):
         if not 200 <= response.status_code < 300:
             transaction.set_rollback(True)
             return response
-        record.status_code, record.response_body = response.status_code, _stored(response)
-        record.save(update_fields=["status_code", "response_body"])
+        _remember(record, response)
         return response
 
 
@@ -116,8 +122,7 @@ def _run_committed(records, fingerprint, call, user_id, key):
     if not 200 <= response.status_code < 300:
         record.delete()
         return response
-    record.status_code, record.response_body = response.status_code, _stored(response)
-    record.save(update_fields=["status_code", "response_body"])
+    _remember(record, response)
     return response
 
 

@@ -215,11 +215,20 @@ class IngestStateSerializer(serializers.Serializer):
         return bool(state.token_hash)
 
 
+IDENTITY_HELP = "cluster/namespace/service-account; null when the service account is not registered."
+
+
+def identity_name(cluster: str, namespace: str | None, service_account: str | None, registered: bool) -> str | None:
+    """The one way the API names a workload identity (docs/api.md, References)."""
+    return f"{cluster}/{namespace}/{service_account}" if registered and namespace and service_account else None
+
+
 class AccessRecordSerializer(serializers.ModelSerializer):
     cluster = serializers.CharField(source="cluster.name")
     team = serializers.CharField(source="namespace.team.slug", allow_null=True, default=None)
     namespace = serializers.CharField(source="namespace.name", allow_null=True, default=None)
     verdict = serializers.ChoiceField(choices=AccessVerdict.choices)
+    identity = serializers.SerializerMethodField(help_text=IDENTITY_HELP)
 
     class Meta:
         model = AccessRecord
@@ -242,6 +251,12 @@ class AccessRecordSerializer(serializers.ModelSerializer):
             "last_seen",
             "detail",
         ]
+
+    def get_identity(self, record) -> str | None:
+        identity = record.identity
+        if identity is None or record.namespace is None:
+            return None
+        return identity_name(record.cluster.name, record.namespace.name, identity.service_account, True)
 
 
 class DailyCountSerializer(serializers.Serializer):
@@ -291,7 +306,7 @@ class DeniedAttemptSerializer(serializers.Serializer):
     team = serializers.CharField(source="namespace__team__slug", allow_null=True)
     namespace = serializers.CharField(source="namespace__name", allow_null=True)
     service_account = serializers.CharField()
-    identity = serializers.IntegerField(source="identity_id", allow_null=True)
+    identity = serializers.SerializerMethodField(help_text=IDENTITY_HELP)
     attempts = serializers.IntegerField()
     denied = serializers.IntegerField(help_text="Refused by policy.")
     no_route = serializers.IntegerField(help_text="No route: the host is not registered for the workload.")
@@ -304,9 +319,19 @@ class DeniedAttemptSerializer(serializers.Serializer):
     granted_by = serializers.ListField(
         child=serializers.IntegerField(), help_text="Active grants that cover the pair by now."
     )
-    request = serializers.SerializerMethodField(help_text="A pre-filled request body, when the team is known.")
+    requested_in = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Open requests (draft, pending, sent back) asking for exactly it."
+    )
+    request_body = serializers.SerializerMethodField(
+        help_text="A body for POST /api/v1/requests/ (add a justification), when the team is known."
+    )
 
-    def get_request(self, row) -> dict | None:
+    def get_identity(self, row) -> str | None:
+        return identity_name(
+            row["cluster__name"], row["namespace__name"], row["service_account"], row["identity_id"] is not None
+        )
+
+    def get_request_body(self, row) -> dict | None:
         if not row["namespace__team__slug"] or not row["service_account"] or row["destination"] is None:
             return None
         identity = f"{row['cluster__name']}/{row['namespace__name']}/{row['service_account']}"

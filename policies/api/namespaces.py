@@ -4,8 +4,9 @@ at their catch-all), the preview of a switch, the switch itself and the per-clus
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from policies.api.monitoring import RequestPrefillSerializer
+from policies.api.monitoring import IDENTITY_HELP, RequestPrefillSerializer, identity_name
 from policies.api.serializers import ClusterPreviewSerializer
+from policies.api.strict import InputSerializer
 from policies.choices import NamespaceEnforcement
 from policies.models import Namespace
 from policies.permissions import enforcement_switch_denial
@@ -36,7 +37,7 @@ class NamespaceSerializer(serializers.ModelSerializer):
         return enforcement_switch_denial(self.context["request"].user, namespace) is None
 
 
-class EnforcementSwitchSerializer(serializers.Serializer):
+class EnforcementSwitchSerializer(InputSerializer):
     enforcement = serializers.ChoiceField(choices=NamespaceEnforcement.choices)
     reason = serializers.CharField(
         required=False,
@@ -59,10 +60,15 @@ class PreviewQuerySerializer(ReadinessQuerySerializer):
 class SourceIdentitySerializer(serializers.Serializer):
     service_account = serializers.CharField()
     principal = serializers.CharField()
-    identity = serializers.IntegerField(source="identity_id", allow_null=True, help_text="Null: not registered yet.")
+    identity = serializers.SerializerMethodField(help_text=IDENTITY_HELP)
     count = serializers.IntegerField()
     last_seen = serializers.DateTimeField()
     granted_by = serializers.IntegerField(allow_null=True, help_text="The grant in force that covers it by now.")
+
+    def get_identity(self, row) -> str | None:
+        namespace = self.context["namespace"]
+        registered = row.identity_id is not None
+        return identity_name(namespace.cluster.name, namespace.name, row.service_account, registered)
 
 
 class ObservedDestinationSerializer(serializers.Serializer):
@@ -77,10 +83,12 @@ class ObservedDestinationSerializer(serializers.Serializer):
     granted = serializers.BooleanField(help_text="Every identity that used it is covered by a grant now.")
     in_cluster = serializers.BooleanField(help_text="A cluster-internal destination: not an egress request.")
     identities = SourceIdentitySerializer(many=True)
-    request = serializers.SerializerMethodField(help_text="A body for POST /api/v1/requests/ (add a justification).")
+    request_body = serializers.SerializerMethodField(
+        help_text="A body for POST /api/v1/requests/ (add a justification)."
+    )
 
     @extend_schema_field(RequestPrefillSerializer(allow_null=True))
-    def get_request(self, row):
+    def get_request_body(self, row):
         if not row.requestable:
             return None
         namespace = self.context["namespace"]

@@ -119,3 +119,33 @@ def add_error_responses(result, generator, request, public):
             for status in statuses:
                 responses.setdefault(str(status), _error_response(status))
     return result
+
+
+def _refs(node) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node))
+    return set()
+
+
+def close_request_bodies(result, generator, request, public):
+    """Request bodies (and the objects nested in them) refuse unknown fields (policies.api.strict):
+    say so with `additionalProperties: false`, so generated clients and validators agree."""
+    schemas = result.get("components", {}).get("schemas", {})
+    pending = set()
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict):
+                pending |= _refs(operation.get("requestBody", {}))
+    closed = set()
+    while pending:
+        name = pending.pop()
+        if name in closed or name not in schemas:
+            continue
+        closed.add(name)
+        if schemas[name].get("type") == "object":
+            schemas[name]["additionalProperties"] = False
+        pending |= _refs(schemas[name])
+    return result

@@ -10,9 +10,11 @@ from rest_framework import serializers
 
 from policies.api.filtering import contains_nul
 from policies.api.monitoring import IngestStateSerializer
+from policies.api.strict import InputSerializer, RejectUnknownFields
 from policies.audit_export import AUDIT_COLUMNS
 from policies.choices import ClusterStatus, Protocol
 from policies.constants import (
+    DEFAULT_PORT,
     MAX_DESTINATIONS_PER_REQUEST,
     MAX_EXPANDED_HOSTS,
     MAX_IDENTITIES_PER_REQUEST,
@@ -34,6 +36,7 @@ from policies.models import (
 )
 from policies.permissions import can_see_cluster_errors
 from policies.redaction import url_without_credentials
+from policies.selectors.existing_access import existing_access_of_requests
 from policies.selectors.requests import (
     current_round_steps,
     pending_step,
@@ -64,7 +67,7 @@ class TeamSerializer(serializers.ModelSerializer):
         return urlsplit(team.webhook_url).hostname or ""
 
 
-class TeamWriteSerializer(serializers.ModelSerializer):
+class TeamWriteSerializer(RejectUnknownFields, serializers.ModelSerializer):
     webhook_secret = serializers.CharField(
         required=False, allow_blank=True, write_only=True, help_text="Write-only; empty keeps the stored value."
     )
@@ -75,6 +78,8 @@ class TeamWriteSerializer(serializers.ModelSerializer):
 
 
 class TeamUpdateSerializer(TeamWriteSerializer):
+    fixed_fields = {"slug": "A team's slug cannot be changed: requests, grants and rules refer to it."}
+
     class Meta(TeamWriteSerializer.Meta):
         fields = list(TEAM_FIELDS)
 
@@ -135,7 +140,7 @@ class ClusterSerializer(serializers.ModelSerializer):
         return url_without_credentials(cluster.api_url)
 
 
-class ClusterWriteSerializer(serializers.ModelSerializer):
+class ClusterWriteSerializer(RejectUnknownFields, serializers.ModelSerializer):
     kubeconfig = serializers.CharField(required=False, allow_blank=True, write_only=True)
     ca_cert = serializers.CharField(required=False, allow_blank=True, write_only=True)
     token = serializers.CharField(required=False, allow_blank=True, write_only=True)
@@ -153,6 +158,8 @@ class ClusterWriteSerializer(serializers.ModelSerializer):
 
 class ClusterUpdateSerializer(ClusterWriteSerializer):
     """The name is fixed: it is in every object's labels, renaming would orphan them."""
+
+    fixed_fields = {"name": "A cluster's name cannot be changed: it is in the labels of every object it holds."}
 
     class Meta(ClusterWriteSerializer.Meta):
         fields = list(CLUSTER_FIELDS)
@@ -175,7 +182,7 @@ class IdentityRefSerializer(IdentitySerializer):
         fields = ["id", "name", "cluster", "namespace", "service_account"]
 
 
-class IdentityCreateSerializer(serializers.Serializer):
+class IdentityCreateSerializer(InputSerializer):
     cluster = serializers.CharField(max_length=63)
     namespace = serializers.CharField(max_length=63)
     service_account = serializers.CharField(max_length=253)
@@ -293,22 +300,29 @@ class ExistingAccessSerializer(serializers.Serializer):
     host = serializers.CharField()
     port = serializers.IntegerField()
     protocol = serializers.CharField()
-    grant = serializers.IntegerField(allow_null=True, help_text="The active grant approving this request replaces.")
+    grant = serializers.IntegerField(
+        source="grant_id", allow_null=True, help_text="The active grant approving this request replaces."
+    )
     expires_at = serializers.DateTimeField(allow_null=True, help_text="When that grant expires.")
-    request = serializers.IntegerField(allow_null=True, help_text="Another open request asking for the same.")
+    request = serializers.IntegerField(
+        source="request_id", allow_null=True, help_text="Another open request asking for the same."
+    )
     request_status = serializers.CharField(allow_blank=True)
     message = serializers.CharField()
+
+
+def existing_access_data(request) -> list:
+    """The `existing_access` warnings of one request (two queries; none for a decided request)."""
+    return ExistingAccessSerializer(existing_access_of_requests([request])[request.pk], many=True).data
 
 
 class RequestDetailSerializer(RequestSerializer):
     decisions = DecisionSerializer(many=True)
     grants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     allowed_actions = serializers.SerializerMethodField(help_text="What the calling user may do now.")
-    existing_access = ExistingAccessSerializer(
-        many=True,
-        read_only=True,
+    existing_access = serializers.SerializerMethodField(
         help_text="Warnings, not errors: per identity and destination of this request, the active grant it "
-        "would replace and other open requests asking for the same.",
+        "would replace and other open requests asking for the same."
     )
 
     class Meta(RequestSerializer.Meta):
@@ -318,19 +332,25 @@ class RequestDetailSerializer(RequestSerializer):
     def get_allowed_actions(self, request) -> dict:
         return self.context["allowed_actions"]
 
+    @extend_schema_field(ExistingAccessSerializer(many=True))
+    def get_existing_access(self, request) -> list:
+        return existing_access_data(request)
+
     def to_representation(self, request) -> dict:
         return {
             **super().to_representation(request),
             "decisions": DecisionSerializer(request.decisions.all(), many=True).data,
             "grants": [grant.pk for grant in request.grants.all()],
             "allowed_actions": self.get_allowed_actions(request),
-            "existing_access": self.context.get("existing_access", []),
+            "existing_access": self.get_existing_access(request),
         }
 
 
-class DestinationInputSerializer(serializers.Serializer):
+class DestinationInputSerializer(InputSerializer):
     host = serializers.CharField(max_length=300, help_text="api.example.com, *.example.com, or an IP/CIDR for tcp.")
-    port = serializers.IntegerField(min_value=1, max_value=65535)
+    port = serializers.IntegerField(
+        min_value=1, max_value=65535, default=DEFAULT_PORT, help_text="Default 443, as in the UI."
+    )
     protocol = serializers.ChoiceField(choices=Protocol.choices, default=Protocol.TLS)
     expanded_hosts = serializers.ListField(
         child=serializers.CharField(max_length=300),
@@ -341,7 +361,7 @@ class DestinationInputSerializer(serializers.Serializer):
     tcp_direct = serializers.BooleanField(default=False, help_text="tcp only: bypass the gateway (exception).")
 
 
-class RequestInputSerializer(serializers.Serializer):
+class RequestInputSerializer(InputSerializer):
     team = serializers.CharField(max_length=63, help_text="Team slug.")
     identities = serializers.ListField(
         child=serializers.CharField(max_length=400),
@@ -365,19 +385,19 @@ class RequestUpdateSerializer(RequestInputSerializer):
     submit = serializers.BooleanField(default=False, help_text="Submit the edited request in the same call.")
 
 
-class CommentSerializer(serializers.Serializer):
+class CommentSerializer(InputSerializer):
     comment = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
 
 
-class RequiredCommentSerializer(serializers.Serializer):
+class RequiredCommentSerializer(InputSerializer):
     comment = serializers.CharField(max_length=5000, allow_blank=True, help_text="Why; shown to the requester.")
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(InputSerializer):
     reason = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
 
 
-class RequiredReasonSerializer(serializers.Serializer):
+class RequiredReasonSerializer(InputSerializer):
     reason = serializers.CharField(max_length=5000, allow_blank=True)
 
 
@@ -601,7 +621,7 @@ class TokenCreatedSerializer(TokenSerializer):
         fields = [*TokenSerializer.Meta.fields, "token"]
 
 
-class TokenCreateSerializer(serializers.Serializer):
+class TokenCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=100)
     read_only = serializers.BooleanField(default=False)
     expires_in_days = serializers.IntegerField(

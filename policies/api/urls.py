@@ -71,6 +71,7 @@ audit_urls = [
 
 tokens_urls = [
     path("tokens/", tokens.TokenListCreateApi.as_view(), name="token-list"),
+    path("tokens/<id:pk>/", tokens.TokenDetailApi.as_view(), name="token-detail"),
     path("tokens/<id:pk>/revoke/", tokens.TokenRevokeApi.as_view(), name="token-revoke"),
 ]
 

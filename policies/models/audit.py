@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from policies.choices import AuditEventType
+from policies.choices import AUDIT_EVENT_LABELS, AuditEventType
 
 
 class AppendOnlyError(Exception):
@@ -87,6 +87,11 @@ class AuditEvent(models.Model):
     @property
     def event_name(self) -> str:
         return AuditEventType(self.event_type).label
+
+    @property
+    def event_label(self) -> str:
+        """For people (timelines, the audit page); `event_name` is the identifier."""
+        return AUDIT_EVENT_LABELS.get(self.event_type, self.event_name)
 
 
 class AuditChainHead(models.Model):

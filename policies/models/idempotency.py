@@ -16,6 +16,7 @@ class IdempotencyRecord(models.Model):
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(default=0, help_text="0 while the first request is running.")
     response_body = models.JSONField(null=True)
+    location = models.CharField(max_length=2000, blank=True, default="", help_text="Its Location header, if any.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

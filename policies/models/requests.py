@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from policies.choices import Protocol, RequestStatus
+from policies.choices import OPEN_REQUEST_STATES, Protocol, RequestStatus
 
 
 class EgressRequest(models.Model):
@@ -39,6 +39,11 @@ class EgressRequest(models.Model):
 
     def __str__(self) -> str:
         return f"request #{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        """Still to be decided (draft, pending, sent back): what approving it would change means something."""
+        return self.status in OPEN_REQUEST_STATES
 
 
 class RequestDestination(models.Model):

@@ -33,7 +33,7 @@ class Transport:
         manager = api_client.rest_client.pool_manager
         # The host's own connection pool, looked up once (no URL parsing and pool lookup per call);
         # through a proxy, the manager decides per request.
-        self.direct = not isinstance(manager, urllib3.ProxyManager) and type(manager) is urllib3.PoolManager
+        self.direct = type(manager) is urllib3.PoolManager  # not a (SOCKS) ProxyManager
         self.pool = manager.connection_from_url(self.host) if self.direct else manager
         self.prefix = (urllib3.util.parse_url(self.host).path or "") if self.direct else self.host
         self.headers = {key: value for key, value in api_client.default_headers.items()}

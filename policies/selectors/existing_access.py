@@ -29,7 +29,8 @@ Pair = tuple[int, str, int, str]  # identity id, host, port, protocol
 @dataclass(frozen=True)
 class ExistingAccess:
     identity_id: int
-    identity: str  # cluster/namespace/service-account
+    name: str  # namespace/service-account: how pages name an identity, with its cluster beside it
+    cluster: str
     host: str
     port: int
     protocol: str
@@ -40,42 +41,27 @@ class ExistingAccess:
     grant_request_id: int | None = None  # the request that produced the grant
 
     @property
+    def identity(self) -> str:
+        """cluster/namespace/service-account: how the API names an identity."""
+        return f"{self.cluster}/{self.name}"
+
+    @property
     def destination(self) -> str:
         return f"{self.host}:{self.port} ({self.protocol})"
 
     @property
-    def replaces(self) -> str:
-        """What approvers read: "replaces grant #3 (expires 2027-03-06)"."""
-        return f"replaces grant #{self.grant_id} (expires {self.expires_at:%Y-%m-%d})" if self.grant_id else ""
-
-    @property
     def message(self) -> str:
+        who = f"{self.name} ({self.cluster})"
         if self.grant_id is not None:
             return (
-                f"{self.identity} already reaches {self.destination} through grant #{self.grant_id}, "
+                f"{who} already reaches {self.destination} through grant #{self.grant_id}, "
                 f"which expires on {self.expires_at:%Y-%m-%d}; approving this request replaces it."
             )
-        return (
-            f"{self.identity} → {self.destination} is already asked for in request #{self.request_id} "
-            f"({self.status_label})."
-        )
+        return f"{who} → {self.destination} is already asked for in request #{self.request_id} ({self.status_label})."
 
     @property
     def status_label(self) -> str:
         return RequestStatus(self.request_status).label.lower() if self.request_status else ""
-
-    def as_dict(self) -> dict:
-        return {
-            "identity": self.identity,
-            "host": self.host,
-            "port": self.port,
-            "protocol": self.protocol,
-            "grant": self.grant_id,
-            "expires_at": self.expires_at,
-            "request": self.request_id,
-            "request_status": self.request_status,
-            "message": self.message,
-        }
 
 
 def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> dict[Pair, list[ExistingAccess]]:
@@ -91,9 +77,11 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
     def add(row: Mapping[str, Any], identity_id: int, **what: Any) -> None:
         pair = (identity_id, row["host"], row["port"], row["protocol"])
         if pair in wanted:
-            label = "/".join(row[key] for key in ("cluster_name", "namespace_name", "account"))
+            name = f"{row['namespace_name']}/{row['account']}"
             found.setdefault(pair, []).append(
-                ExistingAccess(identity_id, label, row["host"], row["port"], row["protocol"], **what)
+                ExistingAccess(
+                    identity_id, name, row["cluster_name"], row["host"], row["port"], row["protocol"], **what
+                )
             )
 
     grants = (

@@ -15,8 +15,8 @@ from django.utils import timezone
 from policies import crypto
 from policies.accesslog.coverage import GRANT_COVER_FIELDS, GrantCover, requested_destination
 from policies.actors import Viewer
-from policies.choices import BLOCKED_VERDICTS, USED_VERDICTS, AccessVerdict, GrantStatus
-from policies.models import AccessRecord, Cluster, ClusterIngestState, Grant
+from policies.choices import BLOCKED_VERDICTS, OPEN_REQUEST_STATES, USED_VERDICTS, AccessVerdict, GrantStatus
+from policies.models import AccessRecord, Cluster, ClusterIngestState, Grant, RequestDestination
 from policies.permissions import visible_access_records
 
 # A feed that has sent nothing for this long is stale: silence then says nothing about usage.
@@ -133,6 +133,7 @@ class UnusedReport:
     days: int
     grants: QuerySet[Grant]
     unmonitored: list[dict]  # clusters with active grants whose silence proves nothing, and why
+    judged_clusters: int = 0  # clusters with active grants whose access log covers the window
 
 
 def _unused_days(days: int | None) -> int:
@@ -161,12 +162,15 @@ def unused_grants(*, grants: QuerySet[Grant], days: int | None = None, now: date
         now=now,
     ).order_by("team__slug", "cluster__name", "host", "id")
     unmonitored = []
-    clusters = Cluster.objects.filter(pk__in=active.values("cluster_id")).select_related("ingest").order_by("name")
+    clusters = list(
+        Cluster.objects.filter(pk__in=active.values("cluster_id")).select_related("ingest").order_by("name")
+    )
     for cluster in clusters:
         reason = usage_gap(getattr(cluster, "ingest", None), days=days, now=now)
         if reason:
             unmonitored.append({"cluster": cluster, "reason": reason})
-    return UnusedReport(days=days, grants=unused, unmonitored=unmonitored)
+    judged = len(clusters) - len(unmonitored)
+    return UnusedReport(days=days, grants=unused, unmonitored=unmonitored, judged_clusters=judged)
 
 
 def usage_gap(state: ClusterIngestState | None, *, days: int, now: datetime) -> str:
@@ -223,9 +227,26 @@ def service_account_of(principal: str) -> str:
     return parts[4] if len(parts) == 5 and parts[1] == "ns" and parts[3] == "sa" else ""
 
 
+def _open_requests_by_pair(identity_ids: set[int]) -> dict[tuple[int, str, int], list[int]]:
+    """(identity, host, port) → open requests (draft, pending, sent back) that ask for exactly it."""
+    found: dict[tuple[int, str, int], list[int]] = {}
+    if not identity_ids:
+        return found
+    rows = (
+        RequestDestination.objects.filter(request__status__in=OPEN_REQUEST_STATES, request__identities__in=identity_ids)
+        .values_list("request__identities", "host", "port", "request_id")
+        .order_by("request_id")
+    )
+    for identity_id, host, port, request_id in rows:
+        if identity_id in identity_ids:
+            found.setdefault((identity_id, host, port), []).append(request_id)
+    return found
+
+
 def denied_attempts_explained(rows: list[dict], *, now: datetime | None = None) -> list[dict]:
     """Each row with what a requester needs: the destination to ask for, whether the identity is
-    registered, and whether an active grant covers the pair by now (one query for the page)."""
+    registered, whether an active grant covers the pair by now, and the open requests that already
+    ask for exactly it (two queries for the page)."""
     now = now or timezone.now()
     identity_ids = {row["identity_id"] for row in rows if row["identity_id"]}
     covers: dict[int, list[GrantCover]] = {}
@@ -235,6 +256,7 @@ def denied_attempts_explained(rows: list[dict], *, now: datetime | None = None) 
         ).values(*GRANT_COVER_FIELDS)
         for grant in active:
             covers.setdefault(grant["identity_id"], []).append(GrantCover.from_values(grant))
+    open_requests = _open_requests_by_pair(identity_ids)
     explained = []
     for row in rows:
         covering = [
@@ -242,12 +264,17 @@ def denied_attempts_explained(rows: list[dict], *, now: datetime | None = None) 
             for cover in covers.get(row["identity_id"], ())
             if row["host"] and cover.rank(row["host"], row["port"]) is not None
         ]
+        destination = requested_destination(row["host"], row["port"], row.get("protocol") or "")
+        pending = []
+        if destination and row["identity_id"]:
+            pending = open_requests.get((row["identity_id"], destination["host"], destination["port"]), [])
         explained.append(
             {
                 **row,
                 "service_account": service_account_of(row["source_principal"]),
-                "destination": requested_destination(row["host"], row["port"], row.get("protocol") or ""),
+                "destination": destination,
                 "granted_by": covering,
+                "requested_in": pending,
             }
         )
     return explained
@@ -265,7 +292,7 @@ def denied_attempts_summary(*, user: Viewer, days: int = 7, limit: int = 5) -> d
     since = (timezone.now() - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     records = visible_access_records(user).filter(hour__gte=since, verdict__in=_BLOCKED)
     pairs = denied_attempts(records)
-    rows = list(pairs[:limit])
+    rows = [{**row, "service_account": service_account_of(row["source_principal"])} for row in pairs[:limit]]
     if not rows:
         return {"days": days, "rows": [], "pairs": 0, "attempts": 0}
     total = records.aggregate(attempts=Coalesce(Sum("count"), 0))["attempts"]

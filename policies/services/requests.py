@@ -6,11 +6,19 @@ from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
-from policies.choices import EDITABLE_REQUEST_STATES, AuditEventType, RequestStatus, RuleOutcome, StepStatus
+from policies.choices import (
+    EDITABLE_REQUEST_STATES,
+    AuditEventType,
+    GrantStatus,
+    RequestStatus,
+    RuleOutcome,
+    StepStatus,
+)
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import ApprovalStep, EgressRequest, Grant
 from policies.permissions import (
     can_renew_grant,
+    grant_is_renewable,
     request_cancel_denial,
     request_edit_denial,
     request_submit_denial,
@@ -210,6 +218,10 @@ def egress_request_cancel(*, request: EgressRequest, actor: User, reason: str = 
 @transaction.atomic
 def egress_request_renew(*, grant: Grant, requester: User) -> EgressRequest:
     """A new draft pre-filled from a grant; it goes through approval like any request."""
+    if not grant_is_renewable(grant):
+        if grant.status == GrantStatus.REVOKED:
+            raise TransitionNotAllowed(f"Grant #{grant.pk} was revoked; ask for the access again with a new request.")
+        raise TransitionNotAllowed(f"Grant #{grant.pk} was superseded by a newer grant; renew that one.")
     if not can_renew_grant(requester, grant):
         raise PermissionDenied(f"You are not a member of team {grant.team.slug}.")
     original = grant.request

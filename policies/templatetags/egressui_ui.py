@@ -77,11 +77,27 @@ def status_badge(value, label=None):
     return _badge(str(value), str(label or str(value).replace("_", " ")))
 
 
+# Risk flags read as what they warn about, so "prod" is never two unlabeled badges next to the
+# cluster's environment badge.
+RISK_LABELS = {"prod": "production workload", "clear-text": "clear text", "long-duration": "long duration"}
+
+
 @register.simple_tag
 def risk_badges(flags):
     """Warning badges for risk flags, each with a one-line explanation as its title."""
     days = settings.EGRESSUI_LONG_GRANT_DAYS
-    return mark_safe(" ".join(_badge("risk", flag, RISK_HELP.get(flag, flag).format(days=days)) for flag in flags))
+    return mark_safe(
+        " ".join(
+            _badge("risk", f"risk: {RISK_LABELS.get(flag, flag)}", RISK_HELP.get(flag, flag).format(days=days))
+            for flag in flags
+        )
+    )
+
+
+@register.simple_tag
+def prod_badge():
+    """The environment badge of a production cluster (its risk counterpart says "risk: …")."""
+    return _badge("prod", "production", "A production cluster")
 
 
 @register.filter(is_safe=True)

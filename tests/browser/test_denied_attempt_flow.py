@@ -63,10 +63,10 @@ def test_denied_attempt_becomes_a_prefilled_request(blocked_traffic, session):
     with dev.step("both pairs are listed with their counts"):
         table = page.locator("#denied-table")
         known = table.locator("tr", has_text=KNOWN_HOST)
-        expect(known).to_contain_text("demo/payments/checkout")
+        expect(known).to_contain_text("payments/checkout")
         expect(known).to_contain_text("Denied by policy")
         new = table.locator("tr", has_text=NEW_HOST)
-        expect(new).to_contain_text("demo/payments/fraud-scorer")
+        expect(new).to_contain_text("payments/fraud-scorer")
         expect(new).to_contain_text("service account not registered yet")
         expect(known.get_by_role("link", name="Request access")).to_have_attribute(
             "href", re.compile(rf"/requests/new/\?team=payments&identity=\d+&host={re.escape(KNOWN_HOST)}&port=443")

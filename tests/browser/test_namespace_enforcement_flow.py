@@ -107,7 +107,7 @@ def test_observe_review_request_enforce_and_back(feed, session, live_server):
         expect(page.locator("#observed-table tr", has_text=NEW_HOST)).to_contain_text("Blocked at source")
         admin.goto("/denied-attempts/?team=search")
         attempt = page.locator("#denied-table tr", has_text=NEW_HOST)
-        expect(attempt).to_contain_text("demo/reports/exporter")
+        expect(attempt).to_contain_text("reports/exporter")
         expect(attempt).to_contain_text("Blocked at source")
     with admin.step("going back to observe needs a reason"):
         admin.goto(reports_url)

@@ -26,6 +26,7 @@ def test_create_use_and_revoke_a_token(session, demo_data):
         page.get_by_role("button", name="Create token").click()
         expect(page.get_by_role("status")).to_contain_text("Copy it now: it is shown only this once.")
         secret = page.locator("#new-token").input_value()
+        page.screenshot(path="/tmp/i16-tokens-created-1280.png", full_page=True)
         assert re.fullmatch(r"egr_[A-Za-z0-9_-]{20,}", secret)
         row = page.locator("tbody tr", has_text="nightly-report")
         expect(row).to_contain_text("Read only")
@@ -64,3 +65,4 @@ def test_create_use_and_revoke_a_token(session, demo_data):
     with dev.step("no horizontal overflow on a phone"):
         page.set_viewport_size({"width": 390, "height": 844})
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path="/tmp/i16-tokens-390.png", full_page=True)

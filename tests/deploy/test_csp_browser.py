@@ -49,6 +49,17 @@ def browser_page():
             ),
         )
         page.violations = violations
+        # Every other warning or error on the console too (an unknown Permissions-Policy feature, a 404).
+        problems: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                problems.append(f"{page.url}: {message.type}: {message.text}")
+                if message.type in ("warning", "error")
+                else None
+            ),
+        )
+        page.console_problems = problems
         try:
             yield page
         finally:
@@ -74,6 +85,7 @@ class BrowserCspTests:
                 assert page.evaluate("typeof window.htmx") == "object", f"htmx not running on {name}"
         assert "dashboard" in visited, "the login led somewhere"
         assert page.violations == []
+        assert page.console_problems == []
 
     def test_the_browser_reports_a_violation(self, browser_page, live_server):
         """The console check above can fail: an inline script on one of our pages is refused."""

@@ -110,6 +110,25 @@ class StructuredLogTests:
         with pytest.raises(json.JSONDecodeError):
             json.loads(line)
 
+    def test_celery_task_lines_leave_out_the_task_arguments(self, capture):
+        lines = capture("celery.worker.strategy", "tests.deploy.other")
+        data = {"id": "t-1", "name": "policies.tasks.send_email_task", "kwargs": "{'to': ['lead@example.com']}"}
+        logging.getLogger("celery.worker.strategy").info(
+            "Task %s received", "send_email_task[t-1]", extra={"data": data}
+        )
+        logging.getLogger("tests.deploy.other").info("kept", extra={"data": {"n": 1}})
+        task, other = (json.loads(line) for line in lines())
+        assert task["event"] == "Task send_email_task[t-1] received" and "data" not in task
+        assert "lead@example.com" not in json.dumps(task)
+        assert other["data"] == {"n": 1}
+
+    def test_quiet_start(self):
+        """No version banner from axes in every process; emails a task prints are not warnings."""
+        from django.conf import settings
+
+        assert settings.LOGGING["loggers"]["axes.apps"]["level"] == "WARNING"
+        assert settings.CELERY_WORKER_REDIRECT_STDOUTS_LEVEL == "INFO"
+
     def test_unknown_format_is_refused(self):
         with pytest.raises(ValueError, match="json, console"):
             logging_config(log_format="xml")

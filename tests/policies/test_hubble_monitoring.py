@@ -1,7 +1,7 @@
 """Monitoring a Cilium cluster from Hubble flows, end to end: the same ingest endpoint and command as
 for Istio, each flow tied to its grant (allowed) or not (observed: what enforcing would block;
 dropped: blocked at source), and the same pages: grant usage, denied attempts with their one-click
-request, a namespace's readiness."""
+request, a namespace's readiness, the access map."""
 
 import io
 import json
@@ -18,6 +18,7 @@ from policies.models import AccessRecord, ClusterIngestState, Namespace
 from policies.services.access_logs import access_log_ingest
 from tests.factories import GrantFactory, fixture_save
 from tests.policies.api.test_monitoring import feed, post
+from tests.policies.views.test_access_map import edges
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +133,16 @@ class HubblePagesTests:
         page = client.get(reverse("namespace_detail", args=[cilium.ns.pk])).content.decode()
         assert "api.openexchangerates.org" in page
         assert "Hubble" in page and "DNS proxy" in page
+
+    def test_the_access_map_draws_hubble_traffic_like_the_gateways(self, client, cilium):
+        used = grant(identity=cilium.checkout, host="api.stripe.com")
+        ingest(
+            cilium.cluster,
+            flow(),
+            flow(names=("api.openexchangerates.org",)),
+            flow("refunds", verdict="DROPPED", names=("pastebin.com",)),
+        )
+        client.force_login(cilium.dev)
+        drawn = edges(client.get("/access-map/", {"cluster": cilium.cluster.name}))
+        assert drawn[reverse("grant_detail", args=[used.pk])] == "active"
+        assert sorted(drawn.values()) == ["active", "blocked", "observed"]

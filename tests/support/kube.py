@@ -41,6 +41,7 @@ import aiohttp.web
 import attrs
 import jsonpatch
 import kmock
+import orjson
 from kmock._internal import rendering
 
 from tests.support.rbac import Identity, RbacPolicy, forbidden_message
@@ -108,7 +109,7 @@ def _status(code: int, reason: str | None, message: str, details: dict | None = 
     if details:
         body["details"] = details
     body["code"] = code
-    return aiohttp.web.json_response(body, status=code)
+    return _json(body, status=code)
 
 
 @dataclass
@@ -181,9 +182,10 @@ def _get(obj: dict, path: Path):
 
 
 def _set(obj: dict, path: Path, value) -> None:
+    """Set a leaf; `value` comes from a request body parsed for this request alone (not copied)."""
     for key in path[:-1]:
         obj = obj.setdefault(key, {})
-    obj[path[-1]] = copy.deepcopy(value)
+    obj[path[-1]] = value
 
 
 def _remove(obj: dict, path: Path) -> None:
@@ -385,14 +387,14 @@ class ApiEmulator(kmock.KubernetesEmulator):
         path = request.url.path
         if path == "/_emulator/calls":
             calls = [[c.verb, c.plural, c.namespace, c.name, c.dry_run, c.status] for c in self.calls]
-            return aiohttp.web.json_response({"calls": calls})
+            return _json({"calls": calls})
         if path == "/_emulator/reset":
             self.calls.clear()
-            return aiohttp.web.json_response({})
+            return _json({})
         if path == "/_emulator/namespaces":
             for name in (request.data or {}).get("names", []):
                 self.add_namespace(name)
-            return aiohttp.web.json_response({})
+            return _json({})
         return _status(404, "NotFound", f"no emulator control at {path}")
 
     @staticmethod
@@ -601,11 +603,11 @@ class ApiEmulator(kmock.KubernetesEmulator):
         live["metadata"].pop("managedFields", None)
         if request.params.get("dryRun") == "All":
             live["metadata"].setdefault("resourceVersion", "0")
-            return aiohttp.web.json_response(live, status=200)
+            return _json(live, status=200)
         created = existing is None or existing.deleted
         body = self._store(resource, namespace, name, live)
         self._owners[key] = {owner: paths for owner, paths in owners.items() if paths}
-        return aiohttp.web.json_response(self._with_owners(key, copy.deepcopy(body)), status=201 if created else 200)
+        return _json(self._with_owners(key, _with_managed_fields(body)), status=201 if created else 200)
 
     def _merge_patch(self, resource, namespace, name, patch: dict, manager: str) -> dict | None:
         key = (resource, namespace, name)
@@ -638,11 +640,11 @@ class ApiEmulator(kmock.KubernetesEmulator):
         if invalid := self._validate(request, patched, "patch"):
             return invalid
         if request.params.get("dryRun") == "All":
-            return aiohttp.web.json_response(patched)
+            return _json(patched)
         body = self._merge_patch(
             request.resource, request.namespace, request.name, patch, request.params.get("fieldManager", "unknown")
         )
-        return aiohttp.web.json_response(body)
+        return _json(body)
 
     async def _update(self, request: rendering.Request) -> aiohttp.web.Response:
         """PUT: replace the whole object (strictly validated on request; `dryRun=All` stores nothing)."""
@@ -661,11 +663,11 @@ class ApiEmulator(kmock.KubernetesEmulator):
             )
             return _status(409, "Conflict", message, self._details(request))
         if request.params.get("dryRun") == "All":
-            return aiohttp.web.json_response(body)
+            return _json(body)
         stored = self._store(request.resource, request.namespace, request.name, body)
         manager = request.params.get("fieldManager", "unknown")
         self._owners[key] = {(manager, "update"): set(leaf_paths(body)) - _SERVER_FIELDS}
-        return aiohttp.web.json_response(self._with_owners(key, copy.deepcopy(stored)))
+        return _json(self._with_owners(key, copy.deepcopy(stored)))
 
     def _lookup(self, request: rendering.Request) -> tuple[tuple, object, aiohttp.web.Response | None]:
         """(key, the stored object, None), or the 404 the API server gives for an unserved kind or a
@@ -731,7 +733,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
         key, obj, missing = self._lookup(request)
         if missing is not None:
             return missing
-        return aiohttp.web.json_response(self._with_owners(key, copy.deepcopy(obj.raw)))
+        return _json(self._with_owners(key, _with_managed_fields(obj.raw)))
 
     async def _delete(self, request: rendering.Request) -> aiohttp.web.Response:
         key, obj, missing = self._lookup(request)
@@ -752,7 +754,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
         if request.params.get("dryRun") != "All" and "All" not in (options.get("dryRun") or []):
             obj.delete()
             self._owners.pop(key, None)
-        return aiohttp.web.json_response(body)
+        return _json(body)
 
     def _access_review(self, review: dict) -> aiohttp.web.Response:
         """A SelfSubjectAccessReview, answered from the same rules that authorise requests."""
@@ -780,7 +782,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
             "spec": review.get("spec") or {},
             "status": {"allowed": allowed},
         }
-        return aiohttp.web.json_response(body, status=201)
+        return _json(body, status=201)
 
     async def _create(self, request: rendering.Request) -> aiohttp.web.Response:
         if request.resource == SSAR:
@@ -800,10 +802,22 @@ class ApiEmulator(kmock.KubernetesEmulator):
             details = {"name": meta.get("name"), "group": request.resource.group or "", "kind": request.resource.plural}
             return _status(409, "AlreadyExists", f'{qualified} "{meta.get("name")}" already exists', details)
         if request.params.get("dryRun") == "All":
-            return aiohttp.web.json_response(request.data, status=201)
+            return _json(request.data, status=201)
         body = self._store(request.resource, namespace, meta.get("name"), copy.deepcopy(request.data))
         self._owners[key] = {(request.params.get("fieldManager", "unknown"), "update"): set(leaf_paths(request.data))}
-        return aiohttp.web.json_response(body, status=201)
+        return _json(body, status=201)
+
+
+def _json(body, *, status: int = 200) -> aiohttp.web.Response:
+    """A JSON answer, encoded with orjson: the emulator's CPU is the benchmark's API server."""
+    return aiohttp.web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def _with_managed_fields(body: dict) -> dict:
+    """A copy for an answer: shallow, with its own metadata (the answer is encoded at once)."""
+    answer = dict(body)
+    answer["metadata"] = dict(body["metadata"])
+    return answer
 
 
 def _bearer(header: str) -> str:
@@ -972,44 +986,6 @@ class RemoteEmulator:
 
     def get(self, plural: str, namespace: str, name: str) -> dict | None:
         return self._request("GET", f"{self._paths[plural]}/namespaces/{namespace}/{plural}/{name}")
-
-
-class EmulatorProcess:
-    """`python -m tests.support.kube` serving every rendered kind, stopped on exit."""
-
-    def __init__(self):
-        self.process = None
-        self.url = ""
-
-    def __enter__(self) -> RemoteEmulator:
-        import subprocess
-        import sys
-        from pathlib import Path
-
-        from policies.manifests.kinds import KINDS
-
-        root = Path(__file__).resolve().parents[2]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.kube"],
-            cwd=root,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.url = self.process.stdout.readline().strip()
-        if not self.url.startswith("http://"):
-            self.process.kill()
-            raise RuntimeError("the emulator process did not start")
-        return RemoteEmulator(self.url, KINDS)
-
-    def __exit__(self, *exc) -> None:
-        self.process.stdin.close()  # the server stops when its stdin closes
-        try:
-            self.process.wait(timeout=10)
-        except Exception:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process.stdout.close()
 
 
 def _serve_until_stdin_closes() -> None:

@@ -24,6 +24,8 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+from tests.support.shared_bundles import require_bundle
+
 KUBERNETES_VERSION = "1.33"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -190,8 +192,9 @@ class _CrdVersion:
 @cache
 def _crds(path: str) -> dict[tuple[str, str], _CrdVersion]:
     table = {}
-    for document in yaml.load_all(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-        if not document or document.get("kind") != "CustomResourceDefinition":
+    documents = yaml.load_all(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    for document in _flatten_lists(documents):
+        if document.get("kind") != "CustomResourceDefinition":
             continue
         spec = document["spec"]
         for version in spec["versions"]:
@@ -199,6 +202,17 @@ def _crds(path: str) -> dict[tuple[str, str], _CrdVersion]:
                 api_version = f"{spec['group']}/{version['name']}"
                 table[(api_version, spec["names"]["kind"])] = version["schema"]["openAPIV3Schema"]
     return {key: _LazyVersion(schema) for key, schema in table.items()}
+
+
+def _flatten_lists(documents):
+    """Multi-document bundles and `kubectl get crd … -o yaml` output (one `kind: List`) alike."""
+    for document in documents:
+        if not isinstance(document, dict):
+            continue
+        if document.get("kind") == "List":
+            yield from (item for item in document.get("items") or [] if isinstance(item, dict))
+        else:
+            yield document
 
 
 class _LazyVersion:
@@ -540,14 +554,30 @@ def cilium_crds_path() -> Path | None:
 
 CILIUM_CRDS_MISSING = (
     "Cilium's CRD bundle is absent (../shared/cilium/cilium-crds.yaml): set EGRESSUI_CILIUM_CRDS to "
-    "ciliumnetworkpolicies.cilium.io's CRD file to validate Cilium objects"
+    "ciliumnetworkpolicies.cilium.io's CRD file to validate Cilium objects (README, Tests)"
 )
 
 
-@cache
 def default_validator() -> ManifestValidator:
-    """Istio's bundle, plus Cilium's where it is present (tests of Cilium objects skip without it)."""
+    """Istio's bundle, plus Cilium's where it is present (tests of Cilium objects skip without it).
+    Skips the calling test when Istio's bundle is absent (fails it under EGRESSUI_REQUIRE_SHARED=1)."""
     from django.conf import settings
 
+    istio = str(require_bundle(settings.EGRESSUI_ISTIO_CRDS, "EGRESSUI_ISTIO_CRDS"))
     cilium = cilium_crds_path()
-    return ManifestValidator(settings.EGRESSUI_ISTIO_CRDS, *([str(cilium)] if cilium else []))
+    return _validator_for(istio, str(cilium) if cilium else None)
+
+
+@cache
+def _validator_for(istio: str, cilium: str | None) -> ManifestValidator:
+    return ManifestValidator(istio, *([cilium] if cilium else []))
+
+
+def with_extra_rule(api_version: str, kind: str, rule: str, message: str) -> ManifestValidator:
+    """The default CRD bundles plus one more CEL rule on a kind's spec: a cluster whose CRDs are stricter
+    than those egressui renders for (to see what the API server's refusal looks like)."""
+    stricter = ManifestValidator(*default_validator().crd_paths)  # the parsed bundles are cached
+    schema = copy.deepcopy(stricter.crds[(api_version, kind)].schema)
+    schema["properties"]["spec"].setdefault("x-kubernetes-validations", []).append({"rule": rule, "message": message})
+    stricter.crds = {**stricter.crds, (api_version, kind): _LazyVersion(schema)}
+    return stricter

@@ -37,6 +37,7 @@ class AuditEventListApi(generics.ListAPIView):
     """Events the caller may see: platform admins all, others those of requests they can see."""
 
     serializer_class = s.AuditEventSerializer
+    ordering_fields = {"seq": "seq", "occurred_at": "occurred_at"}
     filterset_class = AuditEventFilterSet
     renderer_classes = [JSONRenderer, CSVRenderer]
 

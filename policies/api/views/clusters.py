@@ -3,6 +3,7 @@ requests; secrets are never output); platform admins change them, trigger reconc
 and manifests, which show every team's grants on the cluster."""
 
 from django.http import Http404, HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -15,6 +16,7 @@ from policies.api import serializers as s
 from policies.api.auth import ClusterAdminPermission
 from policies.api.idempotency import idempotent
 from policies.api.renderers import YAMLRenderer
+from policies.api.strict import created, reject_body
 from policies.exceptions import PermissionDenied
 from policies.filtersets import ClusterFilterSet, ReconcileRunFilterSet
 from policies.manifests.serialize import dump_yaml
@@ -35,6 +37,7 @@ def require_cluster_admin(user) -> None:
 
 class ClusterListCreateApi(generics.ListAPIView):
     serializer_class = s.ClusterSerializer
+    ordering_fields = {"id": "id", "name": "name", "created_at": "created_at"}
     filterset_class = ClusterFilterSet
 
     def get_queryset(self):
@@ -57,7 +60,7 @@ class ClusterListCreateApi(generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         cluster = cluster_create(actor=request.user, **serializer.validated_data)
         data = s.ClusterSerializer(cluster_list().get(pk=cluster.pk), context={"request": request}).data
-        return Response(data, status=status.HTTP_201_CREATED)
+        return created(request, data, reverse("api:cluster-detail", args=[cluster.pk]))
 
 
 class ClusterDetailApi(generics.RetrieveAPIView):
@@ -88,6 +91,7 @@ class ClusterDetailApi(generics.RetrieveAPIView):
 @extend_schema(tags=[TAG], summary="List reconcile runs (platform admins)")
 class ReconcileRunListApi(generics.ListAPIView):
     serializer_class = s.ReconcileRunSerializer
+    ordering_fields = {"id": "id", "started_at": "started_at", "finished_at": "finished_at", "cluster": "cluster__name"}
     filterset_class = ReconcileRunFilterSet
     permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, ClusterAdminPermission]
 
@@ -144,6 +148,9 @@ class ClusterReconcileApi(APIView):
     )
     @idempotent(atomic=False)  # the service commits on its own (durable) before the task is queued
     def post(self, request, pk: int):
-        run = cluster_reconcile_request(cluster=_cluster_or_404(pk), actor=request.user)
+        cluster = _cluster_or_404(pk)
+        reject_body(request)
+        run = cluster_reconcile_request(cluster=cluster, actor=request.user)
         body = {"run_id": run.pk, "run": s.ReconcileRunSerializer(reconcile_run_list().get(pk=run.pk)).data}
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        location = reverse("api:reconcile-run-detail", args=[run.pk])
+        return created(request, body, location, status_code=status.HTTP_202_ACCEPTED)

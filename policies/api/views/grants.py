@@ -1,12 +1,14 @@
 """Grants: list/read with the shared FilterSet; revoke and renew, one service each."""
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies.api import serializers as s
 from policies.api.idempotency import idempotent
+from policies.api.strict import created, reject_body
 from policies.api.views.requests import request_detail_data
 from policies.filtersets import GrantFilterSet
 from policies.selectors.grants import grant_list
@@ -22,6 +24,15 @@ class GrantListApi(generics.ListAPIView):
     """Grants of the caller's teams (platform admins: all)."""
 
     serializer_class = s.GrantSerializer
+    ordering_fields = {
+        "id": "id",
+        "created_at": "created_at",
+        "expires_at": "expires_at",
+        "host": "host",
+        "status": "status",
+        "team": "team__slug",
+        "cluster": "cluster__name",
+    }
     filterset_class = GrantFilterSet
 
     def get_queryset(self):
@@ -62,5 +73,7 @@ class GrantRenewApi(APIView):
     @idempotent
     def post(self, request, pk: int):
         grant = visible_grant_or_404(request.user, pk)
+        reject_body(request)
         renewal = egress_request_renew(grant=grant, requester=request.user)
-        return Response(request_detail_data(request.user, renewal.pk), status=status.HTTP_201_CREATED)
+        location = reverse("api:request-detail", args=[renewal.pk])
+        return created(request, request_detail_data(request.user, renewal.pk), location)

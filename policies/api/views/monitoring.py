@@ -10,14 +10,17 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies.accesslog import BodyError, iter_body_records
 from policies.api import monitoring as m
 from policies.api import serializers as s
+from policies.api.filtering import FilterBackend
 from policies.api.idempotency import idempotent
+from policies.api.ordering import OrderingBackend
+from policies.api.strict import created, reject_body
 from policies.api.views.clusters import require_cluster_admin
 from policies.exceptions import ValidationFailed
 from policies.filtersets import AccessRecordFilterSet
@@ -102,6 +105,7 @@ class IngestTokenRotateApi(APIView):
         cluster = cluster_list().filter(pk=pk).first()
         if cluster is None:
             raise Http404
+        reject_body(request)
         secret = cluster_ingest_token_rotate(cluster=cluster, actor=request.user)
         state = cluster.ingest
         body = {
@@ -111,7 +115,10 @@ class IngestTokenRotateApi(APIView):
             "token_rotated_at": state.token_rotated_at,
             "ingest_path": reverse("api:cluster-access-logs", args=[cluster.pk]),
         }
-        response = Response(m.IngestTokenSerializer(body).data, status=status.HTTP_201_CREATED)
+        # The token is not a resource of its own: Location is the cluster, whose `ingest` shows its prefix.
+        response = created(
+            request, m.IngestTokenSerializer(body).data, reverse("api:cluster-detail", args=[cluster.pk])
+        )
         # Only the hash is kept, so an idempotent replay cannot show the token again.
         response.replay_data = {**response.data, "token": None}
         return response
@@ -161,6 +168,7 @@ class AccessRecordListApi(generics.ListAPIView):
     including traffic from principals no team owns)."""
 
     serializer_class = m.AccessRecordSerializer
+    ordering_fields = {"hour": "hour", "count": "count", "host": "host", "cluster": "cluster__name"}
     filterset_class = AccessRecordFilterSet
 
     def get_queryset(self):
@@ -173,17 +181,25 @@ class AccessRecordListApi(generics.ListAPIView):
 )
 class DeniedAttemptListApi(generics.ListAPIView):
     serializer_class = m.DeniedAttemptSerializer
+    ordering_fields = {
+        "last_seen": "last_seen",
+        "first_seen": "first_seen",
+        "attempts": "attempts",
+        "host": "host",
+        "cluster": "cluster__name",
+    }
     filterset_class = AccessRecordFilterSet
 
     def get_queryset(self):
         return access_record_list(user=self.request.user).select_related(None)
 
     def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
+        # Filters apply to the hourly records, ordering to the pairs summed from them.
+        queryset = FilterBackend().filter_queryset(self.request, queryset, self)
         if not ({"days", "since", "until"} & set(self.request.query_params)):
             since = timezone.now() - timedelta(days=DENIED_DEFAULT_DAYS)
             queryset = queryset.filter(hour__gte=since.replace(minute=0, second=0, microsecond=0))
-        return denied_attempts(queryset)
+        return OrderingBackend().filter_queryset(self.request, denied_attempts(queryset), self)
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -201,6 +217,13 @@ class UnusedGrantListApi(generics.ListAPIView):
     on others, silence proves nothing."""
 
     serializer_class = s.GrantSerializer
+    ordering_fields = {
+        "id": "id",
+        "expires_at": "expires_at",
+        "host": "host",
+        "team": "team__slug",
+        "cluster": "cluster__name",
+    }
 
     def get_queryset(self):
         days = _days(self.request, settings.EGRESSUI_UNUSED_GRANT_DAYS)

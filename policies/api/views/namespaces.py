@@ -31,6 +31,13 @@ def _query(serializer_class, request) -> dict:
 @extend_schema(tags=[TAG], summary="List the namespaces of my teams (platform admins: all) with their state")
 class NamespaceListApi(generics.ListAPIView):
     serializer_class = n.NamespaceSerializer
+    ordering_fields = {
+        "id": "id",
+        "name": "name",
+        "cluster": "cluster__name",
+        "team": "team__slug",
+        "enforcement": "enforcement",
+    }
     filterset_class = NamespaceFilterSet
 
     def get_queryset(self):

@@ -1,14 +1,16 @@
 """Egress requests: list/read through the shared selector and FilterSet, and one endpoint per verb,
 each calling exactly one service."""
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies.api import serializers as s
 from policies.api.idempotency import idempotent
 from policies.api.renderers import FastJSONRenderer
+from policies.api.strict import created, reject_body
 from policies.exceptions import ValidationFailed
 from policies.filtersets import RequestFilterSet
 from policies.models import ApprovalDecision, EgressRequest
@@ -19,7 +21,6 @@ from policies.permissions import (
     can_submit_request,
     visible_requests,
 )
-from policies.selectors.existing_access import existing_access_of_requests
 from policies.selectors.identities import workload_identities_by_name
 from policies.selectors.manifests import request_preview
 from policies.selectors.request_api_rows import (
@@ -66,7 +67,7 @@ def request_detail_data(user, pk: int) -> dict:
         **document,
         "decisions": s.DecisionSerializer(decisions, many=True).data,
         "grants": list(request.grants.values_list("pk", flat=True)),
-        "existing_access": [item.as_dict() for item in existing_access_of_requests([request])[request.pk]],
+        "existing_access": s.existing_access_data(request),
         "allowed_actions": {
             "edit": can_edit_request(user, request),
             "submit": can_submit_request(user, request),
@@ -146,6 +147,14 @@ class RequestListCreateApi(generics.ListAPIView):
     """Requests the caller may see (their teams', and those waiting on steps they approve)."""
 
     serializer_class = s.RequestSerializer
+    ordering_fields = {
+        "id": "id",
+        "created_at": "created_at",
+        "submitted_at": "submitted_at",
+        "decided_at": "decided_at",
+        "status": "status",
+        "team": "team__slug",
+    }
     filterset_class = RequestFilterSet
     renderer_classes = [FastJSONRenderer]
 
@@ -174,12 +183,12 @@ class RequestListCreateApi(generics.ListAPIView):
         serializer = s.RequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        created = egress_request_create(
+        new = egress_request_create(
             requester=request.user,
             data=request_input(data, team=team_by_slug(data["team"])),
             submit=data["submit"],
         )
-        return Response(request_detail_data(request.user, created.pk), status=status.HTTP_201_CREATED)
+        return created(request, request_detail_data(request.user, new.pk), reverse("api:request-detail", args=[new.pk]))
 
 
 class RequestDetailApi(APIView):
@@ -229,7 +238,9 @@ class _RequestActionApi(APIView):
     def post(self, request, pk: int):
         egress_request = visible_request_or_404(request.user, pk)
         data = {}
-        if self.input_serializer is not None:
+        if self.input_serializer is None:
+            reject_body(request)
+        else:
             serializer = self.input_serializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data

@@ -1,12 +1,14 @@
 """Teams and workload identities. Every signed-in user may read teams (they name approver groups
 and owners); only platform admins change them."""
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
 from policies.api import serializers as s
 from policies.api.idempotency import idempotent
+from policies.api.strict import created
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.filtersets import WorkloadIdentityFilterSet
 from policies.models import Namespace
@@ -24,6 +26,7 @@ def require_team_admin(user) -> None:
 
 class TeamListCreateApi(generics.ListAPIView):
     serializer_class = s.TeamSerializer
+    ordering_fields = {"id": "id", "slug": "slug", "name": "name", "created_at": "created_at"}
 
     def get_queryset(self):
         return team_list()
@@ -44,7 +47,8 @@ class TeamListCreateApi(generics.ListAPIView):
         serializer = s.TeamWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         team = team_create(actor=request.user, **serializer.validated_data)
-        return Response(s.TeamSerializer(team_list().get(pk=team.pk)).data, status=status.HTTP_201_CREATED)
+        body = s.TeamSerializer(team_list().get(pk=team.pk)).data
+        return created(request, body, reverse("api:team-detail", args=[team.pk]))
 
 
 class TeamDetailApi(generics.RetrieveAPIView):
@@ -76,6 +80,12 @@ class IdentityListCreateApi(generics.ListAPIView):
     """Identities in the caller's teams' namespaces (platform admins: all)."""
 
     serializer_class = s.IdentitySerializer
+    ordering_fields = {
+        "id": "id",
+        "cluster": "namespace__cluster__name",
+        "namespace": "namespace__name",
+        "service_account": "service_account",
+    }
     filterset_class = WorkloadIdentityFilterSet
 
     def get_queryset(self):
@@ -110,7 +120,9 @@ class IdentityListCreateApi(generics.ListAPIView):
             actor=request.user, namespace=namespace, service_account=data["service_account"]
         )
         body = s.IdentitySerializer(workload_identity_list(user=request.user).get(pk=identity.pk))
-        return Response(body.data, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
+        if existed:
+            return Response(body.data, status=status.HTTP_200_OK)
+        return created(request, body.data, reverse("api:identity-detail", args=[identity.pk]))
 
 
 class IdentityDetailApi(generics.RetrieveAPIView):

@@ -1,13 +1,15 @@
 """Personal API tokens: list mine, create (the secret is in that response only), revoke."""
 
 from django.http import Http404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies.api import serializers as s
 from policies.api.idempotency import idempotent
+from policies.api.strict import created, reject_body
 from policies.models import ApiToken
 from policies.selectors.tokens import api_token_list
 from policies.services.tokens import api_token_create, api_token_revoke
@@ -17,6 +19,13 @@ TAG = "tokens"
 
 class TokenListCreateApi(generics.ListAPIView):
     serializer_class = s.TokenSerializer
+    ordering_fields = {
+        "id": "id",
+        "name": "name",
+        "created_at": "created_at",
+        "last_used_at": "last_used_at",
+        "expires_at": "expires_at",
+    }
 
     def get_queryset(self):
         return api_token_list(user=self.request.user)
@@ -47,7 +56,8 @@ class TokenListCreateApi(generics.ListAPIView):
         token, secret = api_token_create(
             user=request.user, actor=request.user, parent=parent, **serializer.validated_data
         )
-        response = Response({**s.TokenSerializer(token).data, "token": secret}, status=status.HTTP_201_CREATED)
+        location = reverse("api:token-detail", args=[token.pk])
+        response = created(request, {**s.TokenSerializer(token).data, "token": secret}, location)
         # Only the hash is stored, so an idempotent replay cannot show the secret again.
         response.replay_data = {**s.TokenSerializer(token).data, "token": None}
         return response
@@ -60,4 +70,13 @@ class TokenRevokeApi(APIView):
         token = api_token_list(user=request.user).filter(pk=pk).first()
         if token is None:
             raise Http404
+        reject_body(request)
         return Response(s.TokenSerializer(api_token_revoke(token=token, actor=request.user)).data)
+
+
+@extend_schema(tags=[TAG], summary="Read one of my tokens (never its secret)")
+class TokenDetailApi(generics.RetrieveAPIView):
+    serializer_class = s.TokenSerializer
+
+    def get_queryset(self):
+        return api_token_list(user=self.request.user)

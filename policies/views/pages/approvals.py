@@ -43,10 +43,11 @@ class InboxRow:
     existing: list = field(default_factory=list)  # grants it replaces, other requests asking the same
 
     @property
-    def identity_names(self) -> list[str]:
-        """`cluster/namespace/service-account` of each identity (joined here: cheaper than in the template)."""
+    def identity_names(self) -> list[tuple[str, str]]:
+        """(`namespace/service-account`, cluster) of each identity: how lists name an identity (the
+        SPIFFE principal is for detail pages). Joined here: cheaper than in the template."""
         return [
-            f"{i.namespace.cluster.name}/{i.namespace.name}/{i.service_account}" for i in request_identities(self.req)
+            (f"{i.namespace.name}/{i.service_account}", i.namespace.cluster.name) for i in request_identities(self.req)
         ]
 
 

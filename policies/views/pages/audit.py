@@ -2,12 +2,14 @@
 
 from django.core.cache import cache
 from django.http import StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from policies.audit_export import audit_csv_lines, audit_json_chunks
-from policies.choices import AuditEventType
+from policies.choices import AUDIT_EVENT_LABELS, AuditEventType
 from policies.filtersets import AuditEventFilterSet
+from policies.models import ReconcileObjectResult, WorkloadIdentity
 from policies.permissions import is_platform_admin
 from policies.selectors.audit import audit_chain_verify, audit_event_list
 from policies.views.common import PkUrl, filter_queryset, login_required, paginate, render_page, require_admin
@@ -37,7 +39,7 @@ def _log_context(request) -> dict:
         "rows": _rows_with_links(page.object_list),
         "filter_errors": filter_errors,
         "filtered": bool(data),
-        "event_types": [member.label for member in AuditEventType],
+        "event_types": [(member.label, AUDIT_EVENT_LABELS[member]) for member in AuditEventType],
         "selected_types": request.GET.getlist("event_type"),
         "chain": cache.get(CHAIN_RESULT_KEY),
         "can_verify": is_platform_admin(request.user),
@@ -47,12 +49,46 @@ def _log_context(request) -> dict:
 
 
 def _rows_with_links(events) -> list[tuple]:
-    """(event, link to its subject or "") for each event of the page: a grant's page, else its request's."""
-    grant_url, request_url = PkUrl("grant_detail"), PkUrl("request_detail")
+    """(event, link to its subject or "") for each event of the page: the subject's own page where it
+    has one (a request, grant, cluster, reconcile run, namespace; an identity's namespace; an applied
+    object's run), else the request the event belongs to. Two queries at most, for the whole page."""
+    events = list(events)
+    pages = {
+        "egressrequest": PkUrl("request_detail"),
+        "grant": PkUrl("grant_detail"),
+        "cluster": PkUrl("cluster_detail"),
+        "namespace": PkUrl("namespace_detail"),
+    }
+    request_url, namespace_url = pages["egressrequest"], pages["namespace"]
+    ids = {
+        kind: {int(e.subject_id) for e in events if e.subject_type == kind and str(e.subject_id or "").isdigit()}
+        for kind in ("workloadidentity", "reconcileobjectresult")
+    }
+    identity_namespace = (
+        dict(WorkloadIdentity.objects.filter(pk__in=ids["workloadidentity"]).values_list("pk", "namespace_id"))
+        if ids["workloadidentity"]
+        else {}
+    )
+    result_run = (
+        dict(ReconcileObjectResult.objects.filter(pk__in=ids["reconcileobjectresult"]).values_list("pk", "run_id"))
+        if ids["reconcileobjectresult"]
+        else {}
+    )
+
+    def run_url(run_id, cluster_id) -> str:
+        return reverse("cluster_run", args=[cluster_id, run_id]) if run_id and cluster_id else ""
 
     def link(event) -> str:
-        if event.subject_type == "grant" and event.subject_id:
-            return grant_url(event.subject_id)
+        kind, pk = event.subject_type, int(event.subject_id) if str(event.subject_id or "").isdigit() else None
+        if pk is not None:
+            if kind in pages:
+                return pages[kind](pk)
+            if kind == "reconcilerun":
+                return run_url(pk, event.cluster_id)
+            if kind == "reconcileobjectresult":
+                return run_url(result_run.get(pk), event.cluster_id)
+            if kind == "workloadidentity" and pk in identity_namespace:
+                return namespace_url(identity_namespace[pk])
         return request_url(event.egress_request_id) if event.egress_request_id else ""
 
     return [(event, link(event)) for event in events]

@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policies.accesslog import LineError, LineParser
 from policies.accesslog.hubble import FORWARDED, flow_record
@@ -74,3 +76,51 @@ class HubbleParseTests:
         later = (datetime(2026, 8, 22, tzinfo=UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
         with pytest.raises(LineError, match="in the future"):
             PARSER.parse(flow(time=later))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+FIELDS = [
+    ("event_type",),
+    ("event_type", "type"),
+    ("traffic_direction",),
+    ("is_reply",),
+    ("verdict",),
+    ("time",),
+    ("destination",),
+    ("destination", "labels"),
+    ("destination", "identity"),
+    ("destination", "namespace"),
+    ("destination_names",),
+    ("source",),
+    ("source", "labels"),
+    ("source", "namespace"),
+    ("IP",),
+    ("IP", "destination"),
+    ("l4",),
+    ("l4", "TCP"),
+    ("l4", "TCP", "destination_port"),
+    ("drop_reason_desc",),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(FIELDS), JSON), min_size=1, max_size=4), st.booleans())
+def test_any_value_in_any_field_is_an_event_none_or_a_line_error(changes, bare):
+    record = flow("DROPPED")
+    for path, value in changes:
+        target = record["flow"]
+        for key in path[:-1]:
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            target = target[key]
+        target[path[-1]] = value
+    try:
+        event = PARSER.parse(record["flow"] if bare else record)
+    except LineError as exc:
+        assert exc.message.split(":", 1)[0].startswith(("flow", "line"))
+    else:
+        assert event is None or event.principal.startswith("cluster.local/ns/")

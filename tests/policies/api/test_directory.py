@@ -105,7 +105,10 @@ class ClusterApiTests:
         world.cluster.token = "keep-me"
         fixture_save(world.cluster)
         url = f"{API}/clusters/{world.cluster.pk}/"
-        response = clients.admin.patch(url, {"description": "EU", "name": "renamed"}, format="json")
+        renamed = clients.admin.patch(url, {"description": "EU", "name": "renamed"}, format="json")
+        assert_error(renamed, 400, "validation_error", "name")
+        assert "cannot be changed" in renamed.json()["error"]["fields"]["name"][0]
+        response = clients.admin.patch(url, {"description": "EU"}, format="json")
         assert response.status_code == 200 and response.json()["name"] == world.cluster.name
         world.cluster.refresh_from_db()
         assert world.cluster.token == "keep-me" and world.cluster.description == "EU"

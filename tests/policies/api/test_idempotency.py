@@ -23,6 +23,7 @@ class IdempotencyTests:
         retry = _post(clients.dev, f"{API}/requests/", create_body(world, submit=True), "key-1")
         assert first.status_code == retry.status_code == 201
         assert retry.json() == first.json() and retry[REPLAY_HEADER] == "true"
+        assert retry["Location"] == first["Location"] and first["Location"].endswith(f"/requests/{first.json()['id']}/")
         assert REPLAY_HEADER not in first
         assert EgressRequest.objects.count() == 1 and AuditEvent.objects.count() == events
 

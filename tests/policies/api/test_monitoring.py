@@ -268,18 +268,18 @@ class DeniedAttemptTests:
         assert set(by_host) == {"api.stripe.com", "x.example.com"}
         refunds = by_host["api.stripe.com"]
         assert (refunds["attempts"], refunds["denied"], refunds["no_route"]) == (1, 1, 0)
-        assert refunds["request"] == {
+        assert refunds["request_body"] == {
             "team": "payments",
             "identities": [str(world.refunds)],
             "destinations": [{"host": "api.stripe.com", "port": 443, "protocol": "tls"}],
         }
         newsvc = by_host["x.example.com"]
         assert newsvc["identity"] is None and newsvc["service_account"] == "newsvc"
-        assert newsvc["request"]["identities"] == [f"{world.cluster.name}/payments/newsvc"]
+        assert newsvc["request_body"]["identities"] == [f"{world.cluster.name}/payments/newsvc"]
 
     def test_the_prefilled_request_can_be_posted_as_is(self, world, clients, traffic):
         row = next(r for r in clients.dev.get(f"{API}/denied-attempts/").json()["results"] if r["identity"])
-        body = {**row["request"], "justification": "Refunds call Stripe."}
+        body = {**row["request_body"], "justification": "Refunds call Stripe."}
         response = clients.dev.post(f"{API}/requests/", body, format="json")
         assert response.status_code == 201, response.content
 
@@ -293,7 +293,7 @@ class DeniedAttemptTests:
     def test_admins_see_unowned_principals_without_a_request(self, clients, traffic):
         rows = clients.admin.get(f"{API}/denied-attempts/").json()["results"]
         ghost = next(row for row in rows if row["host"] == "g.example.com")
-        assert ghost["team"] is None and ghost["request"] is None
+        assert ghost["team"] is None and ghost["request_body"] is None
         team_rows = clients.admin.get(f"{API}/denied-attempts/", {"team": "search"}).json()["results"]
         assert [row["host"] for row in team_rows] == ["s.example.com"]
 

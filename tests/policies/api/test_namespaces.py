@@ -100,17 +100,17 @@ class ReadinessApiTests:
         assert stripe["identities"][0] | {"last_seen": None} == {
             "service_account": "checkout",
             "principal": "cluster.local/ns/payments/sa/checkout",
-            "identity": world.checkout.pk,
+            "identity": str(world.checkout),
             "count": 3,
             "last_seen": None,
             "granted_by": None,
         }
-        assert stripe["request"] == {
+        assert stripe["request_body"] == {
             "team": "payments",
             "identities": [f"{world.cluster.name}/payments/checkout"],
             "destinations": [{"host": "api.stripe.com", "port": 443, "protocol": "tls"}],
         }
-        assert rows["203.0.113.40"]["request"]["destinations"] == [
+        assert rows["203.0.113.40"]["request_body"]["destinations"] == [
             {"host": "203.0.113.40", "port": 5432, "protocol": "tcp"}
         ]
         assert rows["203.0.113.40"]["identities"][0]["identity"] is None
@@ -118,7 +118,7 @@ class ReadinessApiTests:
     def test_the_prefilled_body_is_accepted_as_a_request(self, clients, world, observed):
         body = clients.dev.get(url(observed.pk, "readiness/")).json()
         [stripe] = [row for row in body["destinations"] if row["host"] == "api.stripe.com"]
-        created = clients.dev.post(f"{API}/requests/", {**stripe["request"], "justification": "Card payments."})
+        created = clients.dev.post(f"{API}/requests/", {**stripe["request_body"], "justification": "Card payments."})
         assert created.status_code == 201, created.content
 
     def test_bad_window(self, clients, world, observed):

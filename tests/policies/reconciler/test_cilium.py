@@ -1,17 +1,21 @@
 """A cluster in enforcement mode `cilium` reconciled through the emulator, with strict validation
 against Cilium's CRD: only CiliumNetworkPolicies are listed and written, a second run writes
-nothing, and a switch from istio to cilium removes the Istio objects."""
+nothing, a switch from istio to cilium removes the Istio objects, and a request's preview is
+dry-run on the API server."""
 
 import json
 import urllib.error
 import urllib.request
 
 import pytest
+from django.core.cache import cache
 
 from policies.models import ReconcileRun
 from policies.reconciler.loop import reconcile_cluster
 from policies.selectors.manifests import desired_objects_for_cluster
+from policies.services.requests import egress_request_create
 from tests.factories import GrantFactory, fixture_save
+from tests.policies.views.test_preview_server_check import api
 from tests.support.manifest_validation import CILIUM_CRDS_MISSING, cilium_crds_path
 
 pytestmark = [
@@ -102,3 +106,19 @@ class CiliumReconcileTests:
         failed = run(api_cluster)
         assert failed.outcome != ReconcileRun.Outcome.SUCCEEDED
         assert "CiliumNetworkPolicy (cilium.io/v2)" in failed.error and "install Cilium" in failed.error
+
+
+class CiliumPreviewTests:
+    def test_the_preview_dry_runs_the_policy_on_the_api_server(self, world, api_cluster, kube):
+        cache.clear()
+        api_cluster.enforcement_mode = "cilium"
+        fixture_save(api_cluster)
+        pending = egress_request_create(requester=world.dev, data=world.request_input("api.stripe.com"), submit=True)
+        cluster = api(world.lead, pending)
+        [change] = cluster["added"] + cluster["changed"]
+        assert (change["kind"], change["name"]) == ("CiliumNetworkPolicy", "egressui-egress")
+        check = cluster["server_check"]
+        assert check["state"] == "accepted" and [v["kind"] for v in check["objects"]] == ["CiliumNetworkPolicy"]
+        applies = [call for call in kube.calls if call.verb == "apply"]
+        assert applies and all(call.dry_run and call.params["fieldValidation"] == "Strict" for call in applies)
+        assert kube.writes() == [] and kube.live() == {}

@@ -128,3 +128,23 @@ class LeanTransportTests:
             target.apply(service_entry(f"x{index}"))
         pool = target.api_client.rest_client.pool_manager.connection_from_url(kube.url)
         assert pool.num_connections == 1 and pool.num_requests == 5
+
+
+class ProxyTests:
+    def test_through_an_http_proxy_the_request_carries_the_whole_url(self, world, kube):
+        """The client's proxy setting is kept: requests go to the proxy in absolute form (here the
+        emulator plays the proxy and serves them itself)."""
+        from policies.reconciler.cluster import KubernetesTarget, api_client_for
+
+        world.cluster.name = "cluster-a"
+        cluster = point_at(world.cluster, "http://api.cluster-a.invalid:6443")
+        api_client = api_client_for(cluster)
+        api_client.configuration.proxy = kube.url
+        api_client.rest_client = type(api_client.rest_client)(api_client.configuration)  # as the client does
+        target = KubernetesTarget(cluster, api_client=api_client, sleep=lambda _: None)
+        assert target.transport.direct is False
+        target.apply(service_entry())
+        [request] = [r for r in kube._requests if r.method.value == "PATCH"]
+        assert request.headers["Host"] == "api.cluster-a.invalid:6443"
+        assert kube.get("serviceentries", "istio-egress", "api-example-com") is not None
+        target.close()

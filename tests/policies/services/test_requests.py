@@ -225,3 +225,24 @@ class EgressRequestRenewTests:
         grant = GrantFactory(identity=world.checkout)
         with pytest.raises(PermissionDenied):
             egress_request_renew(grant=grant, requester=world.searcher)
+
+    @pytest.mark.parametrize(
+        ("status", "end_reason", "renewable", "message"),
+        [
+            ("active", "", True, None),
+            ("expired", "", True, None),
+            ("revoked", "No longer needed.", False, "was revoked"),
+            ("superseded", "", False, "superseded by a newer grant"),
+        ],
+    )
+    def test_only_active_and_expired_grants_are_renewed(self, world, status, end_reason, renewable, message):
+        from policies.permissions import can_renew_grant
+
+        grant = GrantFactory(identity=world.checkout, status=status, end_reason=end_reason)
+        assert can_renew_grant(world.dev, grant) is renewable
+        if renewable:
+            assert egress_request_renew(grant=grant, requester=world.dev).renewal_of == grant
+        else:
+            with pytest.raises(TransitionNotAllowed, match=message):
+                egress_request_renew(grant=grant, requester=world.dev)
+            assert not EgressRequest.objects.filter(renewal_of=grant).exists()

@@ -225,3 +225,11 @@ def test_query_count_is_the_same_at_200_identities_by_300_destinations(client, w
     assert "Page 1 of 5" in content  # 202 identities: checkout, refunds and 200 more
     last = client.get(f"{URL}?page=5").content.decode()
     assert last.count('class="map-label map-identity"') == 2
+
+
+def test_namespace_and_cluster_pages_link_to_their_map(client, world):
+    client.force_login(world.admin)
+    namespace = client.get(reverse("namespace_detail", args=[world.ns.pk])).content.decode()
+    assert f'href="/access-map/?cluster={world.cluster.name}&amp;namespace=payments"' in namespace
+    cluster = client.get(reverse("cluster_detail", args=[world.cluster.pk])).content.decode()
+    assert f'href="/access-map/?cluster={world.cluster.name}"' in cluster

@@ -3,10 +3,7 @@ cluster's CRDs), could not be checked (unreachable, too slow), skipped (a GitOps
 request preview page (the approver's view loads the same fragment) and in the API preview. Nothing is
 ever stored in the cluster, and the verdict is cached per content."""
 
-import copy
-
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -16,7 +13,7 @@ from policies.services.requests import egress_request_create
 from tests.factories import fixture_save
 from tests.policies.reconciler.conftest import point_at
 from tests.support.kube import strict_validator
-from tests.support.manifest_validation import ManifestValidator, _LazyVersion
+from tests.support.manifest_validation import with_extra_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -49,14 +46,8 @@ def api(user, egress_request) -> dict:
 
 @pytest.fixture
 def stricter_crds():
-    """The cluster's CRDs with one more CEL rule on ServiceEntry than the bundle egressui renders for."""
-    validator = ManifestValidator(settings.EGRESSUI_ISTIO_CRDS)  # the parsed bundle is cached
-    key = ("networking.istio.io/v1", "ServiceEntry")
-    schema = copy.deepcopy(validator.crds[key].schema)
-    rule = {"rule": "self.hosts.all(h, !h.endsWith('stripe.com'))", "message": RESERVED}
-    schema["properties"]["spec"].setdefault("x-kubernetes-validations", []).append(rule)
-    validator.crds = {**validator.crds, key: _LazyVersion(schema)}
-    return validator
+    rule = "self.hosts.all(h, !h.endsWith('stripe.com'))"
+    return with_extra_rule("networking.istio.io/v1", "ServiceEntry", rule, RESERVED)
 
 
 class ServerCheckTests:

@@ -83,11 +83,11 @@ class LiveValidationTests:
     def test_a_valid_host_shows_its_normalised_form_and_warnings(self, dev, world):
         content = self.check(dev, world, host="*.Example.ORG.", expanded_hosts="api.example.org")
         assert "✓ *.example.org:443" in content
-        assert ">wildcard<" in content
+        assert ">risk: wildcard<" in content
 
     def test_clear_text_and_tcp_are_flagged(self, dev, world):
-        assert ">clear-text<" in self.check(dev, world, host="example.org", port="80", protocol="http")
-        assert ">tcp<" in self.check(dev, world, host="203.0.113.0/24", port="5432", protocol="tcp")
+        assert ">risk: clear text<" in self.check(dev, world, host="example.org", port="80", protocol="http")
+        assert ">risk: tcp<" in self.check(dev, world, host="203.0.113.0/24", port="5432", protocol="tcp")
 
     def test_a_wrong_port_for_the_protocol_is_explained(self, dev, world):
         content = self.check(dev, world, host="example.org", port="80", protocol="tls")
@@ -99,7 +99,7 @@ class LiveValidationTests:
         data = form_data(world, duration_days="300")
         content = dev.post(reverse("request_check"), data, headers=HTMX).content.decode()
         assert 'id="request-flags" hx-swap-oob="true"' in content
-        assert ">prod<" in content and ">long-duration<" in content
+        assert ">risk: production workload<" in content and ">risk: long duration<" in content
 
     def test_checking_saves_nothing(self, dev, world):
         self.check(dev, world, host="api.stripe.com")
