@@ -24,7 +24,7 @@ from policies.models import (
 from policies.permissions import is_platform_admin
 from policies.reconciler.kubeconfig import FILE_FIELDS, cluster_files_problems
 from policies.services.audit import audit_event_record
-from policies.services.clusters import CLUSTER_FIELDS, cluster_create, cluster_update
+from policies.services.clusters import CLUSTER_FIELDS, cluster_create, cluster_mode_change_problem, cluster_update
 from policies.services.namespaces import (
     namespace_assign,
     namespace_delete,
@@ -160,6 +160,10 @@ class ClusterAdminForm(forms.ModelForm):
             values, changed=set(self.changed_data), from_command_line=False
         ).items():
             self.add_error(field, problem)
+        if self.instance.pk and "enforcement_mode" in self.changed_data:
+            problem = cluster_mode_change_problem(self.instance, self.initial.get("enforcement_mode", ""))
+            if problem:
+                self.add_error("enforcement_mode", problem)
         return cleaned
 
     def clean_ca_cert(self):

@@ -63,7 +63,7 @@ class DirectoryTarget:
     def list_managed(self, info: KindInfo, *, metadata_only: bool = False) -> dict[ObjectKey, dict]:
         """Whole files always: reading them is the cost, whether or not the spec is compared."""
         self.calls["list"] += 1
-        return {key: obj for key, (_, _, obj) in self._scan().items() if key.kind == info.kind}
+        return {key: obj for key, (_, _, obj) in self._scan().items() if key.kind == info.key}
 
     def diff(self, key: ObjectKey, desired: dict | None) -> str:
         """A unified diff of the file for `key` against what `desired` would write."""

@@ -29,7 +29,7 @@ def test_request_approval_grant_and_isolation(session, demo_data):
     page = dev.page
     with dev.step("invalid host is explained"):
         dev.goto("/requests/new/")
-        page.get_by_label("payments/checkout").check()
+        page.get_by_label("demo/payments/checkout", exact=True).check()
         page.get_by_label("Host", exact=True).fill(f"https://{HOST}/v1/charges")
         expect(page.locator("#dest-0-check")).to_contain_text("Refused")
         expect(page.locator("#dest-0-check")).to_contain_text("without a scheme such as https://")
