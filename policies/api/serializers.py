@@ -610,7 +610,7 @@ class ManifestListSerializer(serializers.Serializer):
     items = serializers.ListField(child=serializers.JSONField(), help_text="Desired objects, in apply order.")
 
 
-class ClusterModeMigrateSerializer(serializers.Serializer):
+class ClusterModeMigrateSerializer(InputSerializer):
     """The new mode and the settings it reads (`docs/rendering.md`, "Changing a cluster's mode")."""
 
     enforcement_mode = serializers.ChoiceField(choices=EnforcementMode.choices)
