@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 HOST = "api.acme-payments.com"
-EXPECTED_TIMELINE = [  # the human labels of AUDIT_EVENT_LABELS, not the stored dotted names
+# What people read in the timeline (the dotted identifiers stay in each label's title).
+EXPECTED_TIMELINE = [
     "Request created",
     "Submitted for approval",
     "Decision recorded",
