@@ -40,11 +40,13 @@ run: install .env
 
 test: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 
 format: install-dev
 	$(BIN)/ruff check --fix .
@@ -57,4 +59,4 @@ screenshots: install-dev
 	$(BIN)/python scripts/screenshots.py
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache .hypothesis
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,14 +1,15 @@
-"""Django admin for platform settings. Every change is audited in the admin's own transaction;
-clusters are written through their service, secrets are write-only, audit events read-only."""
+"""Django admin for platform settings. Every add, change and delete calls a service (checked through
+`permissions.py`, audited with before/after); secrets are write-only, audit events read-only."""
 
 from types import SimpleNamespace
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
-from django.forms.models import model_to_dict
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.http import HttpResponseRedirect
 
-from policies.choices import AuditEventType
 from policies.exceptions import ApplicationError
 from policies.models import (
     ApprovalRule,
@@ -22,15 +23,53 @@ from policies.models import (
     WorkloadIdentity,
 )
 from policies.permissions import is_platform_admin
+from policies.reconciler.connection import connection_test
 from policies.reconciler.kubeconfig import FILE_FIELDS, cluster_files_problems
-from policies.services.audit import audit_event_record
-from policies.services.clusters import CLUSTER_FIELDS, cluster_create, cluster_mode_change_problem, cluster_update
+from policies.services.clusters import (
+    CLUSTER_FIELDS,
+    IDENTITY_FIELDS,
+    cluster_create,
+    cluster_delete,
+    cluster_mode_change_problem,
+    cluster_update,
+    workload_identity_delete,
+    workload_identity_ensure,
+    workload_identity_update,
+)
+from policies.services.config import objects_delete
+from policies.services.memberships import team_membership_create, team_membership_delete, team_membership_update
 from policies.services.namespaces import (
     namespace_assign,
     namespace_delete,
     namespace_enforcement_set,
     refuse_system_namespace,
 )
+from policies.services.reconcile import cluster_reconcile_request
+from policies.services.rules import (
+    DOMAIN_LIST_FIELDS,
+    RULE_FIELDS,
+    approval_rule_create,
+    approval_rule_delete,
+    approval_rule_step_create,
+    approval_rule_step_delete,
+    approval_rule_step_update,
+    approval_rule_update,
+    domain_list_create,
+    domain_list_delete,
+    domain_list_update,
+)
+from policies.services.teams import TEAM_FIELDS, team_create, team_delete, team_update
+from policies.services.users import (
+    USER_FIELDS,
+    group_delete,
+    group_save,
+    user_create,
+    user_delete,
+    user_groups_set,
+    user_update,
+)
+
+User = get_user_model()
 
 
 def _admin_site_permission(request):
@@ -42,67 +81,123 @@ admin.site.has_permission = _admin_site_permission
 admin.site.site_header = "egressui administration"
 
 
-class AuditedAdmin(admin.ModelAdmin):
-    """Writes a config.* audit event for every save and delete made through the admin."""
+class PlatformAdminPages:
+    """Who may use a page is `permissions.py`'s answer, not Django's per-model permissions (a
+    platform admin through the group has none); the services refuse finer-grained changes."""
 
-    def _cluster_of(self, obj):
-        return getattr(obj, "cluster", None)
+    def has_view_permission(self, request, obj=None):
+        return is_platform_admin(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return is_platform_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_platform_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_platform_admin(request.user)
+
+    def has_module_permission(self, request):
+        return is_platform_admin(request.user)
+
+
+class ServiceAdmin(PlatformAdminPages, admin.ModelAdmin):
+    """An admin page that is a client of the services (STYLE rule 23): every add, change and delete
+    (one object, a list edit or "delete selected") calls the model's service, which checks the
+    actor through `permissions.py` and audits before/after in the same transaction. A refusal rolls
+    the whole page's change back (the admin's own transaction) and is shown as an error."""
+
+    # Form fields the services take; the others are read-only or derived.
+    service_fields: tuple[str, ...] = ()
+
+    def service_create(self, actor, fields: dict):
+        raise NotImplementedError
+
+    def service_update(self, actor, obj, fields: dict):
+        raise NotImplementedError
+
+    def service_delete(self, actor, obj) -> None:
+        raise NotImplementedError
+
+    def _fields(self, form, *, change: bool) -> dict:
+        names = form.changed_data if change else form.cleaned_data
+        return {name: form.cleaned_data[name] for name in names if name in self.service_fields}
 
     def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            before = {name: form.initial.get(name) for name in form.changed_data} if change else None
-            super().save_model(request, obj, form, change)
-            after = {name: form.cleaned_data.get(name) for name in form.changed_data}
-            audit_event_record(
-                event_type=AuditEventType.CONFIG_UPDATED if change else AuditEventType.CONFIG_CREATED,
-                actor=request.user,
-                subject=obj,
-                cluster=self._cluster_of(obj),
-                before=_plain(before),
-                after=_plain(after),
-                message="via admin",
-            )
+        if change:
+            saved = self.service_update(request.user, obj, self._fields(form, change=True))
+        else:
+            saved = self.service_create(request.user, self._fields(form, change=False))
+        obj.pk = saved.pk
 
     def delete_model(self, request, obj):
-        with transaction.atomic():
-            snapshot = _plain(model_to_dict(obj))
-            subject = (obj._meta.model_name, obj.pk, str(obj))
-            cluster = self._cluster_of(obj)
-            super().delete_model(request, obj)
-            audit_event_record(
-                event_type=AuditEventType.CONFIG_DELETED,
-                actor=request.user,
-                subject=subject,
-                cluster=cluster,
-                before=snapshot,
-                message="via admin",
-            )
+        self.service_delete(request.user, obj)
 
     def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
+        objects_delete(objects=list(queryset), delete=lambda obj: self.service_delete(request.user, obj))
+
+    def save_formset(self, request, form, formset, change):
+        """Inline rows (a team's members, a rule's steps) go through the inline's services too."""
+        inline = next(
+            (item for item in self.get_inline_instances(request, form.instance) if item.model is formset.model), None
+        )
+        if not isinstance(inline, ServiceInline):
+            raise TypeError(f"{formset.model.__name__} inline does not write through a service")
+        formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            inline.service_delete(request.user, obj)
+        for obj, changed in formset.changed_objects:
+            inline.service_update(request.user, obj, {name: getattr(obj, name) for name in changed})
+        for obj in formset.new_objects:
+            fields = {name: getattr(obj, name) for name in inline.service_fields}
+            obj.pk = inline.service_create(request.user, form.instance, fields).pk
+
+    def _refusing(self, view, request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changeform_view(self, request, *args, **kwargs):
+        return self._refusing(super().changeform_view, request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        return self._refusing(super().delete_view, request, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):
+        return self._refusing(super().changelist_view, request, *args, **kwargs)
 
 
-def _plain(values):
-    """Model instances and querysets in form data become their string forms for the audit log."""
-    if values is None:
-        return None
-    result = {}
-    for key, value in values.items():
-        if hasattr(value, "all") and callable(value.all):
-            value = [str(item) for item in value.all()]
-        elif hasattr(value, "_meta"):
-            value = str(value)
-        elif isinstance(value, list | tuple):
-            value = [str(item) if hasattr(item, "_meta") else item for item in value]
-        result[key] = value
-    return result
+class ServiceInline(PlatformAdminPages, admin.TabularInline):
+    """An inline whose rows are written by services (see `ServiceAdmin.save_formset`)."""
+
+    service_fields: tuple[str, ...] = ()
+
+    def service_create(self, actor, parent, fields: dict):
+        raise NotImplementedError
+
+    def service_update(self, actor, obj, fields: dict):
+        raise NotImplementedError
+
+    def service_delete(self, actor, obj) -> None:
+        raise NotImplementedError
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ServiceInline):
     model = TeamMembership
     extra = 1
     autocomplete_fields = ["user"]
+    service_fields = ("user", "role")
+
+    def service_create(self, actor, parent, fields):
+        return team_membership_create(actor=actor, team=parent, **fields)
+
+    def service_update(self, actor, obj, fields):
+        return team_membership_update(membership=obj, actor=actor, **fields)
+
+    def service_delete(self, actor, obj):
+        team_membership_delete(membership=obj, actor=actor)
 
 
 class TeamAdminForm(forms.ModelForm):
@@ -119,18 +214,45 @@ class TeamAdminForm(forms.ModelForm):
 
 
 @admin.register(Team)
-class TeamAdmin(AuditedAdmin):
+class TeamAdmin(ServiceAdmin):
     form = TeamAdminForm
     list_display = ["slug", "name", "email", "oidc_group"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
+    service_fields = TEAM_FIELDS
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug"] if obj else []  # it names the team in URLs, filters and rules
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            saved = team_update(team=obj, actor=request.user, **self._fields(form, change=True))
+        else:
+            saved = team_create(actor=request.user, slug=form.cleaned_data["slug"], **self._fields(form, change=False))
+        obj.pk = saved.pk
+
+    def service_delete(self, actor, obj):
+        team_delete(team=obj, actor=actor)
 
 
 @admin.register(TeamMembership)
-class TeamMembershipAdmin(AuditedAdmin):
+class TeamMembershipAdmin(ServiceAdmin):
     list_display = ["team", "user", "role"]
     list_filter = ["role", "team"]
     autocomplete_fields = ["user"]
+    service_fields = ("team", "user", "role")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["team", "user"] if obj else []
+
+    def service_create(self, actor, fields):
+        return team_membership_create(actor=actor, **fields)
+
+    def service_update(self, actor, obj, fields):
+        return team_membership_update(membership=obj, actor=actor, **fields)
+
+    def service_delete(self, actor, obj):
+        team_membership_delete(membership=obj, actor=actor)
 
 
 class ClusterAdminForm(forms.ModelForm):
@@ -174,7 +296,7 @@ class ClusterAdminForm(forms.ModelForm):
 
 
 @admin.register(Cluster)
-class ClusterAdmin(admin.ModelAdmin):
+class ClusterAdmin(ServiceAdmin):
     form = ClusterAdminForm
     list_display = ["name", "environment", "enforcement_mode", "connection_kind", "sync_status"]
     list_filter = ["environment", "enforcement_mode", "connection_kind"]
@@ -193,8 +315,6 @@ class ClusterAdmin(admin.ModelAdmin):
 
     @admin.action(description="Test the connection (version, CRDs, permissions)")
     def test_connection(self, request, queryset):
-        from policies.reconciler.connection import connection_test
-
         for cluster in queryset:
             report = connection_test(cluster)
             if report.ok:
@@ -208,8 +328,6 @@ class ClusterAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reconcile now")
     def reconcile_now(self, request, queryset):
-        from policies.services.reconcile import cluster_reconcile_request
-
         for cluster in queryset:
             run = cluster_reconcile_request(cluster=cluster, actor=request.user)
             self.message_user(request, f"Cluster {cluster.name}: reconcile run #{run.pk} queued.")
@@ -222,13 +340,8 @@ class ClusterAdmin(admin.ModelAdmin):
             saved = cluster_create(actor=request.user, name=form.cleaned_data["name"], **fields)
         obj.pk = saved.pk
 
-    def delete_model(self, request, obj):
-        with transaction.atomic():
-            subject = ("cluster", obj.pk, obj.name)
-            super().delete_model(request, obj)
-            audit_event_record(
-                event_type=AuditEventType.CLUSTER_DELETED, actor=request.user, subject=subject, message="via admin"
-            )
+    def service_delete(self, actor, obj):
+        cluster_delete(cluster=obj, actor=actor)
 
 
 class NamespaceAdminForm(forms.ModelForm):
@@ -267,7 +380,7 @@ class NamespaceAdminForm(forms.ModelForm):
 
 
 @admin.register(Namespace)
-class NamespaceAdmin(admin.ModelAdmin):
+class NamespaceAdmin(ServiceAdmin):
     """Written through the namespace services, so an admin edit is checked, audited and reconciled
     like the same change made on the namespace page or through the API."""
 
@@ -281,64 +394,91 @@ class NamespaceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        try:
-            if not change:
-                saved = namespace_assign(
-                    actor=request.user,
-                    cluster=data["cluster"],
-                    name=data["name"],
-                    team=data["team"],
-                    enforcement=data.get("enforcement") or None,
-                )
-                obj.pk = saved.pk
-                return
-            if "team" in form.changed_data:
-                namespace_assign(actor=request.user, cluster=obj.cluster, name=obj.name, team=data["team"])
-            if "enforcement" in form.changed_data:
-                namespace_enforcement_set(
-                    namespace=obj, actor=request.user, enforcement=data["enforcement"], reason=data.get("reason", "")
-                )
-        except ApplicationError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+        if not change:
+            saved = namespace_assign(
+                actor=request.user,
+                cluster=data["cluster"],
+                name=data["name"],
+                team=data["team"],
+                enforcement=data.get("enforcement") or None,
+            )
+            obj.pk = saved.pk
+            return
+        if "team" in form.changed_data:
+            namespace_assign(actor=request.user, cluster=obj.cluster, name=obj.name, team=data["team"])
+        if "enforcement" in form.changed_data:
+            namespace_enforcement_set(
+                namespace=obj, actor=request.user, enforcement=data["enforcement"], reason=data.get("reason", "")
+            )
 
-    def delete_model(self, request, obj):
-        try:
-            namespace_delete(namespace=obj, actor=request.user)
-        except ApplicationError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
+    def service_delete(self, actor, obj):
+        namespace_delete(namespace=obj, actor=actor)
 
 
 @admin.register(WorkloadIdentity)
-class WorkloadIdentityAdmin(AuditedAdmin):
+class WorkloadIdentityAdmin(ServiceAdmin):
     list_display = ["service_account", "namespace", "discovered"]
     list_filter = ["namespace__cluster", "discovered"]
     search_fields = ["service_account", "namespace__name"]
+    service_fields = IDENTITY_FIELDS
 
-    def _cluster_of(self, obj):
-        return obj.namespace.cluster
+    def service_create(self, actor, fields):
+        return workload_identity_ensure(actor=actor, **fields)
+
+    def service_update(self, actor, obj, fields):
+        return workload_identity_update(identity=obj, actor=actor, **fields)
+
+    def service_delete(self, actor, obj):
+        workload_identity_delete(identity=obj, actor=actor)
 
 
-class RuleStepInline(admin.TabularInline):
+class RuleStepInline(ServiceInline):
     model = ApprovalRuleStep
     extra = 1
+    service_fields = ("position", "name", "team", "required_approvals")
+
+    def service_create(self, actor, parent, fields):
+        return approval_rule_step_create(rule=parent, actor=actor, **fields)
+
+    def service_update(self, actor, obj, fields):
+        return approval_rule_step_update(step=obj, actor=actor, **fields)
+
+    def service_delete(self, actor, obj):
+        approval_rule_step_delete(step=obj, actor=actor)
 
 
 @admin.register(ApprovalRule)
-class ApprovalRuleAdmin(AuditedAdmin):
+class ApprovalRuleAdmin(ServiceAdmin):
     list_display = ["name", "priority", "enabled", "outcome", "domain_list"]
     list_editable = ["priority", "enabled"]
     list_filter = ["outcome", "enabled"]
     inlines = [RuleStepInline]
+    service_fields = RULE_FIELDS
+
+    def service_create(self, actor, fields):
+        return approval_rule_create(actor=actor, **fields)
+
+    def service_update(self, actor, obj, fields):
+        return approval_rule_update(rule=obj, actor=actor, **fields)
+
+    def service_delete(self, actor, obj):
+        approval_rule_delete(rule=obj, actor=actor)
 
 
 @admin.register(DomainList)
-class DomainListAdmin(AuditedAdmin):
+class DomainListAdmin(ServiceAdmin):
     list_display = ["name", "description"]
     search_fields = ["name", "entries"]
+    service_fields = DOMAIN_LIST_FIELDS
+
+    def service_create(self, actor, fields):
+        return domain_list_create(actor=actor, **fields)
+
+    def service_update(self, actor, obj, fields):
+        return domain_list_update(domain_list=obj, actor=actor, **fields)
+
+    def service_delete(self, actor, obj):
+        domain_list_delete(domain_list=obj, actor=actor)
 
 
 @admin.register(AuditEvent)
@@ -356,3 +496,60 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AccountAdmin(ServiceAdmin, UserAdmin):
+    """Accounts: the flags that open the admin and membership of the platform-admin group make a
+    platform admin, so they are written by `services.users` (superuser status only by superusers,
+    nobody removes their own access). Permissions come from groups, not per-user grants."""
+
+    service_fields = USER_FIELDS
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    readonly_fields = ["last_login", "date_joined"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            saved = user_update(user=obj, actor=request.user, **self._fields(form, change=True))
+        else:
+            usable = form.cleaned_data.get("usable_password", "true") not in (False, "false")
+            password = form.cleaned_data.get("password1") if usable else None
+            fields = {name: value for name, value in self._fields(form, change=False).items() if name != "username"}
+            saved = user_create(actor=request.user, username=form.cleaned_data["username"], password=password, **fields)
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change):
+        if "groups" in form.changed_data:
+            user_groups_set(user=form.instance, actor=request.user, groups=form.cleaned_data["groups"])
+
+    def service_delete(self, actor, obj):
+        user_delete(user=obj, actor=actor)
+
+
+@admin.register(Group)
+class GroupServiceAdmin(ServiceAdmin, GroupAdmin):
+    """Groups and their model permissions; the platform-admin group cannot be renamed or deleted."""
+
+    def save_model(self, request, obj, form, change):
+        saved = group_save(
+            actor=request.user,
+            group=obj if change else None,
+            name=form.cleaned_data["name"],
+            permissions=form.cleaned_data.get("permissions", []),
+        )
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change):
+        """The permissions were written by `group_save`."""
+
+    def service_delete(self, actor, obj):
+        group_delete(group=obj, actor=actor)

@@ -81,8 +81,10 @@ class RequestStatus(models.TextChoices):
 
 EDITABLE_REQUEST_STATES = frozenset({RequestStatus.DRAFT, RequestStatus.CHANGES_REQUESTED})
 OPEN_REQUEST_STATES = frozenset({RequestStatus.DRAFT, RequestStatus.SUBMITTED, RequestStatus.CHANGES_REQUESTED})
-TERMINAL_REQUEST_STATES = frozenset({RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.CANCELLED})
 
+# The state machines: every status change is one of these, made by `services.transitions.transition`
+# (which checks it, sets it and audits it). A request starts as a draft (break-glass: submitted, then
+# approved at once); a step waiting or pending; a grant active.
 REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
     RequestStatus.DRAFT: frozenset({RequestStatus.SUBMITTED, RequestStatus.CANCELLED}),
     RequestStatus.SUBMITTED: frozenset(
@@ -102,6 +104,22 @@ class StepStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     CHANGES_REQUESTED = "changes_requested", "Changes requested"
     CANCELLED = "cancelled", "Cancelled"
+
+
+STEP_TRANSITIONS: dict[str, frozenset[str]] = {
+    StepStatus.WAITING: frozenset({StepStatus.PENDING, StepStatus.CANCELLED}),
+    StepStatus.PENDING: frozenset(
+        {StepStatus.APPROVED, StepStatus.REJECTED, StepStatus.CHANGES_REQUESTED, StepStatus.CANCELLED}
+    ),
+    StepStatus.APPROVED: frozenset(),
+    StepStatus.REJECTED: frozenset(),
+    StepStatus.CHANGES_REQUESTED: frozenset(),
+    StepStatus.CANCELLED: frozenset(),
+}
+
+
+def transition_allowed(table: dict[str, frozenset[str]], current: str, target: str) -> bool:
+    return target in table.get(current, frozenset())
 
 
 class Decision(models.TextChoices):

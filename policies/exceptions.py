@@ -36,3 +36,31 @@ class TransitionNotAllowed(ApplicationError):
 class Conflict(ApplicationError):
     code = "conflict"
     http_status = 409
+
+
+# Refusals of the HTTP layer (API): raised by its plumbing, mapped to the same error shape.
+class IdempotencyKeyReused(ApplicationError):
+    """The Idempotency-Key was already used for a different request."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+class IdempotencyKeyInvalid(ApplicationError):
+    code = "idempotency_key_invalid"
+    http_status = 400
+
+
+class PayloadTooLarge(ApplicationError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class UnsupportedEncoding(ApplicationError):
+    code = "unsupported_encoding"
+    http_status = 415
+
+
+class LengthRequired(ApplicationError):
+    code = "length_required"
+    http_status = 411

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import idna
+from django.conf import settings
 from publicsuffixlist import PublicSuffixList
 
 from policies.choices import Protocol
@@ -307,6 +308,18 @@ def validate_destination(
     validate_protocol_port(protocol, number)
     expanded = validate_expanded_hosts(normalised, expanded_hosts, internal_suffixes=internal_suffixes)
     return Destination(host=normalised, port=number, protocol=protocol, expanded_hosts=expanded)
+
+
+def validate_destination_input(item) -> Destination:
+    """`validate_destination` of a destination as entered (a form's or an API call's `DestinationInput`),
+    with the deployment's internal suffixes: the one check the request services and previews share."""
+    return validate_destination(
+        host=item.host,
+        port=item.port,
+        protocol=item.protocol,
+        expanded_hosts=item.expanded_hosts,
+        internal_suffixes=tuple(settings.EGRESSUI_INTERNAL_SUFFIXES),
+    )
 
 
 def destination_risk_flags(*, host: str, protocol: str) -> list[str]:

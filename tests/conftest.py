@@ -4,6 +4,7 @@ from django.db import connection
 from policies.choices import TeamRole
 from policies.services.requests import DestinationInput, RequestInput
 from tests.factories import IdentityFactory, MembershipFactory, NamespaceFactory, TeamFactory, UserFactory
+from tests.support import audit_guard as audit_guard_module
 
 AUDIT_TRIGGERS_OFF = "ALTER TABLE policies_auditevent DISABLE TRIGGER USER"
 AUDIT_TRIGGERS_ON = "ALTER TABLE policies_auditevent ENABLE TRIGGER USER"
@@ -29,6 +30,27 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords and connection.vendor != "postgresql":
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)"))
+
+
+@pytest.fixture(autouse=True)
+def audit_guard(request):
+    """Fails the test if a `policies` model, a team membership or a platform-admin group membership
+    was written without an AuditEvent in the same transaction (tests/support/audit_guard.py).
+    A test that writes raw state on purpose says so: `@pytest.mark.unaudited_writes("why")`."""
+    guard = audit_guard_module.install()
+    marker = request.node.get_closest_marker("unaudited_writes")
+    if marker is not None:
+        if not (marker.args and marker.args[0]):
+            pytest.fail("@pytest.mark.unaudited_writes needs a reason")
+        yield guard
+        return
+    guard.start()
+    yield guard
+    violations = guard.finish()
+    if violations:
+        pytest.fail(
+            "Unaudited writes (every change goes through a service that audits it):\n  " + "\n  ".join(violations)
+        )
 
 
 class World:

@@ -20,9 +20,34 @@ from policies.models import (
     TeamMembership,
     WorkloadIdentity,
 )
+from tests.support.audit_guard import unaudited_writes
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+def fixture_save(*instances, reason: str = "state set up directly by the test") -> None:
+    """Save test setup written past the services on purpose (the audit guard lets it pass)."""
+    with unaudited_writes(reason):
+        for instance in instances:
+            instance.save()
+
+
+class FixtureFactory(factory.django.DjangoModelFactory):
+    """Test fixtures are written directly, not through services: the audit guard lets them pass."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with unaudited_writes("test fixture written by a factory"):
+            return super()._create(model_class, *args, **kwargs)
+
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None):
+        with unaudited_writes("test fixture written by a factory"):
+            return super()._after_postgeneration(instance, create, results)
+
+
+class UserFactory(FixtureFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -39,7 +64,7 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.save(update_fields=["password"])
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(FixtureFactory):
     class Meta:
         model = Team
         django_get_or_create = ("slug",)
@@ -49,7 +74,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda t: f"{t.slug}@example.com")
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(FixtureFactory):
     class Meta:
         model = TeamMembership
 
@@ -58,7 +83,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = TeamRole.MEMBER
 
 
-class ClusterFactory(factory.django.DjangoModelFactory):
+class ClusterFactory(FixtureFactory):
     class Meta:
         model = Cluster
         django_get_or_create = ("name",)
@@ -75,7 +100,7 @@ class ClusterFactory(factory.django.DjangoModelFactory):
             ClusterSyncState.objects.get_or_create(cluster=obj, defaults={"needs_reconcile": False})
 
 
-class NamespaceFactory(factory.django.DjangoModelFactory):
+class NamespaceFactory(FixtureFactory):
     class Meta:
         model = Namespace
         django_get_or_create = ("cluster", "name")
@@ -87,7 +112,7 @@ class NamespaceFactory(factory.django.DjangoModelFactory):
     enforcement = "enforce"
 
 
-class IdentityFactory(factory.django.DjangoModelFactory):
+class IdentityFactory(FixtureFactory):
     class Meta:
         model = WorkloadIdentity
         django_get_or_create = ("namespace", "service_account")
@@ -96,7 +121,7 @@ class IdentityFactory(factory.django.DjangoModelFactory):
     service_account = factory.Sequence(lambda n: f"sa{n}")
 
 
-class RequestFactory(factory.django.DjangoModelFactory):
+class RequestFactory(FixtureFactory):
     """A request written directly (no services): for read-side tests and fixtures."""
 
     class Meta:
@@ -110,7 +135,7 @@ class RequestFactory(factory.django.DjangoModelFactory):
     duration_days = 30
 
 
-class DestinationFactory(factory.django.DjangoModelFactory):
+class DestinationFactory(FixtureFactory):
     class Meta:
         model = RequestDestination
 
@@ -120,7 +145,7 @@ class DestinationFactory(factory.django.DjangoModelFactory):
     protocol = Protocol.TLS
 
 
-class GrantFactory(factory.django.DjangoModelFactory):
+class GrantFactory(FixtureFactory):
     """An active grant written directly; its request, destination and identity agree."""
 
     class Meta:
@@ -143,7 +168,7 @@ class GrantFactory(factory.django.DjangoModelFactory):
     expires_at = factory.LazyAttribute(lambda g: g.valid_from + timezone.timedelta(days=30))
 
 
-class DomainListFactory(factory.django.DjangoModelFactory):
+class DomainListFactory(FixtureFactory):
     class Meta:
         model = DomainList
 
@@ -151,7 +176,7 @@ class DomainListFactory(factory.django.DjangoModelFactory):
     entries = ""
 
 
-class ApprovalRuleFactory(factory.django.DjangoModelFactory):
+class ApprovalRuleFactory(FixtureFactory):
     class Meta:
         model = ApprovalRule
 
@@ -159,7 +184,7 @@ class ApprovalRuleFactory(factory.django.DjangoModelFactory):
     priority = factory.Sequence(lambda n: n * 10)
 
 
-class ApprovalRuleStepFactory(factory.django.DjangoModelFactory):
+class ApprovalRuleStepFactory(FixtureFactory):
     class Meta:
         model = ApprovalRuleStep
 

@@ -22,18 +22,6 @@ from policies.exceptions import ApplicationError
 NON_FIELD = "non_field_errors"
 
 
-class IdempotencyKeyReused(ApplicationError):
-    """The Idempotency-Key was already used for a different request."""
-
-    code = "idempotency_key_reused"
-    http_status = 422
-
-
-class IdempotencyKeyInvalid(ApplicationError):
-    code = "idempotency_key_invalid"
-    http_status = 400
-
-
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 

@@ -23,8 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
-from policies.api.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
-from policies.exceptions import Conflict
+from policies.exceptions import Conflict, IdempotencyKeyInvalid, IdempotencyKeyReused
 from policies.models import IdempotencyRecord
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -10,7 +10,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from policies.api.auth import TokensLockedOut
 from policies.choices import AccessVerdict
-from policies.exceptions import ApplicationError, ValidationFailed
+from policies.exceptions import LengthRequired, PayloadTooLarge, UnsupportedEncoding, ValidationFailed
 from policies.models import AccessRecord, ClusterIngestState
 from policies.selectors.monitoring import ingest_state_for_secret
 from policies.services.ingest_tokens import INGEST_TOKEN_PREFIX
@@ -18,21 +18,6 @@ from policies.services.tokens import TOKEN_PREFIX
 from policies.sign_in_throttle import token_allowed, token_failed
 
 KEYWORD = "Bearer"
-
-
-class PayloadTooLarge(ApplicationError):
-    code = "payload_too_large"
-    http_status = 413
-
-
-class UnsupportedEncoding(ApplicationError):
-    code = "unsupported_encoding"
-    http_status = 415
-
-
-class LengthRequired(ApplicationError):
-    code = "length_required"
-    http_status = 411
 
 
 # --- authentication -------------------------------------------------------------------------------

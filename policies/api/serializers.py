@@ -41,8 +41,6 @@ from policies.selectors.requests import (
     current_round_steps,
     pending_step,
     request_clusters,
-    request_destinations,
-    request_identities,
     request_risk_flags,
 )
 from policies.services.clusters import CLUSTER_FIELDS
@@ -223,27 +221,6 @@ def datetime_data(value) -> str | None:
     return _DATETIME.to_representation(value) if value is not None else None
 
 
-def identity_ref_data(identity: WorkloadIdentity) -> dict:
-    namespace = identity.namespace
-    return {
-        "id": identity.pk,
-        "name": f"{namespace.cluster.name}/{namespace.name}/{identity.service_account}",
-        "cluster": namespace.cluster.name,
-        "namespace": namespace.name,
-        "service_account": identity.service_account,
-    }
-
-
-def destination_data(destination: RequestDestination) -> dict:
-    return {
-        "host": destination.host,
-        "port": destination.port,
-        "protocol": destination.protocol,
-        "expanded_hosts": destination.expanded_hosts,
-        "tcp_direct": destination.tcp_direct,
-    }
-
-
 def step_data(step: ApprovalStep) -> dict:
     return {
         "round": step.round,
@@ -307,35 +284,6 @@ class RequestSerializer(serializers.ModelSerializer):
 
     def get_risk_flags(self, request) -> list[str]:
         return request_risk_flags(request)
-
-    def to_representation(self, request) -> dict:
-        """Built by hand: request lists are the API's hot path (bench/api.py) and DRF's generic field
-        machinery costs several times more per row. The declared fields above define the schema;
-        tests/policies/api/test_serializers.py checks that both give the same document. Reads rows
-        loaded by `request_rows` (or prefetched by `request_list`)."""
-        return {
-            "id": request.pk,
-            "team": request.team.slug,
-            "requester": request.requester.username,
-            "status": request.status,
-            "justification": request.justification,
-            "ticket_url": request.ticket_url,
-            "duration_days": request.duration_days,
-            "identities": [identity_ref_data(identity) for identity in request_identities(request)],
-            "destinations": [destination_data(destination) for destination in request_destinations(request)],
-            "clusters": self.get_clusters(request),
-            "risk_flags": self.get_risk_flags(request),
-            "round": request.round,
-            "steps": self.get_steps(request),
-            "current_step": self.get_current_step(request),
-            "decision_reason": request.decision_reason,
-            "break_glass": request.break_glass,
-            "renewal_of": request.renewal_of_id,
-            "submitted_at": datetime_data(request.submitted_at),
-            "decided_at": datetime_data(request.decided_at),
-            "created_at": datetime_data(request.created_at),
-            "updated_at": datetime_data(request.updated_at),
-        }
 
 
 class AllowedActionsSerializer(serializers.Serializer):

@@ -31,7 +31,7 @@ class ObjectChange:
     @property
     def yaml(self) -> str:
         """The object as it would be (as it was, for a removal)."""
-        return dump_object_yaml(self.after if self.after is not None else self.before)
+        return dump_object_yaml(_either(self.before, self.after))
 
 
 @dataclass(slots=True)
@@ -52,8 +52,16 @@ def _label(obj: dict) -> str:
     return f"{kind} {namespace}/{name}"
 
 
-def _change(before: dict | None, after: dict | None) -> ObjectChange:
+def _either(before: dict | None, after: dict | None) -> dict:
+    """The object of a change: as it will be, or as it was for a removal."""
     obj = after if after is not None else before
+    if obj is None:
+        raise ValueError("a change has an object before or after it")
+    return obj
+
+
+def _change(before: dict | None, after: dict | None) -> ObjectChange:
+    obj = _either(before, after)
     kind, namespace, name = object_key(obj)
     old = dump_object_yaml(before).splitlines(keepends=True) if before is not None else []
     new = dump_object_yaml(after).splitlines(keepends=True) if after is not None else []

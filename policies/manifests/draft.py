@@ -11,7 +11,7 @@ class Draft:
     kind: KindInfo
     namespace: str
     name: str
-    spec: dict
+    spec: dict | list  # a list for a CiliumNetworkPolicy's `specs`
     grants: str = ""  # the grants annotation: labels of the grants served, oldest first
     body: str = "spec"  # the top-level field `spec` goes into (a CiliumNetworkPolicy's rule list is `specs`)
     labels: tuple[tuple[str, str], ...] = ()  # beyond egressui's own (e.g. ambient's istio.io/use-waypoint)

@@ -7,6 +7,7 @@ The reconciler compares live and desired objects by `content_hash`; the UI, the 
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 import yaml
@@ -16,7 +17,12 @@ from policies.manifests.kinds import APPLY_ORDER, kind_key
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_YAML_OPTIONS = {"sort_keys": True, "default_flow_style": False, "allow_unicode": True, "width": 1 << 16}
+_YAML_OPTIONS: dict[str, Any] = {
+    "sort_keys": True,
+    "default_flow_style": False,
+    "allow_unicode": True,
+    "width": 1 << 16,
+}
 
 
 def canonical_json(value) -> bytes:

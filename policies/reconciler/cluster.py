@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
@@ -113,7 +114,7 @@ class KubernetesTarget:
         self.concurrency = settings.EGRESSUI_RECONCILE_CONCURRENCY
         self.retries = settings.EGRESSUI_KUBE_RETRIES
         self.backoff = settings.EGRESSUI_KUBE_BACKOFF_MS / 1000
-        timeout = (min(10, settings.EGRESSUI_KUBE_TIMEOUT), settings.EGRESSUI_KUBE_TIMEOUT)
+        timeout: tuple[float, float] = (min(10, settings.EGRESSUI_KUBE_TIMEOUT), settings.EGRESSUI_KUBE_TIMEOUT)
         self.transport = Transport(self.api_client, timeout=timeout)
         self.throttle = Throttle(self.concurrency)
         self._timeout = timeout
@@ -133,6 +134,14 @@ class KubernetesTarget:
 
     def close(self) -> None:
         self.api_client.close()
+
+    def commit(self, message: str) -> str:
+        """Writes to an API server take effect as they are made: nothing to commit."""
+        return ""
+
+    def dry_run_message(self, key: ObjectKey, desired: dict | None) -> str:
+        """The server's dry-run write (dryRun=All) already reported the change."""
+        return ""
 
     # --- the calls ----------------------------------------------------------------------------------
     def list_managed(self, info: KindInfo, *, metadata_only: bool = False) -> dict[ObjectKey, dict]:
@@ -209,7 +218,7 @@ class KubernetesTarget:
         query = {"dryRun": "All"} if dry_run else None
         for _ in range(3):
             version = (live.get("metadata") or {}).get("resourceVersion")
-            options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+            options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
             if version:
                 options["preconditions"] = {"resourceVersion": version}
             body = encode(options)

@@ -15,6 +15,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import urllib3
 from kubernetes import client
@@ -23,6 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from policies.choices import ConnectionKind
 from policies.manifests.kinds import KindInfo, kinds_for_mode
 from policies.reconciler.cluster import api_client_for
+from policies.reconciler.directory import DirectoryTarget
 from policies.reconciler.error_text import safe_error_text, transport_error_text
 from policies.reconciler.errors import TargetUnavailable
 from policies.reconciler.resources import ApiPermission, api_permissions_for_mode
@@ -31,6 +33,12 @@ from policies.redaction import url_origin
 _TIMEOUT = (5, 15)
 _VERSION = re.compile(r"^v?[0-9]+(\.[0-9]+){0,2}[0-9A-Za-z.+-]{0,40}$")
 _API_VERSION = re.compile(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
+
+
+def _body(response: Any) -> bytes:
+    """The raw body of a call made with `_preload_content=False` (a urllib3 response, whatever the
+    client's annotations say)."""
+    return response.data
 
 
 def _plain(value, pattern: re.Pattern) -> str:
@@ -106,9 +114,10 @@ class ConnectionReport:
                 lines.append(f"    {mark} {check.kind} ({check.api_version}); group serves: {versions}{_tail(check)}")
         if self.permissions:
             lines.append("  permissions:")
-            for check in self.permissions:
-                mark = "ok     " if check.allowed else "MISSING"
-                lines.append(f"    {mark} {check.name}{' — ' + check.reason if check.reason else ''}")
+            for permission in self.permissions:
+                mark = "ok     " if permission.allowed else "MISSING"
+                reason = " — " + permission.reason if permission.reason else ""
+                lines.append(f"    {mark} {permission.name}{reason}")
         verdict = "ready to reconcile" if self.ok else "NOT ready to reconcile"
         missing = len(self.missing_kinds) + len(self.missing_permissions)
         lines.append(f"  result: {verdict}" + (f" ({missing} problem(s) above)" if missing else ""))
@@ -162,7 +171,7 @@ def _kind_checks(api: client.ApiClient, kinds: tuple[KindInfo, ...]) -> list[Kin
         response = client.CustomObjectsApi(api).get_api_resources(
             group, version, _request_timeout=_TIMEOUT, _preload_content=False
         )
-        resources[group_version] = {item["name"] for item in json.loads(response.data).get("resources") or []}
+        resources[group_version] = {item["name"] for item in json.loads(_body(response)).get("resources") or []}
     checks = []
     for info in kinds:
         served_versions = groups.get(info.group, [])
@@ -200,7 +209,7 @@ def _permission_checks(
             response = authorization.create_self_subject_access_review(
                 review, _request_timeout=_TIMEOUT, _preload_content=False
             )
-            status = json.loads(response.data).get("status") or {}
+            status = json.loads(_body(response)).get("status") or {}
             # The review's reason is the authoriser's free text (role and binding names): not quoted.
             allowed = status.get("allowed") is True
             reason = "" if allowed else "denied" if status.get("denied") is True else "not allowed"
@@ -230,8 +239,6 @@ def _directory_test(cluster) -> ConnectionReport:
     report.reachable = True
     if existing != root:
         report.notes.append(f"{root} does not exist yet: the first reconcile creates it")
-    from policies.reconciler.directory import DirectoryTarget
-
     target = DirectoryTarget(cluster)
     managed = sum(len(target.list_managed(info)) for info in kinds_for_mode(cluster.enforcement_mode))
     report.notes.append(f"{managed} file(s) managed by egressui for this cluster")

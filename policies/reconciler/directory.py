@@ -65,6 +65,17 @@ class DirectoryTarget:
         self.calls["list"] += 1
         return {key: obj for key, (_, _, obj) in self._scan().items() if key.kind == info.key}
 
+    def unmanaged_keys(self, info: KindInfo) -> None:
+        """Each create checks the one file it writes (no list needed)."""
+        return None
+
+    def service_accounts(self) -> None:
+        """A directory knows no service accounts: identities are typed in."""
+        return None
+
+    def dry_run_message(self, key: ObjectKey, desired: dict | None) -> str:
+        return self.diff(key, desired)
+
     def diff(self, key: ObjectKey, desired: dict | None) -> str:
         """A unified diff of the file for `key` against what `desired` would write."""
         path, text, _ = self._scan().get(key, (self.root / object_path(desired) if desired else None, "", None))

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from policies.choices import ConnectionKind
+from policies.reconciler.cluster import KubernetesTarget
 from policies.reconciler.errors import ObjectFailed, TargetUnavailable
 from policies.reconciler.resources import content_hash_of, key_of
 
@@ -77,8 +78,6 @@ def _cache_key(cluster, objects: list[dict]) -> str:
 
 
 def _check(cluster, objects: list[dict]) -> ServerCheck:
-    from policies.reconciler.cluster import KubernetesTarget
-
     budget = settings.EGRESSUI_PREVIEW_DRY_RUN_SECONDS
     deadline = time.monotonic() + budget
     try:

@@ -118,8 +118,9 @@ def forbidden_permission(body: dict) -> str:
     """`create serviceentries.networking.istio.io` from an RBAC denial's Status, or "". Only a verb from
     Kubernetes' closed set and DNS-label-shaped resource and group names are taken from the message
     (and the resource must be the one `details` names): nothing else the server wrote is quoted."""
-    details = body.get("details") if isinstance(body.get("details"), dict) else {}
-    message = body.get("message") if isinstance(body.get("message"), str) else ""
+    raw_details, raw_message = body.get("details"), body.get("message")
+    details = raw_details if isinstance(raw_details, dict) else {}
+    message = raw_message if isinstance(raw_message, str) else ""
     match = _FORBIDDEN.search(message[:1000])
     if body.get("reason") != "Forbidden" or match is None or match["verb"] not in KUBE_VERBS:
         return ""

@@ -24,7 +24,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from egressui.correlation import correlation_scope, current_correlation_id
 from policies.choices import ConnectionKind
-from policies.manifests.kinds import KindInfo, kinds_for_mode
+from policies.manifests.kinds import KIND_BY_NAME, KindInfo, kinds_for_mode
+from policies.models import Cluster, ClusterSyncState, ManagedObject, WorkloadIdentity
 from policies.reconciler import diff
 from policies.reconciler.cluster import KindNotServed, KubernetesTarget
 from policies.reconciler.desired import DesiredStateInvalid, desired_state
@@ -32,8 +33,12 @@ from policies.reconciler.directory import DirectoryTarget
 from policies.reconciler.error_text import CREDENTIAL_BEARING, safe_error_text
 from policies.reconciler.errors import LeaseLost, ObjectFailed, ReconcileBusy, ReconcileRetry, TargetUnavailable
 from policies.reconciler.locks import Lease, cluster_lease
-from policies.reconciler.resources import kind_info, not_ours_message
+from policies.reconciler.resources import ObjectKey, grant_ids_of, kind_info, not_ours_message
 from policies.reconciler.results import DONE, FAILED, UNCHANGED, ObjectResult, RunReport
+from policies.reconciler.runs import reconcile_run_begin, reconcile_run_finish
+from policies.reconciler.target import Target
+from policies.services.clusters import workload_identity_ensure
+from policies.services.outbox import enqueue_reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +50,7 @@ BULK_CREATE_CHECK = 20
 FULL_CHECK_TRIGGERS = frozenset({"resync", "manual", "command"})
 
 
-def target_for(cluster):
+def target_for(cluster) -> Target:
     """The adapter for the cluster's connection: a GitOps directory or a Kubernetes API server."""
     if cluster.connection_kind == ConnectionKind.DIRECTORY:
         return DirectoryTarget(cluster)
@@ -65,8 +70,6 @@ def reconcile_cluster_for_task(cluster_id: int, *, trigger: str, run_id: int | N
     """The body of `reconcile_cluster_task`. Coalesces when another run holds the lock (that run
     re-checks the outbox when it ends) unless a queued run waits to be filled in; asks for a retry
     with backoff when the run failed in a way worth retrying unchanged (429, 5xx, unreachable)."""
-    from policies.models import Cluster
-
     try:
         run, report = _reconcile(cluster_id, trigger=trigger, dry_run=False, run_id=run_id)
     except Cluster.DoesNotExist:
@@ -81,8 +84,6 @@ def reconcile_cluster_for_task(cluster_id: int, *, trigger: str, run_id: int | N
 
 
 def _reconcile(cluster_id: int, *, trigger: str, dry_run: bool, run_id: int | None, wait: float = 0.0):
-    from policies.models import Cluster
-
     cluster = Cluster.objects.get(pk=cluster_id)
     lease = cluster_lease(cluster.pk)
     if not lease.acquire(wait=wait):
@@ -98,8 +99,6 @@ def _reconcile(cluster_id: int, *, trigger: str, dry_run: bool, run_id: int | No
 
 
 def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run_id: int | None):
-    from policies.services.reconcile import reconcile_run_begin
-
     start = reconcile_run_begin(cluster=cluster, trigger=trigger, dry_run=dry_run, run_id=run_id)
     # A queued run keeps the correlation id of the request that queued it: its audit events and log
     # lines carry one id from the click to the finish.
@@ -108,8 +107,6 @@ def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run
 
 
 def _reconcile_started(cluster, lease: Lease, start, *, trigger: str, dry_run: bool):
-    from policies.services.reconcile import reconcile_run_finish
-
     report = RunReport()
     target = accounts = None
     clock = _Clock(report.timings)
@@ -128,9 +125,9 @@ def _reconcile_started(cluster, lease: Lease, start, *, trigger: str, dry_run: b
         changes = diff.plan(report.desired.objects, live, inventory, compare_fields=full)
         with clock("write"):
             _execute(changes, target, report, lease=lease, dry_run=dry_run)
-        if not dry_run and isinstance(target, DirectoryTarget) and not report.aborted:
+        if not dry_run and not report.aborted:
             report.commit = target.commit(_commit_message(cluster, report))
-        if trigger == "resync" and not dry_run and isinstance(target, KubernetesTarget):
+        if trigger == "resync" and not dry_run:
             accounts = _service_accounts(cluster, target)
     except TargetUnavailable as exc:
         report.error, report.error_transient = exc.message, exc.transient
@@ -151,10 +148,10 @@ def _reconcile_started(cluster, lease: Lease, start, *, trigger: str, dry_run: b
         if target is not None:
             report.api_calls = dict(target.calls)
             target.close()
-    if dry_run and isinstance(target, DirectoryTarget):
+    if dry_run and target is not None:
         for result in report.results:
             if result.action != UNCHANGED:
-                result.message = result.message or target.diff(result.key, result.change.desired)
+                result.message = result.message or target.dry_run_message(result.key, result.change.desired)
     run = reconcile_run_finish(cluster=cluster, start=start, report=report, dry_run=dry_run)
     if accounts is not None:
         _record_identities(cluster, accounts)
@@ -162,9 +159,6 @@ def _reconcile_started(cluster, lease: Lease, start, *, trigger: str, dry_run: b
 
 
 def _inventory(cluster) -> dict:
-    from policies.models import ManagedObject
-    from policies.reconciler.resources import ObjectKey
-
     rows = ManagedObject.objects.filter(cluster=cluster).values_list("kind", "namespace", "name", "content_hash")
     return {ObjectKey(kind, namespace, name): content_hash for kind, namespace, name, content_hash in rows}
 
@@ -173,8 +167,6 @@ def _kinds_to_list(cluster) -> tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]]
     """(the mode's kinds, other kinds egressui still has objects of): after a change of enforcement
     mode the old mode's objects are listed too, so they are deleted; a kind no longer served there
     has nothing left to delete."""
-    from policies.manifests.kinds import KIND_BY_NAME
-    from policies.models import ManagedObject
 
     required = kinds_for_mode(cluster.enforcement_mode)
     names = {info.key for info in required}
@@ -281,11 +273,12 @@ def _unmanaged_keys(changes: list[diff.Change], target, lease: Lease) -> dict[st
     replaces a GET per create: names taken by objects without our labels must not be adopted."""
     creates = Counter(change.key.kind for change in changes if change.action == diff.CREATE)
     unmanaged = {}
-    if hasattr(target, "unmanaged_keys"):
-        for kind, count in creates.items():
-            if count >= BULK_CREATE_CHECK:
-                lease.keep_alive()
-                unmanaged[kind] = target.unmanaged_keys(kind_info(kind))
+    for kind, count in creates.items():
+        if count >= BULK_CREATE_CHECK:
+            lease.keep_alive()
+            keys = target.unmanaged_keys(kind_info(kind))
+            if keys is not None:
+                unmanaged[kind] = keys
     return unmanaged
 
 
@@ -319,8 +312,6 @@ def _commit_message(cluster, report: RunReport) -> str:
 
 
 def _grants(result: ObjectResult) -> set[int]:
-    from policies.reconciler.resources import grant_ids_of
-
     objects = [obj for obj in (result.change.desired, result.change.live) if obj]
     return {grant for obj in objects for grant in grant_ids_of(obj)}
 
@@ -328,15 +319,13 @@ def _grants(result: ObjectResult) -> set[int]:
 def _follow_up(cluster_id: int, start) -> None:
     """A mark made while this run held the lock must cause another run: the task that carried it may
     have found the lock taken and coalesced into this one."""
-    from policies.models import ClusterSyncState
-    from policies.services.outbox import enqueue_reconcile
 
     state = ClusterSyncState.objects.filter(cluster_id=cluster_id).values("needs_reconcile", "marked_at").first()
     if state and state["needs_reconcile"] and state["marked_at"] != start.mark:
         enqueue_reconcile([cluster_id], trigger="follow-up")
 
 
-def _service_accounts(cluster, target: KubernetesTarget) -> dict[str, set[str]] | None:
+def _service_accounts(cluster, target: Target) -> dict[str, set[str]] | None:
     try:
         return target.service_accounts()
     except TargetUnavailable as exc:
@@ -347,8 +336,6 @@ def _service_accounts(cluster, target: KubernetesTarget) -> dict[str, set[str]] 
 def _record_identities(cluster, accounts: dict[str, set[str]]) -> None:
     """Workload identity discovery, part of the periodic resync: the service accounts found in
     team-owned namespaces become identities teams can pick (audited by the service)."""
-    from policies.models import WorkloadIdentity
-    from policies.services.clusters import workload_identity_ensure
 
     known = set(
         WorkloadIdentity.objects.filter(namespace__cluster=cluster, discovered=True).values_list(

@@ -146,29 +146,29 @@ def access_map(*, user, cluster: Cluster, team: Team | None = None, days: int = 
         .annotate(count=Sum("count"), last_seen=Max("last_seen"), port=Max("port"), protocol=Max("protocol"))
         .order_by()
     )
-    for row in seen:
-        key = f"i{row['identity_id']}" if f"i{row['identity_id']}" in sources else f"p:{row['source_principal']}"
+    for flow in seen:
+        key = f"i{flow['identity_id']}" if f"i{flow['identity_id']}" in sources else f"p:{flow['source_principal']}"
         if key not in sources:
-            account = service_account_of(row["source_principal"])
+            account = service_account_of(flow["source_principal"])
             sources[key] = MapSource(
                 key=key,
-                namespace=row["namespace__name"] or "",
-                namespace_id=row["namespace_id"],
-                name=account or row["source_principal"] or "no identity logged",
-                principal=row["source_principal"],
+                namespace=flow["namespace__name"] or "",
+                namespace_id=flow["namespace_id"],
+                name=account or flow["source_principal"] or "no identity logged",
+                principal=flow["source_principal"],
                 registered=False,
             )
         edges.append(
             MapEdge(
                 source=key,
-                host=row["host"],
-                state=row["state"],
-                port=row["port"],
-                protocol=row["protocol"] or "",
-                last_seen=row["last_seen"],
-                count=row["count"],
-                namespace_id=row["namespace_id"],
-                principal=row["source_principal"],
+                host=flow["host"],
+                state=flow["state"],
+                port=flow["port"],
+                protocol=flow["protocol"] or "",
+                last_seen=flow["last_seen"],
+                count=flow["count"],
+                namespace_id=flow["namespace_id"],
+                principal=flow["source_principal"],
             )
         )
     ordered = sorted(sources.values(), key=lambda s: (s.namespace == "", s.namespace, s.name, s.key))

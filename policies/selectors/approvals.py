@@ -1,6 +1,9 @@
+from typing import cast
+
 from django.core.cache import cache
 from django.db.models import Count, Exists, Min, OuterRef, Prefetch, QuerySet
 
+from policies.actors import Viewer
 from policies.choices import Decision, RequestStatus, StepStatus
 from policies.models import ApprovalDecision, ApprovalStep, EgressRequest, RequestDestination, WorkloadIdentity
 from policies.permissions import steps_in_approver_teams, visible_requests
@@ -38,7 +41,7 @@ _ROW_PREFETCHES = (
 )
 
 
-def approval_inbox(*, user) -> QuerySet[EgressRequest]:
+def approval_inbox(*, user: Viewer) -> QuerySet[EgressRequest]:
     """Submitted requests whose current step this user may decide now, oldest first.
 
     The same rules as `permissions.step_denial_reason`, in SQL so a list costs a fixed number of
@@ -52,7 +55,7 @@ def approval_inbox(*, user) -> QuerySet[EgressRequest]:
     )
     actionable = steps_in_approver_teams(user, pending_steps)
     approved_by_me = ApprovalDecision.objects.filter(
-        request=OuterRef("pk"), round=OuterRef("round"), user=user, decision=Decision.APPROVE
+        request=OuterRef("pk"), round=OuterRef("round"), user_id=cast(int, user.pk), decision=Decision.APPROVE
     )
     return (
         visible_requests(user)
@@ -97,7 +100,7 @@ def approval_inbox_rows(ids: list[int]) -> list[EgressRequest]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def approval_inbox_summary(*, user) -> dict:
+def approval_inbox_summary(*, user: Viewer) -> dict:
     """Count and oldest submission time of the inbox, in one query."""
     return approval_inbox(user=user).order_by().aggregate(count=Count("pk"), oldest=Min("submitted_at"))
 
@@ -107,7 +110,7 @@ def approval_inbox_summary(*, user) -> dict:
 INBOX_COUNT_SECONDS = 30
 
 
-def approval_inbox_count(*, user, fresh: bool = False) -> int:
+def approval_inbox_count(*, user: Viewer, fresh: bool = False) -> int:
     key = f"egressui:inbox-count:{user.pk}"
     if not fresh:
         cached = cache.get(key)
@@ -118,7 +121,7 @@ def approval_inbox_count(*, user, fresh: bool = False) -> int:
     return count
 
 
-def approval_inbox_count_remember(*, user, count: int) -> None:
+def approval_inbox_count_remember(*, user: Viewer, count: int) -> None:
     cache.set(f"egressui:inbox-count:{user.pk}", count, INBOX_COUNT_SECONDS)
 
 

@@ -1,11 +1,12 @@
 from django.db.models import QuerySet
 
+from policies.actors import Viewer
 from policies.audit_chain import ChainReport, verify_chain
 from policies.models import AuditChainHead, AuditEvent
 from policies.permissions import visible_audit_events
 
 
-def audit_event_list(*, user) -> QuerySet[AuditEvent]:
+def audit_event_list(*, user: Viewer) -> QuerySet[AuditEvent]:
     return visible_audit_events(user).order_by("-seq")
 
 

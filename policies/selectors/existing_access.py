@@ -9,9 +9,10 @@ protocol), the key under which approving a request supersedes an active grant
 Two queries for any number of pairs; callers pass only identities the viewer may see.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import F
 from django.utils import timezone
@@ -73,7 +74,7 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
     hosts = {pair[1] for pair in wanted}
     found: dict[Pair, list[ExistingAccess]] = {}
 
-    def add(row: dict, identity_id: int, **what) -> None:
+    def add(row: Mapping[str, Any], identity_id: int, **what: Any) -> None:
         pair = (identity_id, row["host"], row["port"], row["protocol"])
         if pair in wanted:
             name = f"{row['namespace_name']}/{row['account']}"
@@ -126,8 +127,8 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
             account=F("request__identities__service_account"),
         )
     )
-    for row in asked:
-        add(row, row["identity"], request_id=row["request_id"], request_status=row["status"])
+    for ask in asked:
+        add(ask, ask["identity"], request_id=ask["request_id"], request_status=ask["status"])
     return found
 
 
@@ -149,7 +150,7 @@ def existing_access_of_requests(requests: list[EgressRequest]) -> dict[int, list
     out). Decided requests get nothing: what they replaced shows on the grants ("Superseded by")."""
     pairs_of = {request.pk: request_pairs(request) for request in requests if request.status in OPEN_REQUEST_STATES}
     found = existing_access({pair for pairs in pairs_of.values() for pair in pairs})
-    result = {request.pk: [] for request in requests}
+    result: dict[int, list[ExistingAccess]] = {request.pk: [] for request in requests}
     for pk, pairs in pairs_of.items():
         result[pk] = [
             item

@@ -3,13 +3,14 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from policies.actors import Viewer
 from policies.choices import GrantStatus
 from policies.models import Grant
 from policies.permissions import visible_grants
 from policies.selectors.monitoring import last_used_subquery
 
 
-def grant_list(*, user) -> QuerySet[Grant]:
+def grant_list(*, user: Viewer) -> QuerySet[Grant]:
     """Grants with everything a detail shows, and `last_used_at` from the access log."""
     return (
         visible_grants(user)
@@ -26,7 +27,7 @@ _TABLE_FIELDS = (
 )
 
 
-def grant_table(*, user) -> QuerySet[Grant]:
+def grant_table(*, user: Viewer) -> QuerySet[Grant]:
     """`grant_list` for a table of many rows: only the columns a row shows (no settings, no secrets).
     Fewer joins and columns keep both the planner and the page fast on large installations."""
     return (
@@ -37,11 +38,11 @@ def grant_table(*, user) -> QuerySet[Grant]:
     )
 
 
-def grant_get(*, user, pk: int) -> Grant | None:
+def grant_get(*, user: Viewer, pk: int) -> Grant | None:
     return grant_list(user=user).filter(pk=pk).first()
 
 
-def grants_expiring(*, user, within_days: int = 14) -> QuerySet[Grant]:
+def grants_expiring(*, user: Viewer, within_days: int = 14) -> QuerySet[Grant]:
     now = timezone.now()
     return (
         grant_list(user=user)

@@ -1,10 +1,11 @@
 from django.db.models import Q, QuerySet
 
+from policies.actors import Viewer
 from policies.models import WorkloadIdentity
 from policies.permissions import visible_identities
 
 
-def workload_identity_list(*, user) -> QuerySet[WorkloadIdentity]:
+def workload_identity_list(*, user: Viewer) -> QuerySet[WorkloadIdentity]:
     return (
         visible_identities(user)
         .select_related("namespace__cluster", "namespace__team")

@@ -23,9 +23,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.utils import timezone
 
+from policies.actors import Viewer
 from policies.exceptions import ValidationFailed
 from policies.manifests import (
     ClusterSettings,
@@ -44,7 +44,7 @@ from policies.models import Cluster, EgressRequest, Namespace
 from policies.permissions import can_see_full_preview, member_team_ids
 from policies.reconciler.dry_run import ServerCheck, server_dry_run
 from policies.selectors.grants import active_grants_for_cluster
-from policies.validators import validate_destination
+from policies.validators import validate_destination_input
 
 _GRANT_FIELDS = (
     "id",
@@ -189,7 +189,7 @@ class _Destination:
     tcp_direct: bool = False
 
 
-def _mask_scope(viewer, cluster: Cluster, grants: list[GrantSpec]) -> MaskScope:
+def _mask_scope(viewer: Viewer, cluster: Cluster, grants: list[GrantSpec]) -> MaskScope:
     """What `viewer` may not see in this cluster's shared objects: other teams' namespaces, and the
     grants in them."""
     hidden = frozenset(
@@ -206,7 +206,7 @@ def _preview(
     invalid: list[tuple[str, int, str, str]],
     ref: str,
     *,
-    viewer,
+    viewer: Viewer,
     full: bool,
     server_check: bool = False,
 ):
@@ -289,7 +289,7 @@ def _server_check(cluster: Cluster, before: list[dict], after: list[dict]) -> Se
     return server_dry_run(cluster, objects) if objects else None
 
 
-def request_preview(request: EgressRequest, *, viewer, server_check: bool = False) -> list[ClusterPreview]:
+def request_preview(request: EgressRequest, *, viewer: Viewer, server_check: bool = False) -> list[ClusterPreview]:
     """The request's preview as `viewer` may see it: in full for its approvers and platform admins,
     other teams' share masked for everyone else (`permissions.can_see_full_preview`). With
     `server_check`, each cluster with a Kubernetes connection also gives its dry-run verdict."""
@@ -304,21 +304,14 @@ def request_preview(request: EgressRequest, *, viewer, server_check: bool = Fals
 
 
 def request_input_preview(
-    data, *, viewer, request: EgressRequest | None = None, server_check: bool = False
+    data, *, viewer: Viewer, request: EgressRequest | None = None, server_check: bool = False
 ) -> list[ClusterPreview]:
     """Preview for an unsaved `policies.services.requests.RequestInput` (the request form), as
     `viewer` (its author) may see it."""
-    suffixes = tuple(settings.EGRESSUI_INTERNAL_SUFFIXES)
     destinations, invalid = [], []
     for item in data.destinations:
         try:
-            valid = validate_destination(
-                host=item.host,
-                port=item.port,
-                protocol=item.protocol,
-                expanded_hosts=item.expanded_hosts,
-                internal_suffixes=suffixes,
-            )
+            valid = validate_destination_input(item)
         except ValidationFailed as exc:
             port = item.port if isinstance(item.port, int) else 0
             invalid.append((str(item.host), port, str(item.protocol), exc.message))
@@ -332,7 +325,7 @@ def request_input_preview(
     return _preview(identities, destinations, invalid, ref, viewer=viewer, full=full, server_check=server_check)
 
 
-def namespace_enforcement_preview(namespace: Namespace, enforcement: str, *, viewer) -> ClusterPreview:
+def namespace_enforcement_preview(namespace: Namespace, enforcement: str, *, viewer: Viewer) -> ClusterPreview:
     """What switching `namespace` to `enforcement` would do to its cluster now: the cluster rendered
     as it is and with only that namespace's state changed, diffed by content hash. Other teams' share
     of shared objects is masked unless `viewer` is a platform admin."""

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from policies import crypto
 from policies.accesslog.coverage import GRANT_COVER_FIELDS, GrantCover, requested_destination
+from policies.actors import Viewer
 from policies.choices import BLOCKED_VERDICTS, OPEN_REQUEST_STATES, USED_VERDICTS, AccessVerdict, GrantStatus
 from policies.models import AccessRecord, Cluster, ClusterIngestState, Grant, RequestDestination
 from policies.permissions import visible_access_records
@@ -38,7 +39,7 @@ def feed_is_fresh(state: ClusterIngestState | None, *, now: datetime | None = No
     return bool(state and state.last_received_at and state.last_received_at >= now - FEED_STALE_AFTER)
 
 
-def access_record_list(*, user) -> QuerySet[AccessRecord]:
+def access_record_list(*, user: Viewer) -> QuerySet[AccessRecord]:
     return (
         visible_access_records(user)
         .select_related("cluster", "namespace__team", "identity", "grant")
@@ -161,8 +162,9 @@ def unused_grants(*, grants: QuerySet[Grant], days: int | None = None, now: date
         now=now,
     ).order_by("team__slug", "cluster__name", "host", "id")
     unmonitored = []
-    clusters = Cluster.objects.filter(pk__in=active.values("cluster_id")).select_related("ingest").order_by("name")
-    clusters = list(clusters)
+    clusters = list(
+        Cluster.objects.filter(pk__in=active.values("cluster_id")).select_related("ingest").order_by("name")
+    )
     for cluster in clusters:
         reason = usage_gap(getattr(cluster, "ingest", None), days=days, now=now)
         if reason:
@@ -284,7 +286,7 @@ def cluster_ingest_context(cluster: Cluster) -> dict:
     return {"ingest": state, "ingest_fresh": feed_is_fresh(state)}
 
 
-def denied_attempts_summary(*, user, days: int = 7, limit: int = 5) -> dict:
+def denied_attempts_summary(*, user: Viewer, days: int = 7, limit: int = 5) -> dict:
     """For the dashboard: the newest blocked pairs of the viewer's teams, how many pairs, how many
     attempts (three queries)."""
     since = (timezone.now() - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)

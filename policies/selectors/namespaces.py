@@ -17,6 +17,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from policies.accesslog.coverage import GRANT_COVER_FIELDS, CoverIndex, GrantCover, requested_destination
+from policies.actors import Viewer
 from policies.choices import CATCH_ALL_VERDICTS, AccessVerdict, AuditEventType, GrantStatus, NamespaceEnforcement
 from policies.models import AccessRecord, AuditEvent, Cluster, ClusterIngestState, Grant, Namespace
 from policies.permissions import visible_namespaces
@@ -37,7 +38,7 @@ def readiness_days(value=None) -> int:
     return max(1, min(days, settings.EGRESSUI_ACCESS_RETENTION_DAYS, MAX_READINESS_DAYS))
 
 
-def namespace_list(*, user) -> QuerySet[Namespace]:
+def namespace_list(*, user: Viewer) -> QuerySet[Namespace]:
     """The namespaces `user` may see, with cluster and team, and the number of grants in force."""
     now = timezone.now()
     in_force = Q(
@@ -264,7 +265,7 @@ class ClusterEnforcement:
 
 
 def enforcement_overview(
-    *, user, days: int | None = None, cluster: Cluster | None = None, now: datetime | None = None
+    *, user: Viewer, days: int | None = None, cluster: Cluster | None = None, now: datetime | None = None
 ) -> list[ClusterEnforcement]:
     """Per cluster, the namespaces `user` may see with their state and, over the last `days`, how
     much traffic enforcing would block (observed namespaces) or was blocked at the source (enforced
@@ -274,7 +275,7 @@ def enforcement_overview(
     namespaces = namespace_list(user=user)
     if cluster is not None:
         namespaces = namespaces.filter(cluster=cluster)
-    summaries = {ns.pk: NamespaceSummary(ns, ns.grant_count) for ns in namespaces}
+    summaries = {ns.pk: NamespaceSummary(ns, ns.grant_count) for ns in namespaces}  # type: ignore[attr-defined]
     rows = list(
         AccessRecord.objects.filter(namespace_id__in=list(summaries), verdict__in=_CATCH_ALL, hour__gte=since)
         .values("namespace_id", "identity_id", "host", "port", "verdict")

@@ -6,7 +6,9 @@ their namespace and cluster, destinations, steps) and parse every timestamp colu
 was most of the CPU of `GET /api/v1/requests/`. Here each query selects only the columns the
 document shows, as tuples, and the documents are assembled in Python. The query count stays
 constant whatever the page size: the page, then destinations, identities and steps of its rows.
-tests/policies/api/test_request_api_rows.py keeps the output equal to the serializer's."""
+This is the one read path of the API's request list and detail, on PostgreSQL and SQLite alike (only
+the spelling of three SQL fragments differs, `_sql`); tests/policies/api/test_request_api_rows.py
+keeps its output equal to what `RequestSerializer`'s declared fields make of model rows."""
 
 import datetime as dt
 from collections import defaultdict
@@ -31,6 +33,10 @@ class _UtcWallTime(Func):
     template = "(%(expressions)s AT TIME ZONE 'UTC')"
     output_field = DateTimeField()
 
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite stores UTC wall time already (Django's converter then makes it aware: see `_naive_utc`).
+        return compiler.compile(self.source_expressions[0])
+
 
 # Columns of a page row, in the order `_request_document` reads them.
 REQUEST_COLUMNS = (
@@ -51,13 +57,13 @@ REQUEST_COLUMNS = (
     _UtcWallTime("updated_at"),
 )
 
-# The rows related to a page, by request id. Plain SQL with the ids as one array parameter: through
-# the ORM, preparing and binding 100 ids one by one and converting each row cost more than the query.
-# tests/policies/api/test_request_api_rows.py compares the documents with the serializer's.
+# The rows related to a page, by request id. Plain SQL with the ids as one array parameter on
+# PostgreSQL: through the ORM, preparing and binding 100 ids one by one and converting each row cost
+# more than the query. The {placeholders} are spelled per database by `_sql`.
 DESTINATIONS_SQL = """
-    SELECT request_id, host, port, protocol, expanded_hosts::text, tcp_direct
+    SELECT request_id, host, port, protocol, {expanded_hosts}, tcp_direct
     FROM policies_requestdestination
-    WHERE request_id = ANY(%s::bigint[])
+    WHERE request_id {ids}
     ORDER BY host, port, protocol
 """
 IDENTITIES_SQL = """
@@ -67,15 +73,15 @@ IDENTITIES_SQL = """
     JOIN policies_workloadidentity identity ON identity.id = link.workloadidentity_id
     JOIN policies_namespace namespace ON namespace.id = identity.namespace_id
     JOIN policies_cluster cluster ON cluster.id = namespace.cluster_id
-    WHERE link.egressrequest_id = ANY(%s::bigint[])
+    WHERE link.egressrequest_id {ids}
     ORDER BY cluster.name, namespace.name, identity.service_account
 """
 STEPS_SQL = """
     SELECT step.request_id, step.round, step.position, step.name, team.slug, step.required_approvals, step.status,
-           step.decided_at AT TIME ZONE 'UTC'
+           {step_decided_at}
     FROM policies_approvalstep step
     JOIN policies_team team ON team.id = step.team_id
-    WHERE step.request_id = ANY(%s::bigint[])
+    WHERE step.request_id {ids}
     ORDER BY step.round, step.position
 """
 
@@ -99,10 +105,30 @@ class _Step(NamedTuple):
     decided_at: dt.datetime | None
 
 
-def plain_rows_supported() -> bool:
-    """The plain-row reads are written in PostgreSQL's SQL (array parameters, AT TIME ZONE). On SQLite,
-    the embedded default of `make run`, the API serialises model rows instead: the same documents."""
-    return connection.vendor == "postgresql"
+def _sql(template: str, ids: list[int]) -> tuple[str, list]:
+    """`template` for this database, with its parameters: on PostgreSQL the ids as one array, UTC wall
+    times and JSON as text; elsewhere (SQLite, `make run`'s default) an IN list of the same ids and the
+    columns as stored (UTC text, JSON text)."""
+    if connection.vendor == "postgresql":
+        spelling = {
+            "ids": "= ANY(%s::bigint[])",
+            "step_decided_at": "step.decided_at AT TIME ZONE 'UTC'",
+            "expanded_hosts": "expanded_hosts::text",
+        }
+        return template.format(**spelling), [ids]
+    spelling = {
+        "ids": f"IN ({', '.join(['%s'] * len(ids))})",
+        "step_decided_at": "step.decided_at",
+        "expanded_hosts": "expanded_hosts",
+    }
+    return template.format(**spelling), list(ids)
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    """UTC wall time: PostgreSQL's plain-row columns are already; other databases' come back aware."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 class RequestPageRows:
@@ -170,6 +196,7 @@ def iso_datetime_formatter() -> Callable:
     def iso(value: dt.datetime | None) -> str | None:
         if value is None:
             return None
+        value = _naive_utc(value)
         if in_utc:
             return value.isoformat() + "Z"
         text = value.replace(tzinfo=dt.UTC).astimezone(zone).isoformat()
@@ -183,7 +210,7 @@ def _grouped_by_request(sql: str, ids: list[int], make_row: Callable) -> dict[in
     (the request id)."""
     grouped = defaultdict(list)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ids])
+        cursor.execute(*_sql(sql, ids))
         for request_id, *columns in cursor.fetchall():
             grouped[request_id].append(make_row(*columns))
     return grouped

@@ -1,12 +1,13 @@
 from django.db.models import QuerySet
 
 from policies import crypto
+from policies.actors import Viewer
 from policies.models import ApiToken
 
 
-def api_token_list(*, user) -> QuerySet[ApiToken]:
+def api_token_list(*, user: Viewer) -> QuerySet[ApiToken]:
     """The user's own tokens, newest first (revoked ones too: their last use stays visible)."""
-    return ApiToken.objects.filter(user_id=user.pk).order_by("-created_at", "-id")
+    return ApiToken.objects.filter(user_id=user.pk or 0).order_by("-created_at", "-id")
 
 
 def api_token_for_secret(secret: str) -> ApiToken | None:

@@ -1,8 +1,10 @@
 """Writes on approval steps: approve, reject, request changes; and the final approval."""
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from policies.actors import Actor
 from policies.approval_rules import Item, Plan, plan_approval
 from policies.choices import AuditEventType, Decision, RequestStatus, StepStatus
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
@@ -11,6 +13,7 @@ from policies.permissions import step_denial_reason
 from policies.services.audit import audit_event_record
 from policies.services.grants import grants_create_for_request
 from policies.services.notifications import notify_requester_decision, notify_step_pending
+from policies.services.transitions import steps_cancel_open, transition
 
 
 def approval_plan_for(request: EgressRequest, identities) -> Plan:
@@ -32,7 +35,7 @@ def approval_plan_for(request: EgressRequest, identities) -> Plan:
 def _lock_for_decision(request: EgressRequest, user) -> tuple[EgressRequest, ApprovalStep]:
     """Lock the request row, then re-check everything: the loser of a race sees the new state."""
     request = EgressRequest.objects.select_for_update().select_related("team", "requester").get(pk=request.pk)
-    if request.status != RequestStatus.SUBMITTED:
+    if request.status != RequestStatus.SUBMITTED:  # the one state with a step to decide
         raise TransitionNotAllowed(
             f"Request #{request.pk} is {request.get_status_display().lower()}; it is not waiting for approval."
         )
@@ -44,8 +47,8 @@ def _lock_for_decision(request: EgressRequest, user) -> tuple[EgressRequest, App
         .first()
     )
     reason = step_denial_reason(user, request, step)
-    if reason:
-        raise PermissionDenied(reason)
+    if reason or step is None:
+        raise PermissionDenied(reason or f"Request #{request.pk} has no step to decide.")
     return request, step
 
 
@@ -71,7 +74,7 @@ def _record_decision(*, request, step, user, decision: str, comment: str) -> App
 
 
 @transaction.atomic
-def egress_request_approve(*, request: EgressRequest, approver, comment: str = "") -> ApprovalDecision:
+def egress_request_approve(*, request: EgressRequest, approver: User, comment: str = "") -> ApprovalDecision:
     """Approve the current step. When the last step is satisfied the request is approved and its
     grants are created, all in this transaction."""
     request, step = _lock_for_decision(request, approver)
@@ -79,25 +82,25 @@ def egress_request_approve(*, request: EgressRequest, approver, comment: str = "
     approvals = step.decisions.filter(decision=Decision.APPROVE).count()
     if approvals < step.required_approvals:
         return record
-    now = timezone.now()
-    step.status, step.decided_at = StepStatus.APPROVED, now
-    step.save(update_fields=["status", "decided_at"])
-    audit_event_record(
-        event_type=AuditEventType.STEP_APPROVED,
+    transition(
+        step,
+        StepStatus.APPROVED,
         actor=approver,
+        event_type=AuditEventType.STEP_APPROVED,
+        fields={"decided_at": timezone.now()},
         subject=request,
         egress_request=request,
         after={"step": step.name, "approvals": approvals, "required": step.required_approvals},
     )
     following = (
-        ApprovalStep.objects.filter(request=request, round=request.round, status=StepStatus.WAITING)
+        ApprovalStep.objects.select_for_update()
+        .filter(request=request, round=request.round, status=StepStatus.WAITING)
         .select_related("team")
         .order_by("position")
         .first()
     )
     if following is not None:
-        following.status = StepStatus.PENDING
-        following.save(update_fields=["status"])
+        transition(following, StepStatus.PENDING, actor=approver, event_type=None)  # step_approved records it
         notify_step_pending(request=request, step=following)
         return record
     egress_request_finalize_approval(request=request, actor=approver, event_type=AuditEventType.REQUEST_APPROVED)
@@ -105,20 +108,17 @@ def egress_request_approve(*, request: EgressRequest, approver, comment: str = "
     return record
 
 
-def egress_request_finalize_approval(*, request: EgressRequest, actor, event_type, actor_repr: str | None = None):
+def egress_request_finalize_approval(
+    *, request: EgressRequest, actor: Actor, event_type, actor_repr: str | None = None
+):
     """Mark a (locked) request approved and create its grants. Called inside a service transaction."""
-    before = request.status
-    request.status = RequestStatus.APPROVED
-    request.decided_at = timezone.now()
-    request.save(update_fields=["status", "decided_at", "updated_at"])
-    audit_event_record(
-        event_type=event_type,
+    transition(
+        request,
+        RequestStatus.APPROVED,
         actor=actor,
         actor_repr=actor_repr,
-        subject=request,
-        egress_request=request,
-        before={"status": before},
-        after={"status": request.status},
+        event_type=event_type,
+        fields={"decided_at": timezone.now()},
     )
     return grants_create_for_request(request=request, actor=actor, actor_repr=actor_repr)
 
@@ -128,31 +128,22 @@ def _close(request, *, user, step, decision: str, status: str, step_status: str,
         raise ValidationFailed.on("comment", "Say why, so the requester knows what to change.")
     _record_decision(request=request, step=step, user=user, decision=decision, comment=comment)
     now = timezone.now()
-    before = request.status
-    request.status = status
-    request.decided_at = now
-    request.decision_reason = comment
-    request.save(update_fields=["status", "decided_at", "decision_reason", "updated_at"])
-    step.status, step.decided_at = step_status, now
-    step.save(update_fields=["status", "decided_at"])
-    ApprovalStep.objects.filter(request=request, round=request.round, status=StepStatus.WAITING).update(
-        status=StepStatus.CANCELLED, decided_at=now
-    )
-    audit_event_record(
-        event_type=event_type,
+    transition(step, step_status, actor=user, event_type=None, fields={"decided_at": now})  # the request's event
+    transition(
+        request,
+        status,
         actor=user,
-        subject=request,
-        egress_request=request,
-        before={"status": before},
-        after={"status": status},
+        event_type=event_type,
+        fields={"decided_at": now, "decision_reason": comment},
         message=comment,
     )
+    steps_cancel_open(request=request, now=now)
     label = "rejected" if status == RequestStatus.REJECTED else "sent back for changes"
     notify_requester_decision(request=request, decision=label, actor_name=user.get_username(), comment=comment)
 
 
 @transaction.atomic
-def egress_request_reject(*, request: EgressRequest, approver, comment: str) -> EgressRequest:
+def egress_request_reject(*, request: EgressRequest, approver: User, comment: str) -> EgressRequest:
     request, step = _lock_for_decision(request, approver)
     _close(
         request,
@@ -168,7 +159,7 @@ def egress_request_reject(*, request: EgressRequest, approver, comment: str) -> 
 
 
 @transaction.atomic
-def egress_request_request_changes(*, request: EgressRequest, approver, comment: str) -> EgressRequest:
+def egress_request_request_changes(*, request: EgressRequest, approver: User, comment: str) -> EgressRequest:
     request, step = _lock_for_decision(request, approver)
     _close(
         request,

@@ -1,6 +1,6 @@
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -38,7 +38,7 @@ def _redacted_item(key, item):
 
 def _subject_fields(subject) -> tuple[str, str, str]:
     if isinstance(subject, models.Model):
-        return subject._meta.model_name, str(subject.pk or ""), str(subject)[:300]
+        return str(subject._meta.model_name), str(subject.pk or ""), str(subject)[:300]
     subject_type, subject_id, subject_repr = subject
     return subject_type, str(subject_id or ""), str(subject_repr)[:300]
 
@@ -60,7 +60,7 @@ def _event(
     prev_hash: str,
     event_type: AuditEventType,
     subject,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     actor_repr: str | None = None,
     message: str = "",
     before: dict | None = None,
@@ -97,7 +97,7 @@ def audit_event_record(
     *,
     event_type: AuditEventType,
     subject,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     actor_repr: str | None = None,
     message: str = "",
     before: dict | None = None,

@@ -2,12 +2,14 @@
 
 from django.db import transaction
 
+from policies.actors import Actor
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import Cluster, ClusterSyncState, Namespace, WorkloadIdentity
-from policies.permissions import can_manage_clusters
+from policies.permissions import can_add_identity, can_manage_clusters
 from policies.reconciler.kubeconfig import cluster_files_problems
 from policies.services.audit import audit_event_record
+from policies.services.config import config_delete, config_update, full_clean
 from policies.services.outbox import cluster_mark_for_reconcile
 
 # Fields an admin may set on a cluster; secrets are write-only and redacted in the audit log.
@@ -60,19 +62,7 @@ def cluster_snapshot(cluster: Cluster) -> dict:
     return {"name": cluster.name, **{field: getattr(cluster, field) for field in CLUSTER_FIELDS}}
 
 
-def full_clean(instance) -> None:
-    """Model validation as a ValidationFailed naming the first field, for services."""
-    from django.core.exceptions import ValidationError
-
-    try:
-        instance.full_clean()
-    except ValidationError as exc:
-        fields = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
-        first = next(iter(fields))
-        raise ValidationFailed(f"{first}: {fields[first][0]}", fields=fields) from None
-
-
-def _check_files(cluster: Cluster, *, changed: set[str], actor) -> None:
+def _check_files(cluster: Cluster, *, changed: set[str], actor: Actor) -> None:
     """File paths and kubeconfig files (see `cluster_files_problems`); `actor=None` is the operator
     on the command line, who may name any path on the server."""
     problems = cluster_files_problems(cluster, changed=changed, from_command_line=actor is None)
@@ -83,13 +73,13 @@ def _check_files(cluster: Cluster, *, changed: set[str], actor) -> None:
         )
 
 
-def _require_admin(actor) -> None:
+def _require_admin(actor: Actor) -> None:
     if actor is not None and not can_manage_clusters(actor):
         raise PermissionDenied("Only platform admins can change clusters.")
 
 
 @transaction.atomic
-def cluster_create(*, actor, name: str, **fields) -> Cluster:
+def cluster_create(*, actor: Actor, name: str, **fields) -> Cluster:
     """Register a cluster. `actor=None` is allowed for automation run by an operator (commands)."""
     _require_admin(actor)
     unknown = set(fields) - set(CLUSTER_FIELDS)
@@ -113,7 +103,7 @@ def cluster_create(*, actor, name: str, **fields) -> Cluster:
 
 
 @transaction.atomic
-def cluster_update(*, cluster: Cluster, actor, **fields) -> Cluster:
+def cluster_update(*, cluster: Cluster, actor: Actor, **fields) -> Cluster:
     """Change settings; a change to anything the renderer reads triggers a reconcile. Secret fields
     left empty keep their stored value (they are write-only: an empty form field means unchanged)."""
     _require_admin(actor)
@@ -208,12 +198,10 @@ def cluster_mode_migrate(*, cluster: Cluster, actor, mode: str, **fields) -> Clu
 
 
 @transaction.atomic
-def workload_identity_ensure(*, actor, namespace: Namespace, service_account: str, discovered: bool = False):
+def workload_identity_ensure(*, actor: Actor, namespace: Namespace, service_account: str, discovered: bool = False):
     """Create the identity if missing. Team members may type in identities for their own namespaces;
     discovery (actor None) records what the cluster reports."""
-    from policies.permissions import member_team_ids
-
-    if actor is not None and not (can_manage_clusters(actor) or namespace.team_id in member_team_ids(actor)):
+    if actor is not None and not can_add_identity(actor, namespace):
         raise PermissionDenied(f"Namespace {namespace} belongs to team {namespace.team.slug}.")
     identity = WorkloadIdentity.objects.filter(namespace=namespace, service_account=service_account).first()
     if identity is not None:
@@ -233,3 +221,50 @@ def workload_identity_ensure(*, actor, namespace: Namespace, service_account: st
         after={"identity": str(identity), "discovered": discovered},
     )
     return identity
+
+
+IDENTITY_FIELDS = ("namespace", "service_account", "discovered")
+
+
+@transaction.atomic
+def workload_identity_update(*, identity: WorkloadIdentity, actor: Actor, **fields) -> WorkloadIdentity:
+    """Platform admins correct an identity; one that grants were issued for keeps its principal (the
+    grants name it), so only its `discovered` flag may change then."""
+    _require_admin(actor)
+    principal = {"namespace", "service_account"} & set(fields)
+    if principal and identity.grants.exists():
+        moved = [name for name in sorted(principal) if fields[name] != getattr(identity, name)]
+        if moved:
+            raise ValidationFailed.on(moved[0], f"Grants were issued for {identity}; its principal cannot change.")
+    return config_update(
+        actor=actor, instance=identity, fields=fields, allowed=IDENTITY_FIELDS, cluster=identity.namespace.cluster
+    )
+
+
+@transaction.atomic
+def workload_identity_delete(*, identity: WorkloadIdentity, actor: Actor) -> None:
+    """Forget an identity; one that grants were issued for is refused (the grants keep it)."""
+    _require_admin(actor)
+    config_delete(actor=actor, instance=identity, fields=IDENTITY_FIELDS, cluster=identity.namespace.cluster)
+
+
+@transaction.atomic
+def cluster_delete(*, cluster: Cluster, actor: Actor) -> None:
+    """Remove a cluster from egressui with its namespaces, identities and sync history. A cluster
+    any grant was issued for is refused: the grants (and their audit trail) name it, and the objects
+    egressui applied there would be left behind unmanaged — revoke and reconcile first."""
+    _require_admin(actor)
+    locked = Cluster.objects.select_for_update().filter(pk=cluster.pk).first()
+    if locked is None:
+        return
+    if locked.grants.exists():
+        raise ValidationFailed(
+            f"Cluster {locked.name} has grants; it cannot be deleted while they name it. "
+            "Revoke them and let the reconciler remove its objects first."
+        )
+    config_delete(
+        actor=actor,
+        instance=locked,
+        fields=("name", *CLUSTER_FIELDS),
+        event_type=AuditEventType.CLUSTER_DELETED,
+    )

@@ -1,5 +1,6 @@
 """Comments on egress requests: the conversation between requester and approvers."""
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from policies.choices import AuditEventType
@@ -13,7 +14,7 @@ MAX_COMMENT_LENGTH = 5000
 
 
 @transaction.atomic
-def egress_request_comment(*, request: EgressRequest, actor, body: str) -> AuditEvent:
+def egress_request_comment(*, request: EgressRequest, actor: User, body: str) -> AuditEvent:
     """Add a comment to a request's discussion (a question to the requester, the answer to "changes
     requested"). A comment lives only as an audit event: append-only, ordered with every decision and
     tamper-evident, which is what a record of who said what before an approval needs to be."""

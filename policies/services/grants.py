@@ -4,16 +4,20 @@ import math
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from policies.actors import Actor
 from policies.choices import AuditEventType, GrantStatus, RequestStatus
-from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
+from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import EgressRequest, Grant
 from policies.permissions import can_break_glass, can_revoke_grant
 from policies.services.audit import audit_event_record
 from policies.services.notifications import notify_break_glass, notify_grant_ended, notify_grant_expiring
 from policies.services.outbox import cluster_mark_for_reconcile
+from policies.services.request_inputs import request_input_validate, request_items_write
+from policies.services.transitions import transition, transition_check
 
 
 def _grant_state(grant: Grant) -> dict:
@@ -26,7 +30,7 @@ def _grant_state(grant: Grant) -> dict:
 
 
 def grants_create_for_request(
-    *, request: EgressRequest, actor, actor_repr: str | None = None, lifetime: timedelta | None = None
+    *, request: EgressRequest, actor: Actor, actor_repr: str | None = None, lifetime: timedelta | None = None
 ) -> list[Grant]:
     """One grant per identity × destination of an approved (locked) request. An active grant for the
     same identity and destination is superseded (it ends now) so there is never more than one."""
@@ -49,9 +53,19 @@ def grants_create_for_request(
                 .first()
             )
             if previous is not None:
-                # Ended before the new one exists: one active grant per identity and destination.
-                previous.status, previous.ended_at = GrantStatus.SUPERSEDED, now
-                previous.save(update_fields=["status", "ended_at"])
+                # Ended before the new one exists (one active grant per identity and destination); the new
+                # grant's id is added below, and its own grant.created event names the grant it supersedes.
+                transition(
+                    previous,
+                    GrantStatus.SUPERSEDED,
+                    actor=actor,
+                    actor_repr=actor_repr,
+                    event_type=AuditEventType.GRANT_SUPERSEDED,
+                    fields={"ended_at": now},
+                    egress_request=request,
+                    cluster=identity.namespace.cluster,
+                    after={"superseded_by_request": request.pk},
+                )
             grant = Grant.objects.create(
                 request=request,
                 destination=destination,
@@ -71,16 +85,6 @@ def grants_create_for_request(
                 previous.superseded_by = grant
                 previous.end_reason = f"Superseded by grant #{grant.pk} (request #{request.pk})."
                 previous.save(update_fields=["superseded_by", "end_reason"])
-                audit_event_record(
-                    event_type=AuditEventType.GRANT_SUPERSEDED,
-                    actor=actor,
-                    actor_repr=actor_repr,
-                    subject=previous,
-                    egress_request=request,
-                    cluster=identity.namespace.cluster,
-                    before={"status": GrantStatus.ACTIVE},
-                    after={"status": previous.status, "superseded_by": grant.pk, "superseded_by_request": request.pk},
-                )
             audit_event_record(
                 event_type=AuditEventType.GRANT_CREATED,
                 actor=actor,
@@ -88,7 +92,7 @@ def grants_create_for_request(
                 subject=grant,
                 egress_request=request,
                 cluster=grant.cluster,
-                after=_grant_state(grant),
+                after={**_grant_state(grant), "supersedes": previous.pk if previous is not None else None},
             )
             created.append(grant)
     cluster_mark_for_reconcile(
@@ -97,21 +101,17 @@ def grants_create_for_request(
     return created
 
 
-def _end(grant: Grant, *, status: str, actor, reason: str, event_type) -> Grant:
-    before = _grant_state(grant)
-    grant.status = status
-    grant.ended_at = timezone.now()
-    grant.ended_by = actor
-    grant.end_reason = reason
-    grant.save(update_fields=["status", "ended_at", "ended_by", "end_reason"])
-    audit_event_record(
-        event_type=event_type,
+def _end(grant: Grant, *, status: str, actor: Actor, reason: str, event_type) -> Grant:
+    state = _grant_state(grant)  # what stays the same; the status is the transition's
+    transition(
+        grant,
+        status,
         actor=actor,
-        subject=grant,
-        egress_request=grant.request,
+        event_type=event_type,
+        fields={"ended_at": timezone.now(), "ended_by": actor, "end_reason": reason},
         cluster=grant.cluster,
-        before=before,
-        after=_grant_state(grant),
+        before=state,
+        after=state,
         message=reason,
     )
     cluster_mark_for_reconcile(cluster_ids=[grant.cluster_id], reason=f"grant #{grant.pk} {status}")
@@ -120,13 +120,12 @@ def _end(grant: Grant, *, status: str, actor, reason: str, event_type) -> Grant:
 
 
 @transaction.atomic
-def grant_revoke(*, grant: Grant, actor, reason: str) -> Grant:
+def grant_revoke(*, grant: Grant, actor: User, reason: str) -> Grant:
     """Take access away now; the cluster loses it on the next reconcile (queued on commit)."""
     grant = Grant.objects.select_for_update().select_related("team", "cluster", "request", "identity").get(pk=grant.pk)
     if not can_revoke_grant(actor, grant):
         raise PermissionDenied(f"Only approvers of team {grant.team.slug} or platform admins can revoke this grant.")
-    if grant.status != GrantStatus.ACTIVE:
-        raise TransitionNotAllowed(f"Grant #{grant.pk} is already {grant.status}.")
+    transition_check(grant, GrantStatus.REVOKED)
     if not reason.strip():
         raise ValidationFailed.on("reason", "Give a reason for revoking the grant.")
     return _end(
@@ -160,11 +159,9 @@ def grants_expire_due(*, now=None, batch_size: int = 500) -> int:
 
 
 @transaction.atomic
-def grant_break_glass(*, admin, data, reason: str, duration_hours: int) -> EgressRequest:
+def grant_break_glass(*, admin: User, data, reason: str, duration_hours: int) -> EgressRequest:
     """Emergency access by a platform admin, without approval steps: short, flagged and audited.
     `data` is a RequestInput; a request record is kept so the grant has the same history as others."""
-    from policies.services.requests import _validated, _write_items
-
     if not can_break_glass(admin):
         raise PermissionDenied("Only platform admins can grant break-glass access.")
     if not (reason or "").strip():
@@ -179,7 +176,7 @@ def grant_break_glass(*, admin, data, reason: str, duration_hours: int) -> Egres
         )
     data.duration_days = max(1, math.ceil(hours / 24))
     data.justification = data.justification or reason
-    identities, destinations, duration = _validated(data, actor=admin)
+    identities, destinations, duration = request_input_validate(data, actor=admin)
     now = timezone.now()
     request = EgressRequest.objects.create(
         team=data.team,
@@ -188,18 +185,17 @@ def grant_break_glass(*, admin, data, reason: str, duration_hours: int) -> Egres
         ticket_url=data.ticket_url,
         duration_days=duration,
         break_glass=True,
-        status=RequestStatus.APPROVED,
+        status=RequestStatus.SUBMITTED,  # and approved at once, by the admin, below
         submitted_at=now,
-        decided_at=now,
-        decision_reason=reason.strip(),
     )
-    _write_items(request, identities, destinations)
-    audit_event_record(
-        event_type=AuditEventType.GRANT_BREAK_GLASS,
+    request_items_write(request, identities, destinations)
+    transition(
+        request,
+        RequestStatus.APPROVED,
         actor=admin,
-        subject=request,
-        egress_request=request,
-        after={"status": request.status, "duration_hours": hours},
+        event_type=AuditEventType.GRANT_BREAK_GLASS,
+        fields={"decided_at": now, "decision_reason": reason.strip()},
+        after={"duration_hours": hours},
         message=reason.strip(),
     )
     grants = grants_create_for_request(request=request, actor=admin, lifetime=timedelta(hours=hours))

@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies import crypto
+from policies.actors import Actor
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied
 from policies.models import Cluster, ClusterIngestState
@@ -14,7 +15,7 @@ INGEST_TOKEN_PREFIX = "egi"
 
 
 @transaction.atomic
-def cluster_ingest_token_rotate(*, cluster: Cluster, actor) -> str:
+def cluster_ingest_token_rotate(*, cluster: Cluster, actor: Actor) -> str:
     """Issue a new ingest token for `cluster` and return it; it is never stored or shown again.
 
     The previous token stops working in the same transaction, so rotating is also how a leaked

@@ -8,19 +8,20 @@ the same transaction as the change and its audit event.
 from django.db import transaction
 from django.utils import timezone
 
+from policies.actors import Actor
 from policies.choices import AuditEventType, NamespaceEnforcement
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import Cluster, Grant, Namespace, Team
 from policies.permissions import can_manage_clusters, enforcement_switch_denial
 from policies.selectors.manifests import cluster_settings
 from policies.services.audit import audit_event_record
-from policies.services.clusters import full_clean
+from policies.services.config import full_clean
 from policies.services.outbox import cluster_mark_for_reconcile
 
 MAX_REASON_LENGTH = 2000
 
 
-def _require_admin(actor) -> None:
+def _require_admin(actor: Actor) -> None:
     if actor is not None and not can_manage_clusters(actor):
         raise PermissionDenied("Only platform admins can onboard namespaces or change their owner.")
 
@@ -44,7 +45,9 @@ def refuse_system_namespace(*, cluster: Cluster, name: str) -> None:
 
 
 @transaction.atomic
-def namespace_assign(*, actor, cluster: Cluster, name: str, team: Team, enforcement: str | None = None) -> Namespace:
+def namespace_assign(
+    *, actor: Actor, cluster: Cluster, name: str, team: Team, enforcement: str | None = None
+) -> Namespace:
     """Record that `team` owns namespace `name` in `cluster` (create, or move ownership). A new
     namespace starts in the cluster's default state (observe unless the cluster says enforce), or in
     `enforcement` when the onboarding admin names one; an existing one keeps its state."""
@@ -81,7 +84,7 @@ def namespace_assign(*, actor, cluster: Cluster, name: str, team: Team, enforcem
 
 
 @transaction.atomic
-def namespace_enforcement_set(*, namespace: Namespace, actor, enforcement: str, reason: str = "") -> Namespace:
+def namespace_enforcement_set(*, namespace: Namespace, actor: Actor, enforcement: str, reason: str = "") -> Namespace:
     """Switch a namespace between observe and enforce. Enforcing is fail-closed from the next
     reconcile: only granted hosts leave. Going back to observe opens the namespace again, so it needs
     a reason, which the audit event keeps. The state, its audit event and the cluster's outbox mark
@@ -121,7 +124,7 @@ def namespace_enforcement_set(*, namespace: Namespace, actor, enforcement: str, 
 
 
 @transaction.atomic
-def namespace_delete(*, namespace: Namespace, actor) -> None:
+def namespace_delete(*, namespace: Namespace, actor: Actor) -> None:
     """Forget a namespace (its objects leave the cluster on the next reconcile). Refused while grants
     exist for its identities: they are the audit trail of what was allowed."""
     _require_admin(actor)

@@ -1,33 +1,21 @@
-"""Writes on teams (platform configuration). Memberships stay in the Django admin for now."""
+"""Writes on teams (platform configuration); memberships: `services.memberships`."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
+from typing import Any
+
 from django.db import transaction
 
-from policies.choices import AuditEventType
+from policies.actors import Actor
 from policies.exceptions import PermissionDenied, ValidationFailed
 from policies.models import Team
 from policies.permissions import can_manage_teams
-from policies.services.audit import audit_event_record
+from policies.services.config import config_create, config_delete, config_update
 
 # Fields an admin may set; webhook_secret is write-only and redacted in the audit log.
 TEAM_FIELDS = ("name", "description", "email", "webhook_url", "webhook_secret", "oidc_group")
 
 
-def team_snapshot(team: Team) -> dict:
-    return {"slug": team.slug, **{field: getattr(team, field) for field in TEAM_FIELDS}}
-
-
-def _full_clean(team: Team) -> None:
-    try:
-        team.full_clean()
-    except DjangoValidationError as exc:
-        fields = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
-        first = next(iter(fields))
-        raise ValidationFailed(f"{first}: {fields[first][0]}", fields=fields) from None
-
-
-def _checked(actor, fields: dict) -> None:
-    if not can_manage_teams(actor):
+def _checked(actor: Actor, fields: dict[str, Any]) -> None:
+    if actor is not None and not can_manage_teams(actor):
         raise PermissionDenied("Only platform admins can change teams.")
     unknown = set(fields) - set(TEAM_FIELDS)
     if unknown:
@@ -35,38 +23,26 @@ def _checked(actor, fields: dict) -> None:
 
 
 @transaction.atomic
-def team_create(*, actor, slug: str, **fields) -> Team:
-    """Register a team; members and approvers are added in the admin (or through OIDC groups)."""
+def team_create(*, actor: Actor, slug: str, **fields: Any) -> Team:
+    """Register a team; members and approvers are added with `team_membership_create` (the admin's
+    team page) or through OIDC groups. `actor=None` is the operator on the command line."""
     _checked(actor, fields)
-    team = Team(slug=slug, **fields)
-    _full_clean(team)
-    team.save()
-    audit_event_record(event_type=AuditEventType.CONFIG_CREATED, actor=actor, subject=team, after=team_snapshot(team))
-    return team
+    return config_create(actor=actor, model=Team, fields={"slug": slug, **fields}, allowed=("slug", *TEAM_FIELDS))
 
 
 @transaction.atomic
-def team_update(*, team: Team, actor, **fields) -> Team:
+def team_update(*, team: Team, actor: Actor, **fields: Any) -> Team:
     """Change a team's settings. The slug is fixed (it names the team in URLs, filters and rules);
     an empty webhook_secret keeps the stored one, like every write-only secret."""
     _checked(actor, fields)
-    team = Team.objects.select_for_update().get(pk=team.pk)
-    before = team_snapshot(team)
-    for field, value in fields.items():
-        if field == "webhook_secret" and value in (None, ""):
-            continue
-        setattr(team, field, value)
-    _full_clean(team)
-    after = team_snapshot(team)
-    changed = sorted(field for field in after if after[field] != before[field])
-    if not changed:
-        return team
-    team.save()
-    audit_event_record(
-        event_type=AuditEventType.CONFIG_UPDATED,
-        actor=actor,
-        subject=team,
-        before={field: before[field] for field in changed},
-        after={field: after[field] for field in changed},
-    )
-    return team
+    if fields.get("webhook_secret", "") in (None, ""):
+        fields.pop("webhook_secret", None)
+    return config_update(actor=actor, instance=team, fields=fields, allowed=TEAM_FIELDS)
+
+
+@transaction.atomic
+def team_delete(*, team: Team, actor: Actor) -> None:
+    """Remove a team with its memberships; a team that still owns namespaces, requests or grants is
+    refused (they would lose their owner)."""
+    _checked(actor, {})
+    config_delete(actor=actor, instance=team, fields=("slug", *TEAM_FIELDS))

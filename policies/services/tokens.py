@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies import crypto
+from policies.actors import Actor
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import ApiToken
@@ -34,7 +35,7 @@ def _token_state(token: ApiToken) -> dict:
 def api_token_create(
     *,
     user,
-    actor,
+    actor: Actor,
     name: str,
     read_only: bool = False,
     expires_in_days: int | None = None,
@@ -96,7 +97,7 @@ def api_token_create(
 
 
 @transaction.atomic
-def api_token_revoke(*, token: ApiToken, actor) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
     """Stop a token from working at once. Owners revoke their own; platform admins any (incidents)."""
     token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
     if not can_revoke_token(actor, token):

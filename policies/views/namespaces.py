@@ -8,7 +8,6 @@ that team's."""
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,28 +16,21 @@ from policies.choices import NamespaceEnforcement
 from policies.constants import MAX_DESTINATIONS_PER_REQUEST, MAX_IDENTITIES_PER_REQUEST
 from policies.exceptions import ApplicationError
 from policies.forms import ReasonForm
-from policies.models import Cluster, Namespace
+from policies.models import Cluster
 from policies.permissions import can_request_for_team, enforcement_switch_denial, is_platform_admin
 from policies.selectors.namespaces import (
     enforcement_overview,
     namespace_enforcement_history,
-    namespace_list,
     namespace_readiness,
     readiness_days,
 )
 from policies.services.clusters import workload_identity_ensure
 from policies.services.namespaces import namespace_enforcement_set
 from policies.views.common import deny, flash_error, form_errors_from, login_required, render_page
+from policies.views.lookups import visible_namespace_or_404
 from policies.views.preview import preview_for_namespace
 
 WINDOWS = (1, 7, 14, 30, 90)
-
-
-def visible_namespace_or_404(user, pk: int) -> Namespace:
-    namespace = namespace_list(user=user).filter(pk=pk).first()
-    if namespace is None:
-        raise Http404(f"There is no namespace #{pk} you can see.")
-    return namespace
 
 
 def _windows(days: int) -> list[int]:

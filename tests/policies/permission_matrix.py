@@ -14,14 +14,25 @@ from tests.factories import ApprovalRuleFactory, ApprovalRuleStepFactory, GrantF
 
 PERSONAS = ("dev", "lead", "secops", "searcher", "admin")
 
-REQUEST_ACTIONS = ("view", "edit", "cancel", "approve", "reject", "request_changes")
+REQUEST_ACTIONS = ("view", "edit", "submit", "cancel", "approve", "reject", "request_changes")
 REQUEST_MATRIX = {
-    #             view   edit   cancel approve reject request_changes
-    "dev": dict(zip(REQUEST_ACTIONS, (True, False, True, False, False, False), strict=True)),
-    "lead": dict(zip(REQUEST_ACTIONS, (True, False, False, True, True, True), strict=True)),
-    "secops": dict(zip(REQUEST_ACTIONS, (True, False, False, False, False, False), strict=True)),
-    "searcher": dict(zip(REQUEST_ACTIONS, (False, False, False, False, False, False), strict=True)),
-    "admin": dict(zip(REQUEST_ACTIONS, (True, False, True, True, True, True), strict=True)),
+    #             view   edit   submit cancel approve reject request_changes
+    "dev": dict(zip(REQUEST_ACTIONS, (True, False, False, True, False, False, False), strict=True)),
+    "lead": dict(zip(REQUEST_ACTIONS, (True, False, False, False, True, True, True), strict=True)),
+    "secops": dict(zip(REQUEST_ACTIONS, (True, False, False, False, False, False, False), strict=True)),
+    "searcher": dict(zip(REQUEST_ACTIONS, (False, False, False, False, False, False, False), strict=True)),
+    "admin": dict(zip(REQUEST_ACTIONS, (True, False, False, True, True, True, True), strict=True)),
+}
+
+# payments-dev's draft (api.adyen.com for payments/refunds): only its requester edits it; the
+# requester or a platform admin submits or cancels it; nobody decides a draft.
+DRAFT_MATRIX = {
+    #             view   edit   submit cancel approve reject request_changes
+    "dev": dict(zip(REQUEST_ACTIONS, (True, True, True, True, False, False, False), strict=True)),
+    "lead": dict(zip(REQUEST_ACTIONS, (True, False, False, False, False, False, False), strict=True)),
+    "secops": dict(zip(REQUEST_ACTIONS, (False, False, False, False, False, False, False), strict=True)),
+    "searcher": dict(zip(REQUEST_ACTIONS, (False, False, False, False, False, False, False), strict=True)),
+    "admin": dict(zip(REQUEST_ACTIONS, (True, False, True, True, False, False, False), strict=True)),
 }
 
 GRANT_ACTIONS = ("view", "revoke", "renew")
@@ -60,12 +71,21 @@ def matrix_world(world):
     return request, grant
 
 
+def draft_world(world):
+    """payments-dev's draft, next to the matrix scenario (the same rule applies when it is submitted)."""
+    matrix_world(world)
+    data = world.request_input("api.adyen.com", identities=[world.refunds])
+    return egress_request_create(requester=world.dev, data=data, submit=False)
+
+
 def request_permission(user, request, action: str) -> bool:
     """The permission functions' answer for one request action."""
     if action == "view":
         return perms.can_view_request(user, request)
     if action == "edit":
         return perms.can_edit_request(user, request)
+    if action == "submit":
+        return perms.can_submit_request(user, request)
     if action == "cancel":
         return perms.can_cancel_request(user, request)
     return perms.can_approve(user, request)  # approve, reject and request changes decide the same step

@@ -4,7 +4,7 @@ import pytest
 
 from policies.choices import AuditEventType
 from policies.models import AuditEvent, Cluster, Namespace
-from tests.factories import ClusterFactory, GrantFactory, NamespaceFactory, cluster_admin_form
+from tests.factories import ClusterFactory, GrantFactory, NamespaceFactory, cluster_admin_form, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ class AdminTests:
     def test_namespaces_are_onboarded_and_switched_through_their_services(self, client, world):
         client.force_login(world.admin)
         world.cluster.default_namespace_enforcement = "enforce"
-        world.cluster.save()
+        fixture_save(world.cluster)
         system = {"cluster": world.cluster.pk, "name": "istio-egress", "team": world.payments.pk, "enforcement": ""}
         page = client.post("/admin/policies/namespace/add/", system)
         assert page.status_code == 200 and "is a system namespace" in page.content.decode()

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from policies.choices import AuditEventType
 from policies.manifests import load_yaml
 from policies.models import AuditEvent, Cluster
-from tests.factories import GrantFactory, cluster_admin_form
+from tests.factories import GrantFactory, cluster_admin_form, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,7 @@ class AdminTests:
 class RenderManifestsTests:
     def test_a_cilium_cluster_renders_its_policies_and_names_what_it_cannot(self, world, tmp_path):
         world.cluster.enforcement_mode = "cilium"
-        world.cluster.save()
+        fixture_save(world.cluster)
         GrantFactory(identity=world.checkout, host="api.stripe.com")
         originate = GrantFactory(identity=world.refunds, host="legacy.example.com", protocol="http-originate")
         out, err = StringIO(), StringIO()

@@ -16,7 +16,7 @@ from policies.accesslog.hubble import flow_record
 from policies.choices import AccessVerdict
 from policies.models import AccessRecord, ClusterIngestState, Namespace
 from policies.services.access_logs import access_log_ingest
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 from tests.policies.api.test_monitoring import feed, post
 from tests.policies.views.test_access_map import edges
 
@@ -33,7 +33,7 @@ def flow(account="checkout", namespace="payments", *, verdict="FORWARDED", names
 @pytest.fixture
 def cilium(world):
     world.cluster.enforcement_mode = "cilium"
-    world.cluster.save()
+    fixture_save(world.cluster)
     return world
 
 

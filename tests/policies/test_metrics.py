@@ -14,7 +14,7 @@ from policies.choices import ClusterStatus, RequestStatus
 from policies.models import ClusterSyncState, ReconcileRun
 from policies.services.access_logs import access_log_ingest
 from policies.services.ingest_tokens import cluster_ingest_token_rotate
-from tests.factories import ClusterFactory, GrantFactory, RequestFactory
+from tests.factories import ClusterFactory, GrantFactory, RequestFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ class MetricsContentTests:
     def test_no_secrets_in_the_output(self, world):
         secret = cluster_ingest_token_rotate(cluster=world.cluster, actor=None)
         world.cluster.token = "cluster-api-token-value"
-        world.cluster.save()
+        fixture_save(world.cluster)
         body = Client().get("/metrics").content.decode()
         assert secret not in body and secret[:12] not in body and "cluster-api-token-value" not in body
 

@@ -16,6 +16,7 @@ from policies.services.grants import grant_break_glass
 from policies.services.requests import egress_request_create
 from policies.tasks import send_email_task, send_webhook_task
 from policies.webhooks import WebhookDeliveryError, deliver, sign
+from tests.factories import fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ class NotificationTests:
     ):
         url, handler = receiver
         world.payments.webhook_url = url
-        world.payments.save()
+        fixture_save(world.payments)
         request = egress_request_create(requester=world.dev, data=world.request_input(), submit=True)
         with django_capture_on_commit_callbacks(execute=True):
             egress_request_comment(request=request, actor=world.lead, body="Which service calls Stripe?")
@@ -71,7 +72,7 @@ class NotificationTests:
     ):
         url, handler = receiver
         world.payments.webhook_url, world.payments.webhook_secret = url, "k"
-        world.payments.save()
+        fixture_save(world.payments)
         with django_capture_on_commit_callbacks(execute=True):
             request = grant_break_glass(
                 admin=world.admin, data=world.request_input(), reason="INC-42: payments down", duration_hours=2
@@ -151,7 +152,7 @@ class WebhookTests:
         handler.status = 500
         world.payments.webhook_url = url
         world.payments.webhook_secret = "k"
-        world.payments.save()
+        fixture_save(world.payments)
         retries = []
 
         def fake_retry(exc=None, countdown=None, **kwargs):

@@ -6,7 +6,7 @@ from django.urls import clear_url_caches, reverse
 
 from policies.models import TeamMembership
 from policies.oidc import OIDCBackend, claim_groups
-from tests.factories import UserFactory
+from tests.factories import UserFactory, fixture_save
 
 OIDC = {
     "OIDC_RP_CLIENT_ID": "egressui",
@@ -34,7 +34,7 @@ def sign_in(backend, claims):
 class OIDCBackendTests:
     def test_first_sign_in_creates_the_user_and_joins_the_mapped_teams(self, backend, world):
         world.payments.oidc_group = "payments-devs"
-        world.payments.save()
+        fixture_save(world.payments)
         user = sign_in(
             backend,
             {
@@ -49,7 +49,7 @@ class OIDCBackendTests:
 
     def test_next_sign_in_follows_group_changes(self, backend, world):
         world.payments.oidc_group = "payments-devs"
-        world.payments.save()
+        fixture_save(world.payments)
         sign_in(backend, {"preferred_username": "alice", "groups": ["payments-devs"]})
         user = sign_in(backend, {"preferred_username": "alice", "groups": "other-group"})
         assert not TeamMembership.objects.filter(user=user).exists()

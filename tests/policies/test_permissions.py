@@ -7,7 +7,8 @@ from policies import permissions
 from policies.choices import Environment, RuleOutcome
 from policies.services.approvals import egress_request_approve
 from policies.services.requests import egress_request_create
-from tests.factories import ApprovalRuleFactory, ApprovalRuleStepFactory, GrantFactory, UserFactory
+from tests.factories import ApprovalRuleFactory, ApprovalRuleStepFactory, GrantFactory, UserFactory, fixture_save
+from tests.support.audit_guard import unaudited_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ def two_step_request(world):
     ApprovalRuleStepFactory(rule=rule, position=1, name="Team", team=None)
     ApprovalRuleStepFactory(rule=rule, position=2, name="Security", team=world.security)
     world.cluster.environment = Environment.PROD
-    world.cluster.save()
+    fixture_save(world.cluster)
     return egress_request_create(requester=world.dev, data=world.request_input(), submit=True)
 
 
@@ -46,7 +47,8 @@ class RequestVisibilityTests:
     def test_admin_group_members_are_platform_admins(self, world, settings):
         user = UserFactory(username="ops")
         assert not permissions.is_platform_admin(_fresh(user))
-        user.groups.add(Group.objects.create(name=settings.EGRESSUI_ADMIN_GROUP))
+        with unaudited_writes("state set up directly by the test"):
+            user.groups.add(Group.objects.create(name=settings.EGRESSUI_ADMIN_GROUP))
         assert permissions.is_platform_admin(_fresh(user))
         user.is_active = False
         user.save()

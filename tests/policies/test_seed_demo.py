@@ -1,9 +1,10 @@
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from policies.choices import GrantStatus, RequestStatus
+from policies.choices import AuditEventType, GrantStatus, RequestStatus
 from policies.models import AccessRecord, AuditEvent, Cluster, EgressRequest, Grant, Namespace
 from policies.selectors.audit import audit_chain_verify
 from policies.selectors.manifests import cluster_render
@@ -51,6 +52,13 @@ class SeedDemoTests:
         verdicts = set(AccessRecord.objects.filter(cluster=ambient).values_list("verdict", flat=True))
         assert verdicts == {"allowed", "denied", "blocked_at_source"}
         assert AccessRecord.objects.filter(cluster=ambient, grant__isnull=False).exists()
+        # Teams, memberships, rules and the platform admin came through the services: each has its event.
+        for model in ("team", "teammembership", "approvalrule", "approvalrulestep", "domainlist"):
+            written = {str(pk) for pk in apps.get_model("policies", model).objects.values_list("pk", flat=True)}
+            events = AuditEvent.objects.filter(subject_type=model, event_type=AuditEventType.CONFIG_CREATED)
+            assert written and written == set(events.values_list("subject_id", flat=True)), model
+        groups = AuditEvent.objects.get(subject_type="user", subject_repr="admin", before__has_key="groups")
+        assert (groups.actor_repr, groups.after) == ("operator", {"groups": [settings.EGRESSUI_ADMIN_GROUP]})
         counts = (EgressRequest.objects.count(), Grant.objects.count(), AuditEvent.objects.count())
         call_command("seed_demo", "--password", "other")
         assert (EgressRequest.objects.count(), Grant.objects.count(), AuditEvent.objects.count()) == counts

@@ -24,7 +24,7 @@ from policies.reconciler.error_text import safe_error_text
 from policies.reconciler.loop import reconcile_cluster
 from policies.redaction import url_origin
 from policies.tasks import send_email_task, send_webhook_task
-from tests.factories import ClusterFactory, GrantFactory, IdentityFactory, NamespaceFactory
+from tests.factories import ClusterFactory, GrantFactory, IdentityFactory, NamespaceFactory, fixture_save
 from tests.policies.reconciler.conftest import point_at
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -54,7 +54,7 @@ def _cluster(name: str, **connection) -> Cluster:
     cluster = ClusterFactory(name=name)
     for field, value in connection.items():
         setattr(cluster, field, value)
-    cluster.save()
+    fixture_save(cluster)
     return cluster
 
 
@@ -81,7 +81,7 @@ def planted(world, kube, tmp_path, settings):
         namespace = NamespaceFactory(cluster=cluster, name="payments", team=world.payments)
         GrantFactory(identity=IdentityFactory(namespace=namespace, service_account="checkout"), host="api.stripe.com")
     world.payments.webhook_url = f"http://127.0.0.1:9/hooks/{MARKER}"
-    world.payments.save()
+    fixture_save(world.payments)
     return clusters
 
 

@@ -19,7 +19,7 @@ from policies.choices import ConnectionKind
 from policies.models import Cluster
 from policies.reconciler.kubeconfig import KubeconfigRefused, kubeconfig_parse
 from policies.reconciler.loop import reconcile_cluster
-from tests.factories import ClusterFactory, cluster_admin_form
+from tests.factories import ClusterFactory, cluster_admin_form, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +114,7 @@ class ExecKubeconfigTests:
         else:
             (tmp_path / "config").write_text(exec_kubeconfig(marker))
             cluster.kubeconfig_path = str(tmp_path / "config")
-        cluster.save()  # written directly: data from before the input checks
+        fixture_save(cluster)  # written directly: data from before the input checks
 
         page = admin.post(f"/clusters/{cluster.pk}/test-connection/").content.decode()
         assert "users[0].user.exec is not allowed" in page

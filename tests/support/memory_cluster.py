@@ -21,6 +21,19 @@ class MemoryTarget:
     def close(self) -> None:
         pass
 
+    # The rest of the reconciler's Target protocol: like an API server, writes are live.
+    def unmanaged_keys(self, info) -> None:
+        return None
+
+    def dry_run_message(self, key: ObjectKey, desired: dict | None) -> str:
+        return ""
+
+    def commit(self, message: str) -> str:
+        return ""
+
+    def service_accounts(self) -> None:
+        return None
+
     def list_managed(self, info, *, metadata_only: bool = False) -> dict[ObjectKey, dict]:
         self.calls["list"] += 1
         return {

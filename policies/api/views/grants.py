@@ -1,6 +1,5 @@
 """Grants: list/read with the shared FilterSet; revoke and renew, one service each."""
 
-from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
@@ -12,19 +11,12 @@ from policies.api.idempotency import idempotent
 from policies.api.strict import created, reject_body
 from policies.api.views.requests import request_detail_data
 from policies.filtersets import GrantFilterSet
-from policies.permissions import visible_grants
 from policies.selectors.grants import grant_list
 from policies.services.grants import grant_revoke
 from policies.services.requests import egress_request_renew
+from policies.views.lookups import visible_grant_or_404
 
 TAG = "grants"
-
-
-def visible_grant_or_404(user, pk):
-    grant = visible_grants(user).select_related("team", "request").filter(pk=pk).first()
-    if grant is None:
-        raise Http404
-    return grant
 
 
 @extend_schema(tags=[TAG], summary="List grants (filters: team, cluster, host, status, expiring_before, …)")

@@ -22,7 +22,6 @@ from policies.api.idempotency import idempotent
 from policies.api.ordering import OrderingBackend
 from policies.api.strict import created, reject_body
 from policies.api.views.clusters import require_cluster_admin
-from policies.api.views.grants import visible_grant_or_404
 from policies.exceptions import ValidationFailed
 from policies.filtersets import AccessRecordFilterSet
 from policies.permissions import visible_grants
@@ -37,6 +36,7 @@ from policies.selectors.monitoring import (
 )
 from policies.services.access_logs import access_log_ingest
 from policies.services.ingest_tokens import cluster_ingest_token_rotate
+from policies.views.lookups import visible_grant_or_404
 
 TAG = "monitoring"
 DENIED_DEFAULT_DAYS = 30

@@ -12,20 +12,14 @@ from policies.api import namespaces as n
 from policies.api.idempotency import idempotent
 from policies.choices import NamespaceEnforcement
 from policies.filtersets import NamespaceFilterSet
-from policies.models import Cluster, Namespace
+from policies.models import Cluster
 from policies.selectors.manifests import namespace_enforcement_preview
 from policies.selectors.namespaces import enforcement_overview, namespace_list, namespace_readiness, readiness_days
 from policies.services.namespaces import namespace_enforcement_set
+from policies.views.lookups import visible_namespace_or_404
 
 TAG = "namespaces"
 _DAYS = OpenApiParameter("days", int, description="Window in days (default EGRESSUI_READINESS_DAYS, at most 90).")
-
-
-def visible_namespace_or_404(request, pk: int) -> Namespace:
-    namespace = namespace_list(user=request.user).filter(pk=pk).first()
-    if namespace is None:
-        raise Http404
-    return namespace
 
 
 def _query(serializer_class, request) -> dict:
@@ -67,7 +61,7 @@ class NamespaceReadinessApi(APIView):
         responses={200: n.ReadinessSerializer},
     )
     def get(self, request, pk: int):
-        namespace = visible_namespace_or_404(request, pk)
+        namespace = visible_namespace_or_404(request.user, pk)
         readiness = namespace_readiness(namespace, days=_query(n.ReadinessQuerySerializer, request).get("days"))
         context = {"request": request, "namespace": namespace}
         return Response(n.ReadinessSerializer(readiness, context=context).data)
@@ -84,7 +78,7 @@ class NamespaceEnforcementPreviewApi(APIView):
         responses={200: n.EnforcementPreviewSerializer},
     )
     def get(self, request, pk: int):
-        namespace = visible_namespace_or_404(request, pk)
+        namespace = visible_namespace_or_404(request.user, pk)
         query = _query(n.PreviewQuerySerializer, request)
         wanted = query["enforcement"]
         readiness = namespace_readiness(namespace, days=query.get("days"))
@@ -110,7 +104,7 @@ class NamespaceEnforcementApi(APIView):
     )
     @idempotent
     def post(self, request, pk: int):
-        namespace = visible_namespace_or_404(request, pk)
+        namespace = visible_namespace_or_404(request.user, pk)
         serializer = n.EnforcementSwitchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -1,7 +1,6 @@
 """Egress requests: list/read through the shared selector and FilterSet, and one endpoint per verb,
 each calling exactly one service."""
 
-from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics
@@ -26,7 +25,6 @@ from policies.selectors.identities import workload_identities_by_name
 from policies.selectors.manifests import request_preview
 from policies.selectors.request_api_rows import (
     RequestPageRows,
-    plain_rows_supported,
     request_api_document,
     request_api_rows,
 )
@@ -40,6 +38,7 @@ from policies.services.requests import (
     egress_request_submit,
     egress_request_update,
 )
+from policies.views.lookups import visible_request_or_404
 
 TAG = "requests"
 
@@ -58,23 +57,11 @@ CREATE_EXAMPLE = OpenApiExample(
 )
 
 
-def visible_request_or_404(user, pk) -> EgressRequest:
-    """The request for a write, if the user may see it at all: 404 otherwise, like a read."""
-    request = visible_requests(user).filter(pk=pk).first()
-    if request is None:
-        raise Http404
-    return request
-
-
 def request_detail_data(user, pk: int) -> dict:
     """The detail representation (RequestDetailSerializer's), re-read after a write so it shows the
-    committed state: the list's document, built from plain rows, then decisions, grants and actions."""
-    if plain_rows_supported():
-        request = visible_requests(user).select_related("team", "requester").get(pk=pk)
-        document = request_api_document(request)
-    else:
-        request = request_rows(user=user).get(pk=pk)
-        document = s.RequestSerializer().to_representation(request)
+    committed state: the list's document (the same read path), then decisions, grants and actions."""
+    request = visible_requests(user).select_related("team", "requester").get(pk=pk)
+    document = request_api_document(request)
     decisions = request.decisions.select_related("step")
     return {
         **document,
@@ -180,9 +167,7 @@ class RequestListCreateApi(generics.ListAPIView):
 
     def list(self, request, *args, **kwargs):
         # The page is sliced from plain column tuples and its documents built without model instances
-        # (request_api_rows): the same JSON as serializer_class, at a fraction of the CPU.
-        if not plain_rows_supported():
-            return super().list(request, *args, **kwargs)
+        # (request_api_rows): the JSON serializer_class declares, at a fraction of the CPU.
         page = self.paginate_queryset(RequestPageRows(self.filter_queryset(self.get_queryset())))
         return self.get_paginated_response(request_api_rows(page))
 

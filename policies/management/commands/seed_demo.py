@@ -4,7 +4,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Max
@@ -24,7 +23,6 @@ from policies.choices import (
 )
 from policies.models import (
     ApprovalRule,
-    ApprovalRuleStep,
     Cluster,
     DomainList,
     EgressRequest,
@@ -36,8 +34,12 @@ from policies.services.access_logs import access_log_ingest
 from policies.services.approvals import egress_request_approve, egress_request_request_changes
 from policies.services.clusters import cluster_create, workload_identity_ensure
 from policies.services.grants import grant_revoke
+from policies.services.memberships import team_membership_create
 from policies.services.namespaces import namespace_assign
 from policies.services.requests import DestinationInput, RequestInput, egress_request_cancel, egress_request_create
+from policies.services.rules import approval_rule_create, approval_rule_step_create, domain_list_create
+from policies.services.teams import team_create
+from policies.services.users import platform_admin_set, user_create
 
 DEFAULT_PASSWORD = "egressui-demo"
 AMBIENT_CLUSTER = "demo-ambient"
@@ -103,30 +105,38 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<14} password {options['password']!r:<18} {display} ({role})")
 
     def _users(self, password):
+        """Written through the services like any account (actor None: the operator), so the audit log
+        shows who was made a platform admin and when."""
         User = get_user_model()
-        admins, _ = Group.objects.get_or_create(name=settings.EGRESSUI_ADMIN_GROUP)
         users = {}
         for username, display, superuser in USERS:
             first, last = display.split(" ", 1)
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={"email": f"{username}@example.com", "first_name": first, "last_name": last},
-            )
-            if created:
-                user.set_password(password)
-                user.is_superuser = user.is_staff = superuser
-                user.save()
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = user_create(
+                    actor=None,
+                    username=username,
+                    password=password,
+                    email=f"{username}@example.com",
+                    first_name=first,
+                    last_name=last,
+                    is_staff=superuser,
+                    is_superuser=superuser,
+                )
                 if superuser:
-                    user.groups.add(admins)
+                    platform_admin_set(user=user, actor=None, admin=True)
             users[username] = user
         return users
 
     def _teams(self, users):
         teams = {}
         for slug, (name, members) in TEAMS.items():
-            team, _ = Team.objects.get_or_create(slug=slug, defaults={"name": name, "email": f"{slug}@example.com"})
+            team = Team.objects.filter(slug=slug).first() or team_create(
+                actor=None, slug=slug, name=name, email=f"{slug}@example.com"
+            )
             for username, role in members:
-                TeamMembership.objects.get_or_create(team=team, user=users[username], defaults={"role": role})
+                if not TeamMembership.objects.filter(team=team, user=users[username]).exists():
+                    team_membership_create(actor=None, team=team, user=users[username], role=role)
             teams[slug] = team
         return teams
 
@@ -291,14 +301,13 @@ class Command(BaseCommand):
         access_log_ingest(cluster=cluster, records=list(enumerate(lines, start=1)))
 
     def _rules(self, teams):
-        blocked, _ = DomainList.objects.get_or_create(
-            name="Blocked destinations",
-            defaults={"description": "File sharing and tunnels.", "entries": "\n".join(BLOCKED)},
-        )
-        pre_approved, _ = DomainList.objects.get_or_create(
-            name="Pre-approved destinations",
-            defaults={"description": "Package registries everyone may use.", "entries": "\n".join(PRE_APPROVED)},
-        )
+        def domain_list(name, description, entries):
+            return DomainList.objects.filter(name=name).first() or domain_list_create(
+                actor=None, name=name, description=description, entries="\n".join(entries)
+            )
+
+        blocked = domain_list("Blocked destinations", "File sharing and tunnels.", BLOCKED)
+        pre_approved = domain_list("Pre-approved destinations", "Package registries everyone may use.", PRE_APPROVED)
         specs = [
             (
                 "Blocked destinations",
@@ -327,10 +336,14 @@ class Command(BaseCommand):
             ),
         ]
         for name, priority, fields in specs:
-            rule, created = ApprovalRule.objects.get_or_create(name=name, defaults={"priority": priority, **fields})
-            if created and rule.outcome == RuleOutcome.REQUIRE_STEPS:
-                ApprovalRuleStep.objects.create(rule=rule, position=1, name="Approver of the requesting team")
-                ApprovalRuleStep.objects.create(rule=rule, position=2, name="Security review", team=teams["security"])
+            if ApprovalRule.objects.filter(name=name).exists():
+                continue
+            rule = approval_rule_create(actor=None, name=name, priority=priority, **fields)
+            if rule.outcome == RuleOutcome.REQUIRE_STEPS:
+                approval_rule_step_create(rule=rule, actor=None, position=1, name="Approver of the requesting team")
+                approval_rule_step_create(
+                    rule=rule, actor=None, position=2, name="Security review", team=teams["security"]
+                )
 
     def _requests(self, users, teams, ids):
         dev, lead, secops, searcher = (

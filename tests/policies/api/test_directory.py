@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from policies.models import AuditEvent, Cluster, ReconcileObjectResult, ReconcileRun, Team, WorkloadIdentity
+from tests.factories import fixture_save
 from tests.policies.api.conftest import API, assert_error
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +15,7 @@ class TeamApiTests:
     def test_teams_list_members_and_hide_the_webhook_secret(self, clients, world):
         world.payments.webhook_url = "https://hooks.example.com/T000/secret-path"
         world.payments.webhook_secret = "hmac-key"
-        world.payments.save()
+        fixture_save(world.payments)
         body = clients.searcher.get(f"{API}/teams/").json()
         payments = next(t for t in body["results"] if t["slug"] == "payments")
         assert payments["webhook_host"] == "hooks.example.com"
@@ -63,7 +64,7 @@ class ClusterApiTests:
     def test_clusters_never_show_secrets(self, clients, world):
         world.cluster.token = "super-secret-token"
         world.cluster.api_url = "https://k8s.example.com"
-        world.cluster.save()
+        fixture_save(world.cluster)
         body = clients.dev.get(f"{API}/clusters/").json()
         cluster = body["results"][0]
         assert cluster["has_token"] is True and cluster["has_kubeconfig"] is False
@@ -102,7 +103,7 @@ class ClusterApiTests:
 
     def test_patch_keeps_an_omitted_secret_and_rejects_renames(self, clients, world):
         world.cluster.token = "keep-me"
-        world.cluster.save()
+        fixture_save(world.cluster)
         url = f"{API}/clusters/{world.cluster.pk}/"
         renamed = clients.admin.patch(url, {"description": "EU", "name": "renamed"}, format="json")
         assert_error(renamed, 400, "validation_error", "name")

@@ -14,6 +14,7 @@ from egressui.celery import app as celery_app
 from policies.choices import AppliedState, GrantStatus, RequestStatus
 from policies.models import EgressRequest, Grant
 from policies.services.tokens import api_token_create
+from tests.factories import fixture_save
 
 GUIDE = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 FLOW = re.compile(r"<!-- api-flow:start -->(.*?)<!-- api-flow:end -->", re.S)
@@ -96,7 +97,7 @@ def test_the_documented_flow_runs_on_the_demo_data(live_server, tmp_path, settin
 @pytest.mark.django_db(transaction=True)
 def test_the_documented_flow_runs_with_one_step(world, live_server, tmp_path, eager_worker):
     world.cluster.directory_path = str(tmp_path)  # a GitOps directory target the reconciler writes to
-    world.cluster.save()
+    fixture_save(world.cluster)
     result = run_flow(
         live_server,
         TOKEN=token_for(world.dev.username),

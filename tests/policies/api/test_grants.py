@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from policies.choices import GrantStatus
 from policies.models import AuditEvent, ClusterSyncState, Grant
-from tests.factories import ClusterFactory, GrantFactory, IdentityFactory, NamespaceFactory
+from tests.factories import ClusterFactory, GrantFactory, IdentityFactory, NamespaceFactory, fixture_save
 from tests.policies.api.conftest import API, assert_error
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def grants(world):
     soon = GrantFactory(identity=world.checkout, host="api.stripe.com")
     soon.expires_at = timezone.now() + timedelta(days=2)
-    soon.save()
+    fixture_save(soon)
     later = GrantFactory(identity=world.refunds, host="api.adyen.com")
     other_cluster = NamespaceFactory(name="payments", team=world.payments, cluster=ClusterFactory(name="prod-us"))
     remote = GrantFactory(identity=IdentityFactory(namespace=other_cluster, service_account="checkout"), host="x.io")

@@ -3,12 +3,13 @@ functions and against the endpoint, with a fresh scenario per cell (every action
 
 import pytest
 
-from policies.choices import GrantStatus, RequestStatus
+from policies.choices import GrantStatus
 from policies.models import Grant, Namespace
 from tests.policies.api.conftest import API
 from tests.policies.permission_matrix import (
     ADMIN_ACTIONS,
     ADMIN_MATRIX,
+    DRAFT_MATRIX,
     GRANT_ACTIONS,
     GRANT_MATRIX,
     NAMESPACE_ACTIONS,
@@ -17,6 +18,7 @@ from tests.policies.permission_matrix import (
     REQUEST_ACTIONS,
     REQUEST_MATRIX,
     admin_permission,
+    draft_world,
     grant_permission,
     matrix_world,
     namespace_permission,
@@ -40,10 +42,12 @@ def _request_call(client, request_id: int, action: str):
 
 @pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize("action", REQUEST_ACTIONS)
-def test_request_matrix(world, clients, persona, action):
-    request, _ = matrix_world(world)
+@pytest.mark.parametrize("scenario", ["pending", "draft"])
+def test_request_matrix(world, clients, persona, action, scenario):
+    request = matrix_world(world)[0] if scenario == "pending" else draft_world(world)
+    status = request.status
     user = getattr(world, persona)
-    expected = REQUEST_MATRIX[persona][action]
+    expected = (REQUEST_MATRIX if scenario == "pending" else DRAFT_MATRIX)[persona][action]
     assert request_permission(user, request, action) is expected
     response = _request_call(getattr(clients, persona), request.pk, action)
     if expected:
@@ -51,9 +55,23 @@ def test_request_matrix(world, clients, persona, action):
     else:
         assert response.status_code in REFUSED, response.content
         request.refresh_from_db()
-        assert request.status == RequestStatus.SUBMITTED and request.justification == "Card payments."
+        assert request.status == status and request.justification == "Card payments."
         if not request_permission(user, request, "view"):
             assert response.status_code == 404  # invisible objects are not acknowledged
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("scenario", ["pending", "draft"])
+def test_allowed_actions_follow_the_matrix(world, clients, persona, scenario):
+    """What the API tells a client it may do is what the permission functions (and the endpoints) allow."""
+    request = matrix_world(world)[0] if scenario == "pending" else draft_world(world)
+    matrix = (REQUEST_MATRIX if scenario == "pending" else DRAFT_MATRIX)[persona]
+    response = getattr(clients, persona).get(f"{API}/requests/{request.pk}/")
+    if not matrix["view"]:
+        assert response.status_code == 404
+        return
+    expected = {action: allowed for action, allowed in matrix.items() if action != "view"}
+    assert response.json()["allowed_actions"] == expected
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 
 from policies.choices import ConnectionKind, Environment
 from policies.models import AuditEvent, Cluster
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 from tests.policies.reconciler.conftest import point_at
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ class ReconcileCommandTests:
 
     def test_directory_dry_run_prints_a_diff(self, world, tmp_path, capsys):
         world.cluster.directory_path = str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         GrantFactory(identity=world.checkout, host="api.stripe.com")
         call_command("reconcile", "--cluster", world.cluster.name, "--dry-run")
         out = capsys.readouterr().out

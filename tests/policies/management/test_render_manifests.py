@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from policies.manifests import load_yaml
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ class RenderManifestsTests:
         foreign.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\n")
         assert "unchanged=" in _run("--cluster", world.cluster.name, "--output", str(tmp_path))[0]
         grant.status = "revoked"
-        grant.save()
+        fixture_save(grant)
         out, _ = _run("--cluster", world.cluster.name, "--output", str(tmp_path))
         assert not vs.exists() and foreign.exists()
         assert "api.stripe.com" not in sidecar.read_text()  # enforced without grants: locked, importing nothing

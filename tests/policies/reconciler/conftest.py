@@ -2,6 +2,7 @@ import pytest
 
 from policies.choices import ConnectionKind
 from policies.manifests.kinds import KINDS
+from tests.factories import fixture_save
 from tests.support.kube import ApiEmulator, EmulatorThread, strict_validator
 from tests.support.manifest_validation import default_validator
 
@@ -34,7 +35,7 @@ def point_at(cluster, url: str, token: str = "test-token"):
     """Make a cluster an API-URL + token connection to `url` (written directly: fixture set-up)."""
     cluster.connection_kind = ConnectionKind.TOKEN
     cluster.api_url, cluster.token, cluster.ca_cert = url, token, ""
-    cluster.save()
+    fixture_save(cluster)
     return cluster
 
 

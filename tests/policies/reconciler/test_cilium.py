@@ -14,7 +14,7 @@ from policies.models import ReconcileRun
 from policies.reconciler.loop import reconcile_cluster
 from policies.selectors.manifests import desired_objects_for_cluster
 from policies.services.requests import egress_request_create
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 from tests.policies.views.test_preview_server_check import api
 from tests.support.manifest_validation import CILIUM_CRDS_MISSING, cilium_crds_path
 
@@ -38,7 +38,7 @@ def _grants(world):
 class CiliumReconcileTests:
     def test_first_run_applies_policies_validly_and_the_second_writes_nothing(self, world, api_cluster, kube):
         api_cluster.enforcement_mode = "cilium"
-        api_cluster.save()
+        fixture_save(api_cluster)
         _grants(world)
         desired = desired_objects_for_cluster(api_cluster)
         assert {o["kind"] for o in desired} == {"CiliumNetworkPolicy"}
@@ -61,7 +61,7 @@ class CiliumReconcileTests:
         from tests.support.manifest_validation import default_validator
 
         api_cluster.enforcement_mode = "cilium"
-        api_cluster.save()
+        fixture_save(api_cluster)
         _grants(world)
         [obj, *_] = desired_objects_for_cluster(api_cluster)
         obj["specs"][1]["egress"][0]["toFQDNs"][0]["matchPattern"] = "*.x.com"  # matchName and matchPattern
@@ -88,7 +88,7 @@ class CiliumReconcileTests:
         assert run(api_cluster).outcome == ReconcileRun.Outcome.SUCCEEDED
         assert any(plural == "serviceentries" for plural, _, _ in kube.live())
         api_cluster.enforcement_mode = "cilium"
-        api_cluster.save()
+        fixture_save(api_cluster)
         switched = run(api_cluster)
         assert switched.outcome == ReconcileRun.Outcome.SUCCEEDED, switched.error
         assert {plural for plural, _, _ in kube.live()} == {"ciliumnetworkpolicies"}
@@ -102,7 +102,7 @@ class CiliumReconcileTests:
         del kube._kinds[resource]
         del kube.resources[resource]
         api_cluster.enforcement_mode = "cilium"
-        api_cluster.save()
+        fixture_save(api_cluster)
         failed = run(api_cluster)
         assert failed.outcome != ReconcileRun.Outcome.SUCCEEDED
         assert "CiliumNetworkPolicy (cilium.io/v2)" in failed.error and "install Cilium" in failed.error
@@ -112,7 +112,7 @@ class CiliumPreviewTests:
     def test_the_preview_dry_runs_the_policy_on_the_api_server(self, world, api_cluster, kube):
         cache.clear()
         api_cluster.enforcement_mode = "cilium"
-        api_cluster.save()
+        fixture_save(api_cluster)
         pending = egress_request_create(requester=world.dev, data=world.request_input("api.stripe.com"), submit=True)
         cluster = api(world.lead, pending)
         [change] = cluster["added"] + cluster["changed"]

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from policies.choices import ConnectionKind
 from policies.reconciler.connection import connection_test
 from policies.reconciler.resources import API_PERMISSIONS, api_permissions_for_mode
+from tests.factories import fixture_save
 from tests.policies.reconciler.conftest import point_at
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,7 @@ class KubernetesConnectionTests:
 
     def test_a_cilium_cluster_needs_its_policy_kind_and_permissions_only(self, api_cluster, kube):
         api_cluster.enforcement_mode = "cilium"
-        api_cluster.save()
+        fixture_save(api_cluster)
         kube.denied = {("cilium.io", "ciliumnetworkpolicies", "patch")}
         report = connection_test(api_cluster)
         assert [(check.kind, check.api_version, check.served) for check in report.kinds] == [
@@ -113,7 +114,7 @@ class KubernetesConnectionTests:
     def test_bad_kubeconfig_is_reported_not_raised(self, world, tmp_path):
         world.cluster.connection_kind = ConnectionKind.KUBECONFIG
         world.cluster.kubeconfig_path = str(tmp_path / "missing")
-        world.cluster.save()
+        fixture_save(world.cluster)
         report = connection_test(world.cluster)
         assert not report.ok and "Cannot read the kubeconfig file" in report.error
 
@@ -140,7 +141,7 @@ current-context: bad
         )
         world.cluster.connection_kind = ConnectionKind.KUBECONFIG
         world.cluster.kubeconfig_path, world.cluster.kube_context = str(kubeconfig), "good"
-        world.cluster.save()
+        fixture_save(world.cluster)
         report = connection_test(world.cluster)
         assert report.ok and report.target == kube.url
         authorization = kube._requests[-1].headers.get("Authorization")
@@ -159,7 +160,7 @@ current-context: bad
 class DirectoryConnectionTests:
     def test_directory_report(self, world, tmp_path):
         world.cluster.connection_kind, world.cluster.directory_path = ConnectionKind.DIRECTORY, str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         report = connection_test(world.cluster)
         assert report.ok and report.target_kind == "directory"
         assert report.notes == [
@@ -170,7 +171,7 @@ class DirectoryConnectionTests:
     def test_a_directory_still_to_be_created(self, world, tmp_path):
         world.cluster.connection_kind = ConnectionKind.DIRECTORY
         world.cluster.directory_path = str(tmp_path / "x" / "y")
-        world.cluster.save()
+        fixture_save(world.cluster)
         report = connection_test(world.cluster)
         assert (
             report.ok
@@ -181,6 +182,6 @@ class DirectoryConnectionTests:
         (tmp_path / "file").write_text("x")
         world.cluster.connection_kind = ConnectionKind.DIRECTORY
         world.cluster.directory_path = str(tmp_path / "file" / "y")
-        world.cluster.save()
+        fixture_save(world.cluster)
         report = connection_test(world.cluster)
         assert not report.ok and report.error == f"{tmp_path / 'file'} is not a directory."

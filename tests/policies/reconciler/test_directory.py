@@ -13,7 +13,7 @@ from policies.reconciler import directory
 from policies.reconciler.loop import reconcile_cluster
 from policies.selectors.manifests import desired_objects_for_cluster
 from policies.services.grants import grant_revoke
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def gitops(world, tmp_path):
     root = tmp_path / "gitops"
     root.mkdir()
     world.cluster.connection_kind, world.cluster.directory_path = ConnectionKind.DIRECTORY, str(root)
-    world.cluster.save()
+    fixture_save(world.cluster)
     world.grants = [
         GrantFactory(identity=world.checkout, host="api.stripe.com"),
         GrantFactory(identity=world.indexer, host="search.example.com"),
@@ -99,7 +99,7 @@ class DirectoryTargetTests:
         (tmp_path / ".gitignore").write_text("gitops/\n")
         root = tmp_path / "gitops" / "demo"
         world.cluster.connection_kind, world.cluster.directory_path = ConnectionKind.DIRECTORY, str(root)
-        world.cluster.save()
+        fixture_save(world.cluster)
         GrantFactory(identity=world.checkout, host="api.stripe.com")
         result = run(world)
         assert (result.outcome, result.error) == ("succeeded", "")
@@ -153,12 +153,12 @@ class DirectoryTargetTests:
 
     def test_a_missing_directory_is_created_but_a_file_in_the_way_is_a_clear_failure(self, world, gitops):
         world.cluster.directory_path = str(gitops / "new" / "clusters")
-        world.cluster.save()
+        fixture_save(world.cluster)
         assert run(world).outcome == ReconcileRun.Outcome.SUCCEEDED
         assert files(gitops / "new" / "clusters")
         (gitops / "blocker").write_text("not a directory\n")
         world.cluster.directory_path = str(gitops / "blocker")
-        world.cluster.save()
+        fixture_save(world.cluster)
         result = run(world)
         assert result.outcome == ReconcileRun.Outcome.FAILED
         assert result.error == f"{gitops / 'blocker'} is not a directory."

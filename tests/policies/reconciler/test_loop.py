@@ -17,7 +17,7 @@ from policies.reconciler.resources import ObjectKey, key_of
 from policies.selectors.manifests import desired_objects_for_cluster
 from policies.services.grants import grant_revoke
 from policies.services.outbox import cluster_mark_for_reconcile
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -330,7 +330,7 @@ class FailureTests:
 
     def test_an_unreachable_cluster_fails_the_run_transiently(self, api_cluster, grants, kube):
         api_cluster.api_url = "http://127.0.0.1:9"
-        api_cluster.save()
+        fixture_save(api_cluster)
         with pytest.raises(ReconcileRetry):
             reconcile_cluster_for_task(api_cluster.pk, trigger="change")
         latest = ReconcileRun.objects.latest("id")
@@ -401,7 +401,7 @@ class ConcurrencyTests:
         ClusterSyncState.objects.filter(cluster=api_cluster).update(needs_reconcile=True, marked_at=timezone.now())
         enqueued = []
         monkeypatch.setattr(
-            "policies.services.outbox.enqueue_reconcile", lambda ids, **kw: enqueued.append((list(ids), kw))
+            "policies.reconciler.loop.enqueue_reconcile", lambda ids, **kw: enqueued.append((list(ids), kw))
         )
         real_desired = loop.desired_state
 

@@ -15,7 +15,14 @@ from policies.selectors.manifests import (
     request_preview,
 )
 from policies.services.requests import DestinationInput
-from tests.factories import DestinationFactory, GrantFactory, IdentityFactory, NamespaceFactory, RequestFactory
+from tests.factories import (
+    DestinationFactory,
+    GrantFactory,
+    IdentityFactory,
+    NamespaceFactory,
+    RequestFactory,
+    fixture_save,
+)
 from tests.support.manifest_validation import default_validator
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +66,7 @@ class DesiredObjectsTests:
         cluster.source_access_log_provider = ""
         cluster.in_cluster_egress = "restrict"
         cluster.origination_credential_name = "egress-ca"
-        cluster.save()
+        fixture_save(cluster)
         settings = cluster_settings(cluster)
         assert settings.name == cluster.name and settings.gateway_pod_https_port == 8443
         assert settings.gateway_selector == (("istio", "egressgateway"),)

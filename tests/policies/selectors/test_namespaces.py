@@ -9,7 +9,7 @@ from django.utils import timezone
 from policies.models import Namespace
 from policies.selectors.namespaces import enforcement_overview, namespace_list, namespace_readiness, readiness_days
 from policies.services.access_logs import access_log_ingest
-from tests.factories import GrantFactory, NamespaceFactory
+from tests.factories import GrantFactory, NamespaceFactory, fixture_save
 from tests.policies.accesslog.support import source_line
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ class NamespaceReadinessTests:
     def test_feed_and_source_log_state(self, world, observed):
         assert namespace_readiness(observed).feed_fresh
         world.cluster.source_access_log_provider = ""
-        world.cluster.save()
+        fixture_save(world.cluster)
         assert not namespace_readiness(Namespace.objects.select_related("cluster").get(pk=observed.pk)).source_log
 
     def test_query_count_does_not_grow_with_traffic(self, world, observed, django_assert_max_num_queries):

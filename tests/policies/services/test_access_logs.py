@@ -13,6 +13,7 @@ from policies.choices import GrantStatus, Protocol
 from policies.models import AccessRecord, ClusterIngestState, Grant
 from policies.services import access_logs
 from policies.services.access_logs import access_log_ingest, access_records_prune
+from policies.services.clusters import cluster_delete, workload_identity_delete
 from tests.factories import ClusterFactory, GrantFactory, IdentityFactory, NamespaceFactory
 from tests.policies.accesslog.support import FIXTURE_DAY, fixture_bytes, line
 
@@ -278,7 +279,7 @@ class DeletionTests:
         identity = IdentityFactory(namespace=world.ns, service_account="newsvc")
         ingest(world.cluster, lines(conn(2, source_principal="spiffe://cluster.local/ns/payments/sa/newsvc")))
         assert AccessRecord.objects.get().identity == identity
-        identity.delete()
+        workload_identity_delete(identity=identity, actor=world.admin)
         record = AccessRecord.objects.get()
         assert record.identity is None and record.namespace == world.ns and record.count == 2
 
@@ -286,5 +287,5 @@ class DeletionTests:
         other = ClusterFactory(name="other")
         ingest(world.cluster, lines(conn(1)))
         ingest(other, lines(conn(1)))
-        other.delete()
+        cluster_delete(cluster=other, actor=world.admin)
         assert list(AccessRecord.objects.values_list("cluster_id", flat=True)) == [world.cluster.pk]

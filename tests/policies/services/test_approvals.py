@@ -8,7 +8,13 @@ from policies.exceptions import PermissionDenied, TransitionNotAllowed, Validati
 from policies.models import ApprovalDecision, AuditEvent, ClusterSyncState, Grant
 from policies.services.approvals import egress_request_approve, egress_request_reject, egress_request_request_changes
 from policies.services.requests import DestinationInput, egress_request_create
-from tests.factories import ApprovalRuleFactory, ApprovalRuleStepFactory, DomainListFactory, MembershipFactory
+from tests.factories import (
+    ApprovalRuleFactory,
+    ApprovalRuleStepFactory,
+    DomainListFactory,
+    MembershipFactory,
+    fixture_save,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +28,7 @@ def security_rule(world):
     ApprovalRuleStepFactory(rule=rule, position=1, name="Team approver", team=None)
     ApprovalRuleStepFactory(rule=rule, position=2, name="Security", team=world.security)
     world.cluster.environment = Environment.PROD
-    world.cluster.save()
+    fixture_save(world.cluster)
     return rule
 
 
@@ -185,7 +191,9 @@ class ApproveTests:
         assert old.end_reason == f"Superseded by grant #{new.pk} (request #{second.pk})."
         assert new.status == GrantStatus.ACTIVE
         event = AuditEvent.objects.get(event_type=AuditEventType.GRANT_SUPERSEDED)
-        assert event.after["superseded_by"] == new.pk and event.after["status"] == "superseded"
+        assert event.after["superseded_by_request"] == second.pk and event.after["status"] == "superseded"
+        created = AuditEvent.objects.get(event_type=AuditEventType.GRANT_CREATED, subject_id=str(new.pk))
+        assert created.after["supersedes"] == old.pk
 
 
 class RejectAndRequestChangesTests:

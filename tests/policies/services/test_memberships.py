@@ -3,16 +3,16 @@ import pytest
 from policies.choices import AuditEventType, TeamRole
 from policies.models import AuditEvent, TeamMembership
 from policies.services.memberships import team_memberships_sync_from_groups
-from tests.factories import TeamFactory, UserFactory
+from tests.factories import TeamFactory, UserFactory, fixture_save
 
 
 @pytest.mark.django_db
 class MembershipSyncTests:
     def test_joins_mapped_teams_and_leaves_the_others(self, world):
         world.payments.oidc_group = "grp-payments"
-        world.payments.save()
+        fixture_save(world.payments)
         world.search.oidc_group = "grp-search"
-        world.search.save()
+        fixture_save(world.search)
         user = UserFactory(username="sso-user")
         joined, left = team_memberships_sync_from_groups(user=user, groups=["grp-payments", "unrelated"])
         assert (joined, left) == (["payments"], [])
@@ -30,7 +30,7 @@ class MembershipSyncTests:
 
     def test_teams_without_a_group_and_existing_roles_are_left_alone(self, world):
         world.payments.oidc_group = "grp-payments"
-        world.payments.save()
+        fixture_save(world.payments)
         TeamFactory(slug="handmade")
         joined, left = team_memberships_sync_from_groups(user=world.lead, groups=["grp-payments"])
         assert (joined, left) == ([], [])

@@ -8,7 +8,7 @@ from policies.exceptions import PermissionDenied, TransitionNotAllowed, Validati
 from policies.models import AuditEvent, ClusterSyncState, Namespace
 from policies.services import namespaces as service
 from policies.services.namespaces import namespace_assign, namespace_delete, namespace_enforcement_set
-from tests.factories import GrantFactory, NamespaceFactory
+from tests.factories import GrantFactory, NamespaceFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +111,7 @@ class NamespaceAssignTests:
         assert ledger.enforcement == "observe"  # the model's and the cluster's default
         assert _marked(world.cluster).needs_reconcile
         world.cluster.default_namespace_enforcement = "enforce"
-        world.cluster.save()
+        fixture_save(world.cluster)
         vault = namespace_assign(actor=world.admin, cluster=world.cluster, name="vault", team=world.payments)
         assert vault.enforcement == "enforce"
         sandbox = namespace_assign(

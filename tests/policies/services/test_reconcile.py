@@ -11,7 +11,7 @@ from policies.exceptions import PermissionDenied
 from policies.models import AuditEvent, ClusterSyncState, ReconcileRun
 from policies.reconciler.loop import reconcile_cluster_for_task
 from policies.services.reconcile import cluster_reconcile_request, reconcile_resync_all, reconcile_sweep_marked
-from tests.factories import ClusterFactory
+from tests.factories import ClusterFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ class ClusterReconcileRequestTests:
 
     def test_the_worker_fills_in_the_queued_run(self, world, enqueued, tmp_path):
         world.cluster.directory_path = str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         run = cluster_reconcile_request(cluster=world.cluster, actor=world.admin)
         assert reconcile_cluster_for_task(world.cluster.pk, trigger="manual", run_id=run.pk).startswith(
             f"run #{run.pk}"
@@ -63,7 +63,7 @@ class ClusterReconcileRequestTests:
         """The run, the request's audit event and the worker's audit events share the id of the HTTP
         request that queued the run, although the worker runs under its own task id."""
         world.cluster.directory_path = str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         with correlation_scope("a" * 32):
             run = cluster_reconcile_request(cluster=world.cluster, actor=world.admin)
         with correlation_scope("b" * 32):  # the Celery task's id
@@ -78,7 +78,7 @@ class ClusterReconcileRequestTests:
 
     def test_a_sweep_run_claims_a_queued_run_whose_message_was_lost(self, world, enqueued, tmp_path):
         world.cluster.directory_path = str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         run = cluster_reconcile_request(cluster=world.cluster, actor=world.admin)
         reconcile_cluster_for_task(world.cluster.pk, trigger="sweep")
         run.refresh_from_db()

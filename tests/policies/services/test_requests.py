@@ -14,7 +14,7 @@ from policies.services.requests import (
     egress_request_submit,
     egress_request_update,
 )
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -166,7 +166,7 @@ class EgressRequestSubmitTests:
     def test_ownership_is_checked_again_at_submit(self, world):
         request = egress_request_create(requester=world.dev, data=world.request_input())
         world.ns.team = world.search
-        world.ns.save()
+        fixture_save(world.ns)
         with pytest.raises(ValidationFailed):
             egress_request_submit(request=request, actor=world.dev)
         request.refresh_from_db()

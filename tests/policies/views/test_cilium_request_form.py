@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from policies.manifests.cilium import ORIGINATE_REASON
 from policies.models import EgressRequest, Namespace
+from tests.factories import fixture_save
 from tests.policies.views.test_request_form import HTMX, form_data
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def cilium_world(world):
     world.cluster.enforcement_mode = "cilium"
-    world.cluster.save()
+    fixture_save(world.cluster)
     return world
 
 

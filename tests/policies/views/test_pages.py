@@ -17,7 +17,7 @@ from policies.models import AuditEvent, ClusterSyncState, ReconcileObjectResult,
 from policies.services.approvals import egress_request_approve
 from policies.services.comments import egress_request_comment
 from policies.services.requests import egress_request_create
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -159,7 +159,7 @@ class ClusterPagesTests:
 
     def test_test_connection_reports_on_a_directory_target(self, client, world, tmp_path):
         world.cluster.directory_path = str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         client.force_login(world.admin)
         fragment = client.post(reverse("cluster_test_connection", args=[world.cluster.pk]), headers=HTMX)
         content = fragment.content.decode()
@@ -169,7 +169,7 @@ class ClusterPagesTests:
 
     def test_test_connection_names_the_problem(self, client, world):
         world.cluster.directory_path = "/nonexistent/egressui"
-        world.cluster.save()
+        fixture_save(world.cluster)
         client.force_login(world.admin)
         content = client.post(reverse("cluster_test_connection", args=[world.cluster.pk]), headers=HTMX)
         assert "/nonexistent/egressui does not exist" in content.content.decode()

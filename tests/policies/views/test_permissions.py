@@ -9,6 +9,7 @@ from policies.choices import GrantStatus, RequestStatus
 from policies.models import EgressRequest, Grant, Namespace, ReconcileRun
 from tests.policies.permission_matrix import (
     ADMIN_MATRIX,
+    DRAFT_MATRIX,
     GRANT_ACTIONS,
     GRANT_MATRIX,
     NAMESPACE_ACTIONS,
@@ -17,6 +18,7 @@ from tests.policies.permission_matrix import (
     PERSONAS,
     REQUEST_ACTIONS,
     REQUEST_MATRIX,
+    draft_world,
     matrix_world,
     observed_namespace_world,
 )
@@ -46,6 +48,11 @@ def _request_action_allowed(client, request, action: str) -> bool:
         status = client.get(reverse("request_edit", args=[pk])).status_code
         assert status in (200, 403)
         return status == 200
+    if action == "submit":
+        round_before = request.round
+        response = client.post(reverse("request_submit", args=[pk]))
+        assert response.status_code in (302, 403)
+        return EgressRequest.objects.get(pk=pk).round > round_before
     if action == "cancel":
         response = client.post(reverse("request_cancel", args=[pk]), {"reason": "no longer needed"})
         assert response.status_code in (302, 403)
@@ -62,6 +69,29 @@ def test_request_actions_follow_the_matrix(client, scenario, persona, action):
     world, request, _ = scenario
     allowed = _request_action_allowed(_as(client, world, persona), request, action)
     assert allowed == REQUEST_MATRIX[persona][action], f"{persona} {action}"
+
+
+@pytest.mark.parametrize("action", REQUEST_ACTIONS)
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_draft_actions_follow_the_matrix(client, world, persona, action):
+    draft = draft_world(world)
+    allowed = _request_action_allowed(_as(client, world, persona), draft, action)
+    assert allowed == DRAFT_MATRIX[persona][action], f"{persona} {action}"
+
+
+# The detail page's buttons: a draft's Edit/Submit/Cancel are offered to exactly who may use them.
+BUTTONS = {"edit": "can_edit", "submit": "can_submit", "cancel": "can_cancel"}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_draft_buttons_follow_the_matrix(client, world, persona):
+    draft = draft_world(world)
+    response = _as(client, world, persona).get(reverse("request_detail", args=[draft.pk]))
+    if not DRAFT_MATRIX[persona]["view"]:
+        assert response.status_code == 403
+        return
+    shown = {action: response.context[flag] for action, flag in BUTTONS.items()}
+    assert shown == {action: DRAFT_MATRIX[persona][action] for action in BUTTONS}
 
 
 def _grant_action_allowed(client, grant, action: str) -> bool:

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from policies.choices import ConnectionKind
 from policies.services.requests import egress_request_create
+from tests.factories import fixture_save
 from tests.policies.reconciler.conftest import point_at
 from tests.support.kube import strict_validator
 from tests.support.manifest_validation import with_extra_rule
@@ -104,7 +105,7 @@ class ServerCheckTests:
 
     def test_a_directory_target_is_skipped_and_says_so(self, world, pending, tmp_path):
         world.cluster.connection_kind, world.cluster.directory_path = ConnectionKind.DIRECTORY, str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         check = api(world.lead, pending)["server_check"]
         assert check["state"] == "skipped" and "GitOps directory" in check["message"]
         assert 'data-server-check="skipped"' in page(world.lead, pending)

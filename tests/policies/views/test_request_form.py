@@ -8,7 +8,7 @@ from policies.choices import RequestStatus
 from policies.models import EgressRequest
 from policies.services.approvals import egress_request_request_changes
 from policies.services.requests import egress_request_create
-from tests.factories import IdentityFactory, MembershipFactory, NamespaceFactory, UserFactory
+from tests.factories import IdentityFactory, MembershipFactory, NamespaceFactory, UserFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -95,7 +95,7 @@ class LiveValidationTests:
 
     def test_request_warnings_follow_duration_and_production(self, dev, world):
         world.cluster.environment = "prod"
-        world.cluster.save()
+        fixture_save(world.cluster)
         data = form_data(world, duration_days="300")
         content = dev.post(reverse("request_check"), data, headers=HTMX).content.decode()
         assert 'id="request-flags" hx-swap-oob="true"' in content
