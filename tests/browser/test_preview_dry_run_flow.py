@@ -29,7 +29,9 @@ def requests_for_review(demo_data, kube):  # noqa: F811
         kube.add_namespace(name)
     point_at(Cluster.objects.get(name="demo"), kube.url)
     dev = get_user_model().objects.get(username="payments-dev")
-    identity = WorkloadIdentity.objects.get(namespace__name="payments", service_account="checkout")
+    identity = WorkloadIdentity.objects.get(
+        namespace__cluster__name="demo", namespace__name="payments", service_account="checkout"
+    )
     created = {}
     for host in (REFUSED_HOST, ACCEPTED_HOST):
         data = RequestInput(
