@@ -280,6 +280,10 @@ EGRESSUI_READINESS_DAYS = env_int("EGRESSUI_READINESS_DAYS", 14, minimum=1)
 EGRESSUI_EXPIRY_NOTICE_DAYS = [int(d) for d in env_list("EGRESSUI_EXPIRY_NOTICE_DAYS", ["7", "1"])]
 # Istio CRD bundle used to validate rendered objects (tests, and the connection report).
 EGRESSUI_ISTIO_CRDS = env_str("EGRESSUI_ISTIO_CRDS", str(BASE_DIR.parent / "shared" / "istio" / "crd-all.gen.yaml"))
+# Gateway API CRD bundle (standard channel) for the ambient waypoint `Gateway`; Istio does not ship it.
+EGRESSUI_GATEWAY_API_CRDS = env_str(
+    "EGRESSUI_GATEWAY_API_CRDS", str(BASE_DIR.parent / "shared" / "gateway-api" / "standard-install.yaml")
+)
 # Cilium's CRD bundle (CiliumNetworkPolicy), for the same validation of mode `cilium`'s objects.
 EGRESSUI_CILIUM_CRDS = env_str("EGRESSUI_CILIUM_CRDS", str(BASE_DIR.parent / "shared" / "cilium" / "cilium-crds.yaml"))
 EGRESSUI_WEBHOOK_TIMEOUT = env_int("EGRESSUI_WEBHOOK_TIMEOUT", 5, minimum=1)

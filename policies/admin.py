@@ -30,6 +30,7 @@ from policies.services.clusters import (
     IDENTITY_FIELDS,
     cluster_create,
     cluster_delete,
+    cluster_mode_change_problem,
     cluster_update,
     workload_identity_delete,
     workload_identity_ensure,
@@ -281,6 +282,10 @@ class ClusterAdminForm(forms.ModelForm):
             values, changed=set(self.changed_data), from_command_line=False
         ).items():
             self.add_error(field, problem)
+        if self.instance.pk and "enforcement_mode" in self.changed_data:
+            problem = cluster_mode_change_problem(self.instance, self.initial.get("enforcement_mode", ""))
+            if problem:
+                self.add_error("enforcement_mode", problem)
         return cleaned
 
     def clean_ca_cert(self):

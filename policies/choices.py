@@ -11,6 +11,8 @@ class Environment(models.TextChoices):
 class EnforcementMode(models.TextChoices):
     # Sidecars plus an egress gateway (reference §1–§6). Other modes are added when they are rendered.
     ISTIO = "istio", "Istio sidecars + egress gateway"
+    # ztunnel plus an egress waypoint (reference §7; docs/rendering.md "istio-ambient").
+    ISTIO_AMBIENT = "istio-ambient", "Istio ambient + egress waypoint"
     # CiliumNetworkPolicy toFQDNs per service account; Hubble flows for monitoring (docs/rendering.md).
     CILIUM = "cilium", "Cilium toFQDNs (no mesh)"
 

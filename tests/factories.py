@@ -220,6 +220,9 @@ def cluster_admin_form(**fields) -> dict:
         "source_access_log_provider": "egressui-source-json",
         "origination_ca_certificates": "/etc/ssl/certs/ca-certificates.crt",
         "origination_credential_name": "",
+        "waypoint_name": "egress-waypoint",
+        "waypoint_namespace": "",
+        "istio_version": "",
         "cilium_version": "1.19",
         **fields,
     }

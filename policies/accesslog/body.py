@@ -1,12 +1,13 @@
 """Splitting what a log shipper sends into numbered JSON values: a JSON array (Fluent Bit's `json`
-format) or one JSON document per line (`json_lines`, `kubectl logs`). A line that is not JSON
-becomes a LineError for that line only; the others are still read."""
+format) or one JSON document per line (`json_lines`, `kubectl logs`); ztunnel's text lines are read
+as well. A line that is neither becomes a LineError for that line only; the others are still read."""
 
 import re
 from collections.abc import Iterable, Iterator
 
 import orjson
 
+from policies.accesslog import ztunnel
 from policies.accesslog.parse import LineError
 
 _ARRAY = re.compile(rb"\s*\[")
@@ -25,7 +26,9 @@ def decode_line(raw: bytes | str, *, max_line_bytes: int) -> object:
     except orjson.JSONDecodeError as exc:
         if "utf-8" in str(exc).lower():
             return LineError("the line is not UTF-8 text")
-        return LineError(f"the line is not JSON ({exc.msg})")
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        record = ztunnel.parse_text(text)  # ztunnel's default text format (ambient clusters)
+        return record if record is not None else LineError(f"the line is not JSON ({exc.msg})")
 
 
 def iter_lines(lines: Iterable[bytes | str], *, max_line_bytes: int, first: int = 1) -> Iterator[tuple[int, object]]:

@@ -103,6 +103,69 @@ def source_record(
     }
 
 
+# The ambient demo cluster (`demo-ambient`): the waypoint's lines for the payments grants, and
+# ztunnel's lines for connections that went past the mesh — (service account, destination address,
+# ztunnel error, how many lines). The error-free one passed through; the timed-out one was dropped
+# by the enforced namespace's NetworkPolicy.
+DEMO_AMBIENT_WAYPOINT = (
+    ("checkout", "api.stripe.com", "inbound-vip|443|tcp|api.stripe.com", {}, 30),
+    ("refunds", "api.stripe.com", "inbound-vip|443|tcp|api.stripe.com", {}, 6),
+    (
+        "refunds",
+        "api.adyen.com",
+        "inbound-vip|443|tcp|api.adyen.com",
+        {"connection_termination_details": "rbac_access_denied_matched_policy[none]"},
+        2,
+    ),
+)
+DEMO_AMBIENT_ZTUNNEL = (
+    ("checkout", "198.51.100.61:443", "io error: deadline has elapsed", 3),
+    ("refunds", "203.0.113.70:5432", "io error: deadline has elapsed", 2),
+)
+
+
+def demo_ambient_access_log(*, trust_domain: str, start: datetime, end: datetime, seed: int = 11) -> list[dict]:
+    rng = random.Random(seed)
+
+    def moment() -> str:
+        return (start + (end - start) * rng.random()).isoformat()
+
+    lines = []
+    for account, host, upstream, logged, count in DEMO_AMBIENT_WAYPOINT:
+        principal = f"spiffe://{trust_domain}/ns/payments/sa/{account}"
+        for _ in range(count):
+            lines.append(
+                {
+                    "start_time": moment(),
+                    "sni": host,
+                    "source_principal": principal,
+                    "upstream_cluster": upstream,
+                    "response_flags": "-",
+                    "bytes_sent": rng.randrange(2_000, 60_000),
+                    "bytes_received": rng.randrange(500, 5_000),
+                    **logged,
+                }
+            )
+    for account, address, error, count in DEMO_AMBIENT_ZTUNNEL:
+        for _ in range(count):
+            lines.append(
+                {
+                    "time": moment(),
+                    "scope": "access",
+                    "message": "connection complete",
+                    "src.identity": f"spiffe://{trust_domain}/ns/payments/sa/{account}",
+                    "dst.addr": address,
+                    "direction": "outbound",
+                    "error": error,
+                    "bytes_sent": 0,
+                    "bytes_recv": 0,
+                    "duration": "10000ms",
+                }
+            )
+    lines.sort(key=lambda line: line.get("start_time") or line["time"])
+    return lines
+
+
 # Hubble policy verdicts on demo-cilium: (namespace, service account, verdict, names, address, port,
 # how many). `storefront` is enforced: its grant is used, pastebin is dropped on the node. `analytics`
 # is observed: nothing is dropped, and its ungranted destinations are what enforcing would block.

@@ -6,9 +6,10 @@ sidecars log their catch-all connections with (`source_namespace` and `source_se
 the proxy's own identity, `downstream_local_address`: the original destination; docs/monitoring.md
 §1), and Istio's default JSON format (`requested_server_name`, `response_code_details`, …; it names
 no source identity, so its lines have an unknown principal unless `%DOWNSTREAM_PEER_URI_SAN%` is
-added as `downstream_peer_uri_san`). Envoy writes `-` or null for empty values. A record whose only
-content is a `log` string (a container log line collected without a JSON parser) is unwrapped first.
-Hubble's flows (mode cilium) come through the same parser: `hubble.py`.
+added as `downstream_peer_uri_san`). In ambient clusters the waypoint logs in the gateway's format,
+and ztunnel's connection lines (`ztunnel.py`) are read too. Envoy writes `-` or null for empty
+values. A record whose only content is a `log` string (a container log line collected without a
+JSON parser) is unwrapped first. Hubble's flows (mode cilium) come through the same parser: `hubble.py`.
 """
 
 import ipaddress
@@ -20,6 +21,7 @@ from typing import NamedTuple
 import idna
 import orjson
 
+from policies.accesslog import ztunnel
 from policies.accesslog.classify import CATCH_ALLS, classify
 from policies.constants import MAX_HOST_LENGTH
 from policies.manifests.names import WILDCARD_SNI_LABEL
@@ -176,22 +178,22 @@ def _principal(raw: str) -> str:
     return principal
 
 
-def _time(record: dict, oldest: datetime, newest: datetime) -> datetime:
-    raw = record.get("start_time")
+def _time(record: dict, oldest: datetime, newest: datetime, key: str = "start_time") -> datetime:
+    raw = record.get(key)
     if raw is None or raw in ("", "-"):
-        raise LineError("start_time: missing; every line needs the connection's start time")
+        raise LineError(f"{key}: missing; every line needs the connection's time")
     if type(raw) is not str:
-        raise LineError(f"start_time: expected an ISO 8601 time, got {_type_name(raw)}")
+        raise LineError(f"{key}: expected an ISO 8601 time, got {_type_name(raw)}")
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise LineError(f"start_time: {raw[:40]!r} is not an ISO 8601 time") from None
+        raise LineError(f"{key}: {raw[:40]!r} is not an ISO 8601 time") from None
     if moment.tzinfo is not UTC:  # Envoy writes UTC with a Z: no conversion in the common case
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     if moment < oldest:
-        raise LineError(f"start_time: {raw} is older than the retention period")
+        raise LineError(f"{key}: {raw} is older than the retention period")
     if moment > newest:
-        raise LineError(f"start_time: {raw} is in the future")
+        raise LineError(f"{key}: {raw} is in the future")
     return moment
 
 
@@ -284,6 +286,8 @@ class LineParser:
             raise LineError(
                 f"cluster: the line is from cluster {cluster[:63]!r}, this feed is for {self.cluster_name!r}"
             )
+        if ztunnel.is_ztunnel(record):
+            return self._ztunnel(record)
         moment = _time(record, self.oldest, self.newest)
 
         upstream_cluster = _text(record, "upstream_cluster")
@@ -329,6 +333,35 @@ class LineParser:
             _whole_number(record, "bytes_received", MAX_BYTES),
             detail[:MAX_DETAIL_LENGTH],
             protocol,
+        )
+
+    def _ztunnel(self, record: dict) -> AccessEvent | None:
+        """A ztunnel connection line (`ztunnel.py`); None for a line about traffic inside the mesh."""
+        end = _time(record, self.oldest, self.newest, key="time")
+        try:
+            verdict, detail = ztunnel.verdict(record, _text(record, "error"))
+        except ztunnel.Skipped:
+            return None
+        raw_principal = _text(record, "src.identity")
+        principal = ""
+        if raw_principal:
+            principal = _normalized_principal(raw_principal) or ""
+            if not principal:
+                raise LineError(f"src.identity: {raw_principal[:80]!r} is not a principal")
+        address = _text(record, "dst.addr")
+        if not address:
+            raise LineError("dst.addr: missing; a connection line names where it went")
+        raw_host, port = _split_authority(address)
+        return AccessEvent(
+            ztunnel.start_time(end, record.get("duration")),
+            principal,
+            _host("dst.addr", raw_host),
+            verdict,
+            port,
+            _whole_number(record, "bytes_sent", MAX_BYTES),
+            _whole_number(record, "bytes_recv", MAX_BYTES),
+            detail[:MAX_DETAIL_LENGTH],
+            PROTOCOL_TCP,  # ztunnel sees bytes, not TLS or HTTP
         )
 
 

@@ -12,7 +12,7 @@ from policies.api.filtering import contains_nul
 from policies.api.monitoring import IngestStateSerializer
 from policies.api.strict import InputSerializer, RejectUnknownFields
 from policies.audit_export import AUDIT_COLUMNS
-from policies.choices import ClusterStatus, Protocol
+from policies.choices import ClusterStatus, EnforcementMode, Protocol
 from policies.constants import (
     DEFAULT_PORT,
     MAX_DESTINATIONS_PER_REQUEST,
@@ -556,6 +556,22 @@ class ManifestListSerializer(serializers.Serializer):
     apiVersion = serializers.CharField(default="v1")  # noqa: N815 (Kubernetes field name)
     kind = serializers.CharField(default="List")
     items = serializers.ListField(child=serializers.JSONField(), help_text="Desired objects, in apply order.")
+
+
+class ClusterModeMigrateSerializer(InputSerializer):
+    """The new mode and the settings it reads (`docs/rendering.md`, "Changing a cluster's mode")."""
+
+    enforcement_mode = serializers.ChoiceField(choices=EnforcementMode.choices)
+    waypoint_name = serializers.CharField(required=False, max_length=63)
+    waypoint_namespace = serializers.CharField(required=False, allow_blank=True, max_length=63)
+    waypoint_managed_by_platform = serializers.BooleanField(required=False)
+    istio_version = serializers.CharField(required=False, allow_blank=True, max_length=16)
+
+    def validate(self, attrs):
+        bad = {name: ["Null characters are not allowed."] for name, value in attrs.items() if contains_nul(value)}
+        if bad:
+            raise serializers.ValidationError(bad)
+        return attrs
 
 
 class ReconcileQueuedSerializer(serializers.Serializer):

@@ -60,6 +60,7 @@ clusters_urls = [
     path("clusters/<id:pk>/", clusters.ClusterDetailApi.as_view(), name="cluster-detail"),
     path("clusters/<id:pk>/manifests/", clusters.ClusterManifestsApi.as_view(), name="cluster-manifests"),
     path("clusters/<id:pk>/reconcile/", clusters.ClusterReconcileApi.as_view(), name="cluster-reconcile"),
+    path("clusters/<id:pk>/migrate-mode/", clusters.ClusterModeMigrateApi.as_view(), name="cluster-migrate-mode"),
     path("reconcile-runs/", clusters.ReconcileRunListApi.as_view(), name="reconcile-run-list"),
     path("reconcile-runs/<id:pk>/", clusters.ReconcileRunDetailApi.as_view(), name="reconcile-run-detail"),
 ]

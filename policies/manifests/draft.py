@@ -14,6 +14,7 @@ class Draft:
     spec: dict | list  # a list for a CiliumNetworkPolicy's `specs`
     grants: str = ""  # the grants annotation: labels of the grants served, oldest first
     body: str = "spec"  # the top-level field `spec` goes into (a CiliumNetworkPolicy's rule list is `specs`)
+    labels: tuple[tuple[str, str], ...] = ()  # beyond egressui's own (e.g. ambient's istio.io/use-waypoint)
 
 
 def grant_labels(grants: dict[int, str]) -> str:

@@ -10,7 +10,8 @@ from policies.constants import DEFAULT_CILIUM_VERSION, SYSTEM_CA_BUNDLE
 # Plain strings: the renderer compares them thousands of times.
 OBSERVE, ENFORCE = str(NamespaceEnforcement.OBSERVE.value), str(NamespaceEnforcement.ENFORCE.value)
 IN_CLUSTER_ALLOW, IN_CLUSTER_RESTRICT = str(InClusterEgress.ALLOW.value), str(InClusterEgress.RESTRICT.value)
-MODE_ISTIO, MODE_CILIUM = str(EnforcementMode.ISTIO.value), str(EnforcementMode.CILIUM.value)
+MODE_ISTIO, MODE_AMBIENT = str(EnforcementMode.ISTIO.value), str(EnforcementMode.ISTIO_AMBIENT.value)
+MODE_CILIUM = str(EnforcementMode.CILIUM.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +42,24 @@ class ClusterSettings:
     origination_credential_name: str = ""  # wins over the CA path when set
     mode: str = MODE_ISTIO  # the enforcement mode: which builders render it (render.MODE_BUILDERS)
     cilium_version: str = DEFAULT_CILIUM_VERSION  # "MAJOR.MINOR" of Cilium in the cluster (mode cilium)
+    # istio-ambient only (reference §7): the egress waypoint, and who runs it.
+    waypoint_name: str = "egress-waypoint"
+    waypoint_namespace: str = ""  # "" = the egress namespace
+    waypoint_managed_by_platform: bool = False  # True: egressui only refers to it, never renders it
+    istio_version: str = ""  # "1.30": decides which wildcards a waypoint can serve; "" = unknown (1.24)
 
     @property
     def system_namespaces(self) -> frozenset[str]:
         """Namespaces whose pods must never be locked down as an app namespace would be."""
         if self.mode == MODE_CILIUM:
             return frozenset({self.dns_namespace, "kube-system"})  # no mesh: DNS, and Cilium's own agents
-        return frozenset({self.egress_namespace, self.istiod_namespace, self.dns_namespace, self.gateway_namespace})
+        return frozenset(
+            {self.egress_namespace, self.istiod_namespace, self.dns_namespace, self.gateway_namespace, self.waypoint_ns}
+        )
+
+    @property
+    def waypoint_ns(self) -> str:
+        return self.waypoint_namespace or self.egress_namespace
 
     @property
     def cluster_domain(self) -> str:

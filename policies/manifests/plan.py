@@ -11,6 +11,7 @@ working and the newer one is reported (a preview shows this before anyone approv
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from policies.choices import Protocol
@@ -39,6 +40,24 @@ HTTP_CLASS = "http"
 PORT_TLS, PORT_HTTP, PORT_TCP = "TLS", "HTTP", "TCP"
 
 FQDN, WILDCARD, TCP, DIRECT = "fqdn", "wildcard", "tcp", "direct"
+DYNAMIC = "dynamic"  # a wildcard the proxy resolves per connection (DYNAMIC_DNS, ambient waypoints)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRules:
+    """Where a mode's data plane differs in what it can carry; everything else is planned alike.
+
+    `serving_hosts`: a wildcard may be routed to one host serving every name under it (§4.1).
+    `dynamic_wildcard(protocol)`: None when the mode has no per-connection wildcards, else "" when a
+    wildcard of that protocol is served as such, or the reason it is not.
+    `gateway_ports`: http routes need a gateway Service port of their own (sidecar mode's gateway)."""
+
+    serving_hosts: bool = True
+    dynamic_wildcard: Callable[[str], str] | None = None
+    gateway_ports: bool = True
+
+
+SIDECAR_RULES = PlanRules()
 
 # A TCP pool routed through the gateway lists each address as a STATIC endpoint; wider ranges
 # are not a pool of interchangeable servers and need the direct exception.
@@ -167,7 +186,7 @@ def _tcp_candidate(grant: GrantSpec) -> _Candidate | str:
     return _Candidate(host, TCP, grant.protocol, grant.port, host, cidr)
 
 
-def _candidates(grant: GrantSpec, serving: dict[str, str]) -> list[tuple[str, _Candidate | str]]:
+def _candidates(grant: GrantSpec, serving: dict[str, str], rules: PlanRules) -> list[tuple[str, _Candidate | str]]:
     """(host named in reports, candidate route or the reason there is none) for one grant."""
     if grant.protocol not in PROTOCOLS:
         return [(grant.host, f"Unknown protocol {grant.protocol!r}.")]
@@ -192,6 +211,9 @@ def _candidates(grant: GrantSpec, serving: dict[str, str]) -> list[tuple[str, _C
             return [(host, f"The cluster names {target!r} as the host serving {host}; that is not a host name.")]
         return [(host, _Candidate(host, WILDCARD, grant.protocol, grant.port, target))]
     if not grant.expanded_hosts:
+        if rules.dynamic_wildcard is not None:
+            reason = rules.dynamic_wildcard(grant.protocol)
+            return [(host, reason or _Candidate(host, DYNAMIC, grant.protocol, grant.port, host))]
         return [
             (
                 host,
@@ -276,10 +298,11 @@ def unrenderable_for(grant: GrantSpec, host: str, reason: str) -> Unrenderable:
     )
 
 
-def build_plan(data: RenderInput) -> Plan:
+def build_plan(data: RenderInput, rules: PlanRules = SIDECAR_RULES) -> Plan:
     cluster = data.cluster
     serving = {
-        wildcard.lower().rstrip("."): host.lower().rstrip(".") for wildcard, host in cluster.wildcard_serving_hosts
+        wildcard.lower().rstrip("."): host.lower().rstrip(".")
+        for wildcard, host in (cluster.wildcard_serving_hosts if rules.serving_hosts else ())
     }
     system = cluster.system_namespaces
     hosts: dict[str, HostPlan] = {}
@@ -289,7 +312,7 @@ def build_plan(data: RenderInput) -> Plan:
     # and check a route for conflicts only until it has been accepted; after that it always fits.
     expanded: dict[tuple, list[tuple[str, _Candidate | str]]] = {}
     accepted: set[_Candidate] = set()
-    shared_port = cluster.gateway_http_port == cluster.gateway_https_port
+    shared_port = rules.gateway_ports and cluster.gateway_http_port == cluster.gateway_https_port
     for grant in effective_grants(data):
         label = grant.label
 
@@ -311,7 +334,7 @@ def build_plan(data: RenderInput) -> Plan:
         key = (grant.host, grant.protocol, grant.port, grant.tcp_direct, grant.expanded_hosts)
         candidates = expanded.get(key)
         if candidates is None:
-            candidates = expanded[key] = _candidates(grant, serving)
+            candidates = expanded[key] = _candidates(grant, serving, rules)
         for reported_host, candidate in candidates:
             if isinstance(candidate, str):
                 report(reported_host, candidate)

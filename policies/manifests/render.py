@@ -2,8 +2,8 @@
 
 No database, clock, network or randomness: the same input gives the same objects in the same
 order, hence byte-identical YAML. Each enforcement mode has its own builders (`MODE_BUILDERS`):
-`istio` (sidecars + egress gateway, below) and `cilium` (`cilium.py`); the namespace and grant
-planning of `plan.py` is shared.
+`istio` (sidecars + egress gateway, below), `istio-ambient` (egress waypoint, `ambient.py`) and
+`cilium` (`cilium.py`); the namespace and grant planning of `plan.py` is shared.
 """
 
 import gc
@@ -18,22 +18,25 @@ from policies.constants import (
     LABEL_MANAGED_BY,
     LABEL_MANAGED_BY_VALUE,
 )
-from policies.manifests import cilium, istio, networkpolicy
+from policies.manifests import ambient, cilium, istio, networkpolicy
 from policies.manifests.draft import Draft
-from policies.manifests.inputs import MODE_CILIUM, MODE_ISTIO, RenderInput, RenderResult, Unrenderable
+from policies.manifests.inputs import MODE_AMBIENT, MODE_CILIUM, MODE_ISTIO, RenderInput, RenderResult, Unrenderable
 from policies.manifests.plan import build_plan
 from policies.manifests.serialize import canonical_json, object_sort_key
 
 
 def _finish(draft: Draft, cluster_name: str) -> dict:
     annotations = {ANNOTATION_GRANTS: draft.grants}
+    labels = {LABEL_MANAGED_BY: LABEL_MANAGED_BY_VALUE, LABEL_CLUSTER: cluster_name}
+    if draft.labels:
+        labels = dict(sorted({**dict(draft.labels), **labels}.items()))
     obj = {
         "apiVersion": draft.kind.api_version,
         "kind": draft.kind.kind,
         "metadata": {
             "name": draft.name,
             "namespace": draft.namespace,
-            "labels": {LABEL_MANAGED_BY: LABEL_MANAGED_BY_VALUE, LABEL_CLUSTER: cluster_name},
+            "labels": labels,
             "annotations": annotations,
         },
         draft.body: draft.spec,
@@ -94,6 +97,7 @@ def _istio_drafts(data: RenderInput) -> tuple[list[Draft], list[Unrenderable]]:
 # Enforcement mode → its builders: plain data in, drafts and the grants they cannot render out.
 MODE_BUILDERS: dict[str, Callable[[RenderInput], tuple[list[Draft], list[Unrenderable]]]] = {
     MODE_ISTIO: _istio_drafts,
+    MODE_AMBIENT: ambient.ambient_drafts,
     MODE_CILIUM: cilium.cilium_drafts,
 }
 

@@ -13,7 +13,7 @@ import orjson
 import yaml
 
 from policies.constants import ANNOTATION_CONTENT_HASH
-from policies.manifests.kinds import APPLY_ORDER
+from policies.manifests.kinds import APPLY_ORDER, kind_key
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -43,14 +43,14 @@ def content_hash(obj: dict) -> str:
 
 
 def object_key(obj: dict) -> tuple[str, str, str]:
-    """(kind, namespace, name): an object's identity in a cluster."""
+    """(kind key, namespace, name): an object's identity in a cluster (`kinds.kind_key`)."""
     metadata = obj["metadata"]
-    return obj["kind"], metadata.get("namespace", ""), metadata["name"]
+    return kind_key(obj), metadata.get("namespace", ""), metadata["name"]
 
 
 def object_sort_key(obj: dict) -> tuple[int, str, str]:
     metadata = obj["metadata"]
-    return APPLY_ORDER.get(obj["kind"], len(APPLY_ORDER)), metadata.get("namespace", ""), metadata["name"]
+    return APPLY_ORDER.get(kind_key(obj), len(APPLY_ORDER)), metadata.get("namespace", ""), metadata["name"]
 
 
 def dump_object_yaml(obj: dict) -> str:

@@ -148,6 +148,27 @@ class Cluster(models.Model):
         "grant matches names several labels deep.",
     )
 
+    # istio-ambient only (reference §7, docs/rendering.md): the egress waypoint and the Istio version.
+    waypoint_name = models.CharField(
+        max_length=63, default="egress-waypoint", validators=[dns_label], help_text="istio-ambient: the waypoint."
+    )
+    waypoint_namespace = models.CharField(
+        max_length=63,
+        blank=True,
+        validators=[dns_label],
+        help_text="istio-ambient: the waypoint's namespace; blank: the egress namespace.",
+    )
+    waypoint_managed_by_platform = models.BooleanField(
+        default=False,
+        help_text="istio-ambient: the platform team runs the waypoint; egressui only refers to it.",
+    )
+    istio_version = models.CharField(
+        max_length=16,
+        blank=True,
+        validators=[RegexValidator(r"^\d+\.\d+(\.\d+)?$", "Enter an Istio version such as 1.30 or 1.30.3.")],
+        help_text="istio-ambient: decides which wildcards the waypoint serves (HTTP from 1.28, TLS from 1.30).",
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -175,7 +175,7 @@ class KubernetesTarget:
         for item in body.get("items") or []:
             if not is_ours(item, self.cluster_name):
                 meta = item.get("metadata") or {}
-                keys.add(ObjectKey(info.kind, meta.get("namespace") or "", meta.get("name", "")))
+                keys.add(ObjectKey(info.key, meta.get("namespace") or "", meta.get("name", "")))
         return keys
 
     def apply(self, obj: dict, *, dry_run: bool = False, create: bool = False) -> None:

@@ -63,7 +63,7 @@ class DirectoryTarget:
     def list_managed(self, info: KindInfo, *, metadata_only: bool = False) -> dict[ObjectKey, dict]:
         """Whole files always: reading them is the cost, whether or not the spec is compared."""
         self.calls["list"] += 1
-        return {key: obj for key, (_, _, obj) in self._scan().items() if key.kind == info.kind}
+        return {key: obj for key, (_, _, obj) in self._scan().items() if key.kind == info.key}
 
     def unmanaged_keys(self, info: KindInfo) -> None:
         """Each create checks the one file it writes (no list needed)."""

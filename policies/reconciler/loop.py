@@ -169,7 +169,7 @@ def _kinds_to_list(cluster) -> tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]]
     has nothing left to delete."""
 
     required = kinds_for_mode(cluster.enforcement_mode)
-    names = {info.kind for info in required}
+    names = {info.key for info in required}
     leftover = set(
         ManagedObject.objects.filter(cluster=cluster).exclude(kind__in=names).values_list("kind", flat=True).distinct()
     )
@@ -179,6 +179,7 @@ def _kinds_to_list(cluster) -> tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]]
 # What each mode needs installed, for the error when a kind is not served.
 _INSTALL_HINT = {
     "istio": "install the Istio CRDs (1.22 or later)",
+    "istio-ambient": "install the Istio CRDs (1.24 or later) and the Gateway API CRDs (the waypoint)",
     "cilium": "install Cilium (1.15 or later) with its CRDs",
 }
 

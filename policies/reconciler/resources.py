@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from policies.constants import ANNOTATION_CONTENT_HASH, ANNOTATION_GRANTS, LABEL_CLUSTER, LABEL_MANAGED_BY
 from policies.constants import LABEL_MANAGED_BY_VALUE as MANAGED_BY
-from policies.manifests.kinds import KIND_BY_NAME, KINDS, KindInfo, kinds_for_mode
+from policies.manifests.kinds import KIND_BY_NAME, KINDS, KindInfo, kind_key, kinds_for_mode
 
 # Verbs the reconciler uses on every rendered kind: list (one call per kind and run), patch
 # (server-side apply), create (the API server also asks for it when an apply creates the object),
@@ -53,7 +53,7 @@ def api_permissions_for_mode(mode: str) -> tuple[ApiPermission, ...]:
 
 
 class ObjectKey(NamedTuple):
-    """Identity of a managed object. Kind names are unique among the rendered kinds."""
+    """Identity of a managed object; `kind` is the kind key (`policies.manifests.kinds.kind_key`)."""
 
     kind: str
     namespace: str
@@ -65,7 +65,7 @@ class ObjectKey(NamedTuple):
 
 def key_of(obj: dict) -> ObjectKey:
     meta = obj.get("metadata") or {}
-    return ObjectKey(obj.get("kind", ""), meta.get("namespace") or "", meta.get("name", ""))
+    return ObjectKey(kind_key(obj), meta.get("namespace") or "", meta.get("name", ""))
 
 
 def kind_info(kind: str) -> KindInfo:

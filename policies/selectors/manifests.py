@@ -95,6 +95,10 @@ def cluster_settings(cluster: Cluster) -> ClusterSettings:
         origination_credential_name=cluster.origination_credential_name,
         mode=str(cluster.enforcement_mode),
         cilium_version=cluster.cilium_version,
+        waypoint_name=cluster.waypoint_name,
+        waypoint_namespace=cluster.waypoint_namespace,
+        waypoint_managed_by_platform=cluster.waypoint_managed_by_platform,
+        istio_version=cluster.istio_version,
     )
 
 

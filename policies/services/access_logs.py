@@ -83,7 +83,7 @@ def access_log_ingest(
         except LineError as exc:
             report.reject(number, exc.message)
             continue
-        if event is None:  # a Hubble flow that is not an egress request: nothing to record
+        if event is None:  # a Hubble flow that is not an egress request, a ztunnel line about the mesh
             continue
         batch.add(event)
         report.accepted += 1

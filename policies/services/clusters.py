@@ -46,8 +46,16 @@ CLUSTER_FIELDS = (
     "source_access_log_provider",
     "origination_ca_certificates",
     "origination_credential_name",
+    "waypoint_name",
+    "waypoint_namespace",
+    "waypoint_managed_by_platform",
+    "istio_version",
     "cilium_version",
 )
+
+
+# Settings a mode migration may change along with the mode (what the ambient renderer reads).
+MODE_FIELDS = ("waypoint_name", "waypoint_namespace", "waypoint_managed_by_platform", "istio_version", "cilium_version")
 
 
 def cluster_snapshot(cluster: Cluster) -> dict:
@@ -113,6 +121,9 @@ def cluster_update(*, cluster: Cluster, actor: Actor, **fields) -> Cluster:
     changed = {field for field in after if after[field] != before[field]}
     if not changed:
         return cluster
+    problem = cluster_mode_change_problem(cluster, before["enforcement_mode"]) if "enforcement_mode" in changed else ""
+    if problem:
+        raise ValidationFailed.on("enforcement_mode", problem)
     _check_files(cluster, changed=changed, actor=actor)
     cluster.save()
     audit_event_record(
@@ -125,6 +136,64 @@ def cluster_update(*, cluster: Cluster, actor: Actor, **fields) -> Cluster:
         after={field: after[field] for field in sorted(changed)},
     )
     cluster_mark_for_reconcile(cluster_ids=[cluster.pk], reason="cluster settings changed")
+    return cluster
+
+
+def cluster_mode_change_problem(cluster: Cluster, old_mode: str) -> str:
+    """Why a plain settings change may not change the cluster's mode, or "": a cluster holding objects
+    changes mode only through the mode migration (`cluster_mode_migrate`), which says so in the audit
+    log and replaces the objects in one reconcile."""
+    from policies.models import ManagedObject
+
+    count = ManagedObject.objects.filter(cluster_id=cluster.pk).count() if cluster.pk else 0
+    if not count:
+        return ""
+    return (
+        f"Cluster {cluster.name} holds {count} object(s) rendered in mode {old_mode}; change its mode with the "
+        "mode migration (manage.py migrate_cluster_mode, docs/rendering.md), which replaces them in one reconcile."
+    )
+
+
+@transaction.atomic
+def cluster_mode_migrate(*, cluster: Cluster, actor, mode: str, **fields) -> Cluster:
+    """Move a cluster that holds objects to another enforcement mode (docs/rendering.md, "Changing a
+    cluster's mode"). Only the mode and the settings the new mode reads change here; the next
+    reconcile renders the new mode's set, applies it (objects of the same kind and name, such as
+    ServiceEntries and the namespaces' NetworkPolicies, are updated in place) and deletes what only
+    the old mode had, all in one run. Audited with the objects the cluster held before."""
+    from policies.choices import EnforcementMode
+    from policies.models import ManagedObject
+
+    _require_admin(actor)
+    if mode not in EnforcementMode.values:
+        raise ValidationFailed.on("enforcement_mode", f"Unknown enforcement mode {mode!r}.")
+    unknown = set(fields) - set(MODE_FIELDS)
+    if unknown:
+        raise ValidationFailed.on(sorted(unknown)[0], "Not a setting of the enforcement mode.")
+    cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+    if cluster.enforcement_mode == mode:
+        raise ValidationFailed.on("enforcement_mode", f"Cluster {cluster.name} is already in mode {mode}.")
+    before = cluster_snapshot(cluster)
+    cluster.enforcement_mode = mode
+    for field, value in fields.items():
+        setattr(cluster, field, value)
+    full_clean(cluster)
+    after = cluster_snapshot(cluster)
+    changed = sorted(field for field in after if after[field] != before[field])
+    held = ManagedObject.objects.filter(cluster=cluster).count()
+    cluster.save()
+    audit_event_record(
+        event_type=AuditEventType.CLUSTER_UPDATED,
+        actor=actor,
+        actor_repr=None if actor else "operator",
+        subject=cluster,
+        cluster=cluster,
+        before={field: before[field] for field in changed},
+        after={field: after[field] for field in changed},
+        message=f"enforcement mode migrated from {before['enforcement_mode']} to {mode}; the next reconcile "
+        f"replaces the {held} object(s) of the old mode",
+    )
+    cluster_mark_for_reconcile(cluster_ids=[cluster.pk], reason=f"enforcement mode migrated to {mode}")
     return cluster
 
 

@@ -31,7 +31,7 @@ def test_masked_preview_and_hidden_sync_error(failed_sync, session):
         expect(page.get_by_text(SECRET_DETAIL)).to_have_count(0)
     with searcher.step("a preview shows payments' share as counts"):
         searcher.goto("/requests/new/")
-        page.get_by_label("search/indexer").check()
+        page.get_by_label("demo/search/indexer", exact=True).check()
         page.get_by_label("Host", exact=True).fill("api.stripe.com")
         page.get_by_label("Justification").fill("Billing for search ads.")
         page.get_by_role("button", name="Preview Kubernetes objects").click()

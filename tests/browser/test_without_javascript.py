@@ -15,7 +15,7 @@ def test_request_and_approve_without_javascript(session, demo_data):
     page = dev.page
     with dev.step("refused input comes back with the reasons"):
         dev.goto("/requests/new/")
-        page.get_by_label("payments/refunds").check()
+        page.get_by_label("demo/payments/refunds", exact=True).check()
         page.get_by_label("Host", exact=True).fill("*.com")
         page.get_by_role("button", name="Submit for approval").click()
         expect(page.locator("#dest-0-check")).to_contain_text("public suffix com")

@@ -5,8 +5,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from policies.choices import AuditEventType, GrantStatus, RequestStatus
-from policies.models import AuditEvent, EgressRequest, Grant, Namespace
+from policies.models import AccessRecord, AuditEvent, Cluster, EgressRequest, Grant, Namespace
 from policies.selectors.audit import audit_chain_verify
+from policies.selectors.manifests import cluster_render
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +30,28 @@ class SeedDemoTests:
             ("demo", "search"): ("search", "enforce"),
             ("demo", "ledger"): ("payments", "enforce"),
             ("demo", "reports"): ("search", "observe"),
+            ("demo-ambient", "payments"): ("payments", "enforce"),
             ("demo-cilium", "storefront"): ("payments", "enforce"),
             ("demo-cilium", "analytics"): ("search", "observe"),
         }
         assert not Grant.objects.filter(identity__namespace__name__in=["ledger", "reports"]).exists()
+        ambient = Cluster.objects.get(name="demo-ambient")
+        assert ambient.enforcement_mode == "istio-ambient" and ambient.connection_kind == "directory"
+        ambient_grants = Grant.objects.filter(identity__namespace__cluster=ambient, status=GrantStatus.ACTIVE)
+        assert {(g.identity.service_account, g.host, g.protocol) for g in ambient_grants} == {
+            ("checkout", "api.stripe.com", "tls"),
+            ("refunds", "api.stripe.com", "tls"),
+            ("checkout", "api.paypal.com", "http-originate"),
+            ("checkout", "203.0.113.16/30", "tcp"),
+        }
+        result = cluster_render(ambient)
+        assert not result.unrenderable
+        assert {obj["apiVersion"] for obj in result.objects if obj["kind"] == "Gateway"} == {
+            "gateway.networking.k8s.io/v1"
+        }
+        verdicts = set(AccessRecord.objects.filter(cluster=ambient).values_list("verdict", flat=True))
+        assert verdicts == {"allowed", "denied", "blocked_at_source"}
+        assert AccessRecord.objects.filter(cluster=ambient, grant__isnull=False).exists()
         # Teams, memberships, rules and the platform admin came through the services: each has its event.
         for model in ("team", "teammembership", "approvalrule", "approvalrulestep", "domainlist"):
             written = {str(pk) for pk in apps.get_model("policies", model).objects.values_list("pk", flat=True)}

@@ -163,7 +163,9 @@ _ROOT = str(Path(__file__).resolve().parents[2]) + "/"
 def _caller() -> str:
     """The innermost project line that made the write, so a violation says where to look."""
     for frame in reversed(traceback.extract_stack()):
-        if frame.filename.startswith(_ROOT) and frame.filename != __file__:
+        # A virtualenv may live inside the checkout (`make install` puts it in .venv): skip libraries.
+        in_project = frame.filename.startswith(_ROOT) and "site-packages" not in frame.filename
+        if in_project and frame.filename != __file__:
             return f"{frame.filename.removeprefix(_ROOT)}:{frame.lineno}"
     return "?"
 

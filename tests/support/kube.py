@@ -287,7 +287,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
 
     def get(self, plural: str, namespace: str | None, name: str) -> dict | None:
         """The object as the API server would return it (with managedFields), or None."""
-        resources = [resource for resource in self._kinds if resource.plural == plural]
+        resources = self._resources_by_plural(plural)
         for key in ((resource, namespace, name) for resource in resources):
             obj = self.objects._objects.get(key)
             if obj is not None and not obj.deleted:
@@ -428,10 +428,15 @@ class ApiEmulator(kmock.KubernetesEmulator):
             return "get" if request.name else ("watch" if request.params.get("watch") == "true" else "list")
         return {"POST": "create", "PUT": "update", "DELETE": "delete"}.get(method, method.lower())
 
+    def _resources_by_plural(self, plural: str) -> list:
+        """`plural` or `plural.group` (as kubectl spells it). Two groups serve `gateways` (Istio's and
+        the Gateway API's, for ambient waypoints): the plain plural means Istio's, as it always has."""
+        matches = [r for r in self._kinds if plural in (r.plural, f"{r.plural}.{r.group}")]
+        return sorted(matches, key=lambda resource: not resource.group.endswith("istio.io"))
+
     def _resource_by_plural(self, plural: str):
-        for resource in self._kinds:
-            if resource.plural == plural:
-                return resource
+        for resource in self._resources_by_plural(plural):
+            return resource
         raise KeyError(f"{plural} is not served by this emulator")
 
     def _served(self, resource) -> bool:

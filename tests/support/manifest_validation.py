@@ -4,6 +4,8 @@
   (`settings.EGRESSUI_ISTIO_CRDS`), closed so unknown fields are errors (what `fieldValidation=Strict`
   does), **and** every `x-kubernetes-validations` CEL rule (cel-python), **and** the checks istiod's
   validating webhook adds (reference §10: name forms, port names, exportTo, SNI hosts, …).
+- Gateway API kinds (the ambient waypoint): the same schema and CEL checks against the Gateway API
+  bundle (`settings.EGRESSUI_GATEWAY_API_CRDS`).
 - NetworkPolicy: `kubernetes-validate` in strict mode, plus the enums and formats the API server
   checks and the OpenAPI schema does not.
 - CiliumNetworkPolicy: the whole object against Cilium's CRD (`settings.EGRESSUI_CILIUM_CRDS`),
@@ -255,7 +257,7 @@ class ManifestValidator:
         if "spec" not in obj and not whole:
             return [*found, "spec is required"]
         found += crd.errors(obj)
-        webhook = _WEBHOOK.get(kind)
+        webhook = _WEBHOOK.get(kind) if str(api_version).split("/")[0].endswith(".istio.io") else None
         if webhook is not None and isinstance(obj["spec"], dict):
             found += webhook(obj["spec"], obj.get("metadata") or {})
         return found
@@ -559,18 +561,20 @@ CILIUM_CRDS_MISSING = (
 
 
 def default_validator() -> ManifestValidator:
-    """Istio's bundle, plus Cilium's where it is present (tests of Cilium objects skip without it).
-    Skips the calling test when Istio's bundle is absent (fails it under EGRESSUI_REQUIRE_SHARED=1)."""
+    """Istio's and the Gateway API's bundles, plus Cilium's where it is present (tests of Cilium objects
+    skip without it). Skips the calling test when Istio's or the Gateway API's bundle is absent (fails it
+    under EGRESSUI_REQUIRE_SHARED=1)."""
     from django.conf import settings
 
     istio = str(require_bundle(settings.EGRESSUI_ISTIO_CRDS, "EGRESSUI_ISTIO_CRDS"))
+    gateway_api = str(require_bundle(settings.EGRESSUI_GATEWAY_API_CRDS, "EGRESSUI_GATEWAY_API_CRDS"))
     cilium = cilium_crds_path()
-    return _validator_for(istio, str(cilium) if cilium else None)
+    return _validator_for(istio, gateway_api, str(cilium) if cilium else None)
 
 
 @cache
-def _validator_for(istio: str, cilium: str | None) -> ManifestValidator:
-    return ManifestValidator(istio, *([cilium] if cilium else []))
+def _validator_for(istio: str, gateway_api: str, cilium: str | None) -> ManifestValidator:
+    return ManifestValidator(istio, gateway_api, *([cilium] if cilium else []))
 
 
 def with_extra_rule(api_version: str, kind: str, rule: str, message: str) -> ManifestValidator:

@@ -32,6 +32,7 @@ def missing_bundles() -> list[str]:
 
     bundles = {
         "EGRESSUI_ISTIO_CRDS": settings.EGRESSUI_ISTIO_CRDS,
+        "EGRESSUI_GATEWAY_API_CRDS": settings.EGRESSUI_GATEWAY_API_CRDS,
         "EGRESSUI_CILIUM_CRDS": settings.EGRESSUI_CILIUM_CRDS,
     }
     return [f"{name}={path}" for name, path in bundles.items() if not Path(path).is_file()]

@@ -24,7 +24,7 @@ from policies.models import Cluster
 from policies.permissions import can_manage_clusters
 from policies.selectors.clusters import cluster_list, reconcile_run_list
 from policies.selectors.manifests import desired_objects_for_cluster
-from policies.services.clusters import cluster_create, cluster_update
+from policies.services.clusters import cluster_create, cluster_mode_migrate, cluster_update
 from policies.services.reconcile import cluster_reconcile_request
 
 TAG = "clusters"
@@ -154,3 +154,24 @@ class ClusterReconcileApi(APIView):
         body = {"run_id": run.pk, "run": s.ReconcileRunSerializer(reconcile_run_list().get(pk=run.pk)).data}
         location = reverse("api:reconcile-run-detail", args=[run.pk])
         return created(request, body, location, status_code=status.HTTP_202_ACCEPTED)
+
+
+class ClusterModeMigrateApi(APIView):
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, ClusterAdminPermission]
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Move a cluster to another enforcement mode (platform admins): audited; the next reconcile "
+        "applies the new mode's objects and deletes the old mode's in one run",
+        request=s.ClusterModeMigrateSerializer,
+        responses={200: s.ClusterSerializer},
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        cluster = _cluster_or_404(pk)
+        serializer = s.ClusterModeMigrateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        settings = dict(serializer.validated_data)
+        mode = settings.pop("enforcement_mode")
+        cluster_mode_migrate(cluster=cluster, actor=request.user, mode=mode, **settings)
+        return Response(s.ClusterSerializer(cluster_list().get(pk=cluster.pk), context={"request": request}).data)

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from policies.choices import ConnectionKind, EnforcementMode, Environment
 from policies.constants import DEFAULT_CILIUM_VERSION
 from policies.exceptions import ApplicationError
+from policies.management.ambient_options import add_ambient_arguments, ambient_settings
 from policies.services.clusters import cluster_create
 
 
@@ -27,6 +28,7 @@ class Command(BaseCommand):
             help=f"With --mode cilium: the cluster's Cilium release, MAJOR.MINOR (default {DEFAULT_CILIUM_VERSION}).",
         )
         parser.add_argument("--description", default="")
+        add_ambient_arguments(parser)
 
     def handle(self, *args, name, kubeconfig, in_cluster, directory, context, environment, mode, **options):
         if context and not kubeconfig:
@@ -41,6 +43,9 @@ class Command(BaseCommand):
             connection = {"connection_kind": ConnectionKind.IN_CLUSTER}
         else:
             connection = {"connection_kind": ConnectionKind.DIRECTORY, "directory_path": directory}
+        ambient = ambient_settings(options)
+        if ambient and mode != EnforcementMode.ISTIO_AMBIENT:
+            raise CommandError("--waypoint-*, --platform-waypoint and --istio-version go with --mode istio-ambient.")
         try:
             cluster = cluster_create(
                 actor=None,
@@ -50,6 +55,7 @@ class Command(BaseCommand):
                 cilium_version=version,
                 description=options["description"],
                 **connection,
+                **ambient,
             )
         except ApplicationError as exc:
             raise CommandError(exc.message) from None

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from policies.accesslog.demo import demo_access_log, demo_hubble_flows
+from policies.accesslog.demo import demo_access_log, demo_ambient_access_log, demo_hubble_flows
 from policies.choices import (
     ConnectionKind,
     EnforcementMode,
@@ -17,6 +17,7 @@ from policies.choices import (
     GrantStatus,
     NamespaceEnforcement,
     Protocol,
+    RequestStatus,
     RuleOutcome,
     TeamRole,
 )
@@ -41,6 +42,7 @@ from policies.services.teams import team_create
 from policies.services.users import platform_admin_set, user_create
 
 DEFAULT_PASSWORD = "egressui-demo"
+AMBIENT_CLUSTER = "demo-ambient"
 USERS = [
     # username, display name, superuser
     ("admin", "Platform Admin", True),
@@ -60,8 +62,8 @@ PRE_APPROVED = ["pypi.org", "files.pythonhosted.org", "registry.npmjs.org", "api
 
 class Command(BaseCommand):
     help = (
-        "Create demo users, teams, a cluster (and demo-cilium, in mode cilium), approval rules and requests "
-        "in every state (idempotent)."
+        "Create demo users, teams, three clusters (demo in mode istio, demo-ambient in istio-ambient, demo-cilium "
+        "in cilium), approval rules and requests in every state (idempotent)."
     )
 
     def add_arguments(self, parser):
@@ -84,7 +86,11 @@ class Command(BaseCommand):
         if not EgressRequest.objects.filter(team__slug__in=["payments", "search"]).exists():
             self._requests(users, teams, identities)
         with transaction.atomic():
+            ambient = self._ambient_cluster()
+            ambient_ids = self._ambient_identities(ambient, teams)
             cilium = self._cilium_cluster(teams)
+        if not EgressRequest.objects.filter(identities__namespace__cluster=ambient).exists():
+            self._ambient_requests(users, teams, ambient_ids)
         if not EgressRequest.objects.filter(identities__namespace__cluster=cilium["web"].namespace.cluster).exists():
             self._cilium_requests(users, teams, cilium)
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/ as:"))
@@ -154,6 +160,69 @@ class Command(BaseCommand):
             environment=Environment.PROD,
             **connection,
         )
+
+    def _ambient_cluster(self):
+        """A second directory target in mode istio-ambient, so `make run` shows both modes."""
+        cluster = Cluster.objects.filter(name=AMBIENT_CLUSTER).first()
+        if cluster is not None:
+            return cluster
+        return cluster_create(
+            actor=None,
+            name=AMBIENT_CLUSTER,
+            description="Ambient demo cluster (ztunnel + egress waypoint) created by seed_demo.",
+            environment=Environment.PROD,
+            enforcement_mode=EnforcementMode.ISTIO_AMBIENT,
+            istio_version="1.30",
+            connection_kind=ConnectionKind.DIRECTORY,
+            directory_path=str(Path(settings.VAR_DIR) / "gitops" / AMBIENT_CLUSTER),
+        )
+
+    def _ambient_identities(self, cluster, teams):
+        payments = namespace_assign(
+            actor=None,
+            cluster=cluster,
+            name="payments",
+            team=teams["payments"],
+            enforcement=NamespaceEnforcement.ENFORCE,
+        )
+        return {
+            account: workload_identity_ensure(actor=None, namespace=payments, service_account=account)
+            for account in ("checkout", "refunds")
+        }
+
+    def _ambient_requests(self, users, teams, ids):
+        """The payments namespace's grants on the ambient cluster: TLS through the waypoint for both
+        workloads, TLS origination for checkout, a TCP pool for refunds; then its traffic."""
+        data = RequestInput(
+            team=teams["payments"],
+            identities=[ids["checkout"], ids["refunds"]],
+            destinations=[DestinationInput(host="api.stripe.com", port=443)],
+            justification="Card payments from the ambient cluster.",
+            ticket_url="https://tickets.example.com/browse/PAY-140",
+            duration_days=90,
+        )
+        stripe = egress_request_create(requester=users["payments-dev"], data=data, submit=True)
+        more = RequestInput(
+            team=teams["payments"],
+            identities=[ids["checkout"]],
+            destinations=[
+                DestinationInput(host="api.paypal.com", port=443, protocol=Protocol.HTTP_ORIGINATE),
+                DestinationInput(host="203.0.113.16/30", port=5432, protocol=Protocol.TCP),
+            ],
+            justification="Legacy PayPal client (HTTP, upgraded at the waypoint) and the settlement database pool.",
+            ticket_url="https://tickets.example.com/browse/PAY-141",
+            duration_days=90,
+        )
+        legacy = egress_request_create(requester=users["payments-dev"], data=more, submit=True)
+        for request in (stripe, legacy):
+            for approver in ("payments-lead", "secops"):
+                request.refresh_from_db()
+                if request.status == RequestStatus.SUBMITTED:
+                    egress_request_approve(request=request, approver=users[approver])
+        cluster = ids["checkout"].namespace.cluster
+        start = Grant.objects.filter(identity__namespace__cluster=cluster).aggregate(start=Max("valid_from"))["start"]
+        lines = demo_ambient_access_log(trust_domain=cluster.trust_domain, start=start, end=timezone.now())
+        access_log_ingest(cluster=cluster, records=list(enumerate(lines, start=1)))
 
     def _identities(self, cluster, teams):
         """The teams' namespaces: payments and search enforced with grants (below), ledger enforced

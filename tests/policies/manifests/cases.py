@@ -183,3 +183,67 @@ CILIUM_CASES: dict[str, tuple[list[GrantSpec], dict]] = {
         {"cilium_version": "1.18"},
     ),
 }
+
+
+# --- istio-ambient ---------------------------------------------------------------------------------
+
+AMBIENT = {"mode": "istio-ambient", "istio_version": "1.30"}
+
+# Golden cases of the ambient renderer: one per protocol, the namespace states, the waypoint run by
+# the platform elsewhere, and the wildcard forms (DYNAMIC_DNS per version, expanded).
+AMBIENT_CASES: dict[str, tuple[list[GrantSpec], dict]] = {
+    "tls": (
+        [grant(1, "payments", "checkout", "api.stripe.com"), grant(2, "search", "indexer", "api.stripe.com")],
+        {"namespaces": [("payments", "enforce"), ("search", "observe")]},
+    ),
+    "http_originate": (
+        [grant(1, "payments", "checkout", "legacy.example.com", 443, "http-originate")],
+        {"namespaces": [("payments", "enforce")]},
+    ),
+    "origination_credential_name": (
+        [grant(1, "payments", "checkout", "legacy.example.com", 443, "http-originate")],
+        {"origination_credential_name": "egress-ca-bundle"},
+    ),
+    "tls_and_originate_same_host": (
+        [
+            grant(1, "payments", "checkout", "api.example.com", 443, "tls"),
+            grant(2, "search", "indexer", "api.example.com", 443, "http-originate"),
+        ],
+        {},
+    ),
+    "http": ([grant(1, "payments", "checkout", "plain.example.com", 80, "http")], {}),
+    "tcp": ([grant(1, "payments", "refunds", "203.0.113.0/29", 5432, "tcp")], {}),
+    "tcp_direct": ([grant(1, "payments", "refunds", "198.51.100.0/28", 6379, "tcp", tcp_direct=True)], {}),
+    "wildcard_dynamic_dns": (
+        [
+            grant(1, "search", "indexer", "*.wikipedia.org"),
+            grant(2, "search", "indexer", "*.example.net", 443, "http-originate"),
+        ],
+        {},
+    ),
+    "wildcard_expanded": (
+        [grant(1, "search", "indexer", "*.example.org", expanded_hosts=("a.example.org", "b.example.org"))],
+        {"istio_version": "1.24"},
+    ),
+    "namespace_enforced_without_grants": (
+        [],
+        {"namespaces": [("ledger", "enforce")], "in_cluster_cidrs": IN_CLUSTER_CIDRS},
+    ),
+    "in_cluster_restrict": (
+        [grant(1, "payments", "checkout", "api.stripe.com")],
+        {"namespaces": [("payments", "enforce"), ("reports", "observe")], "in_cluster_egress": "restrict"},
+    ),
+    "platform_waypoint": (
+        [grant(1, "payments", "checkout", "api.stripe.com")],
+        {
+            "waypoint_managed_by_platform": True,
+            "waypoint_name": "shared-egress",
+            "waypoint_namespace": "mesh-egress",
+            "access_log_provider": "",
+        },
+    ),
+}
+
+
+def render_ambient(grants, **overrides) -> RenderResult:
+    return render(grants, **{**AMBIENT, **overrides})

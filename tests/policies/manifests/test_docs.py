@@ -58,6 +58,14 @@ def test_rollout_guide_shows_what_each_state_renders():
     assert policy["spec"]["egress"] == rendered["spec"]["egress"] and policy == rendered
 
 
+def test_ambient_enforced_network_policy_is_the_rendered_one():
+    from tests.policies.manifests.cases import render_ambient
+
+    result = render_ambient([], namespaces=[("ledger", "enforce")], in_cluster_cidrs=IN_CLUSTER_CIDRS)
+    [policy] = documented("rendering.md", "An enforced namespace's policy (the example of")
+    assert policy == bare(find(result, "NetworkPolicy", "egressui-egress", "ledger"))
+
+
 def test_cilium_policy_is_the_rendered_one():
     result = render(
         [

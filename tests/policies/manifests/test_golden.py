@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from policies.manifests import dump_yaml
-from tests.policies.manifests.cases import CASES, CILIUM_CASES, assert_golden, render
+from tests.policies.manifests.cases import AMBIENT, AMBIENT_CASES, CASES, CILIUM_CASES, assert_golden, render
 
 GOLDEN = Path(__file__).parent / "golden"
 # mode → (cases, folder, render arguments the mode adds)
 MODES = {
     "istio": (CASES, GOLDEN, {}),
     "cilium": (CILIUM_CASES, GOLDEN / "cilium", {"mode": "cilium"}),
+    "istio-ambient": (AMBIENT_CASES, GOLDEN / "ambient", AMBIENT),
 }
 
 
@@ -21,7 +22,7 @@ MODES = {
 def test_golden(mode, case):
     cases, folder, extra = MODES[mode]
     grants, overrides = cases[case]
-    result = render(grants, **overrides, **extra)
+    result = render(grants, **{**extra, **overrides})
     assert not result.unrenderable
     assert_golden(folder / f"{case}.yaml", dump_yaml(result.objects))
 

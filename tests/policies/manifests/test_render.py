@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from policies.constants import ANNOTATION_CONTENT_HASH, ANNOTATION_GRANTS, LABEL_CLUSTER, LABEL_MANAGED_BY
 from policies.manifests import KINDS, content_hash, dump_yaml, object_key
+from policies.manifests.kinds import kind_key
 from tests.policies.manifests.cases import NOW, WIKIPEDIA, find, grant, kinds, render
 
 GW = "istio-egressgateway.istio-egress.svc.cluster.local"
@@ -570,10 +571,10 @@ class OriginationVerificationTests:
 class MetadataTests:
     def test_every_object_is_labelled_annotated_and_hashed(self):
         result = render([grant(1, "a", "x", "api.stripe.com"), grant(2, "b", "y", "10.0.0.1", 22, "tcp")])
-        allowed = {info.kind: info.api_version for info in KINDS}
+        allowed = {info.key: info.api_version for info in KINDS}
         for obj in result.objects:
             meta = obj["metadata"]
-            assert allowed[obj["kind"]] == obj["apiVersion"]
+            assert allowed[kind_key(obj)] == obj["apiVersion"]
             assert meta["labels"] == {LABEL_MANAGED_BY: "egressui", LABEL_CLUSTER: "prod-eu"}
             assert set(meta["annotations"]) == {ANNOTATION_CONTENT_HASH, ANNOTATION_GRANTS}
             assert meta["annotations"][ANNOTATION_CONTENT_HASH] == content_hash(obj)
@@ -594,8 +595,8 @@ class MetadataTests:
         result = render(
             [grant(1, "a", "x", "api.stripe.com"), grant(2, "b", "y", "legacy.example.com", 443, "http-originate")]
         )
-        order = [info.kind for info in KINDS]
-        keys = [(order.index(o["kind"]), o["metadata"]["namespace"], o["metadata"]["name"]) for o in result.objects]
+        order = [info.key for info in KINDS]
+        keys = [(order.index(kind_key(o)), o["metadata"]["namespace"], o["metadata"]["name"]) for o in result.objects]
         assert keys == sorted(keys)
 
     def test_long_hosts_get_bounded_names(self):

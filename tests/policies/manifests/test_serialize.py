@@ -13,6 +13,7 @@ def _objects():
 class KindsTests:
     def test_apply_order_and_resources(self):
         assert [(k.kind, k.api_version, k.plural) for k in KINDS] == [
+            ("Gateway", "gateway.networking.k8s.io/v1", "gateways"),  # the ambient waypoint
             ("ServiceEntry", "networking.istio.io/v1", "serviceentries"),
             ("DestinationRule", "networking.istio.io/v1", "destinationrules"),
             ("Gateway", "networking.istio.io/v1", "gateways"),
@@ -23,6 +24,15 @@ class KindsTests:
             ("Telemetry", "telemetry.istio.io/v1", "telemetries"),
             ("CiliumNetworkPolicy", "cilium.io/v2", "ciliumnetworkpolicies"),
         ]
+
+    def test_kind_keys_tell_the_two_gateways_apart(self):
+        from policies.manifests.kinds import KIND_BY_NAME, kind_key
+
+        assert len(KIND_BY_NAME) == len(KINDS)
+        waypoint = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway"}
+        assert kind_key(waypoint) == "Gateway.gateway.networking.k8s.io"
+        assert kind_key({"apiVersion": "networking.istio.io/v1", "kind": "Gateway"}) == "Gateway"
+        assert KIND_BY_NAME[kind_key(waypoint)].group == "gateway.networking.k8s.io"
 
     def test_each_mode_lists_only_its_own_kinds(self):
         from policies.manifests.kinds import kinds_for_mode

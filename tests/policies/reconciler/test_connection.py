@@ -80,6 +80,31 @@ class KubernetesConnectionTests:
         assert missing["Sidecar"].detail == "sidecars is not among the resources of networking.istio.io/v1"
         assert "MISSING Telemetry (telemetry.istio.io/v1); group serves: v1alpha1" in report.as_text()
 
+    def test_the_kinds_checked_are_the_modes(self, api_cluster, kube):
+        """A sidecar cluster needs no Gateway API; an ambient one needs it, and no VirtualService."""
+        for resource in [r for r in kube._kinds if r.group == "gateway.networking.k8s.io"]:
+            del kube._kinds[resource]
+            del kube.resources[resource]
+        assert connection_test(api_cluster).ok
+        api_cluster.enforcement_mode = "istio-ambient"
+        api_cluster.save()
+        report = connection_test(api_cluster)
+        assert [check.kind for check in report.kinds] == [
+            "Gateway",
+            "ServiceEntry",
+            "DestinationRule",
+            "AuthorizationPolicy",
+            "NetworkPolicy",
+            "Telemetry",
+        ]
+        [missing] = report.missing_kinds
+        assert (missing.api_version, missing.detail) == (
+            "gateway.networking.k8s.io/v1",
+            "API group gateway.networking.k8s.io is not served: install its CRDs",
+        )
+        # The mode's permissions are checked, the waypoint's among them.
+        assert "list gateways.gateway.networking.k8s.io" in {check.name for check in report.permissions}
+
     def test_unreachable(self, world, fast_retries):
         point_at(world.cluster, "http://127.0.0.1:9")
         report = connection_test(world.cluster)

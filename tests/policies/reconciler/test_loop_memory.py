@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from policies.choices import AppliedState, GrantStatus
+from policies.manifests.kinds import kinds_for_mode
 from policies.models import Grant, ManagedObject, ReconcileRun
 from policies.reconciler import loop
 from policies.reconciler.errors import ObjectFailed
@@ -99,5 +100,5 @@ class InventoryTests:
         run(world)
         memory.calls.clear()
         second = run(world)
-        assert memory.writes == 0 and memory.calls["list"] == 8
+        assert memory.writes == 0 and memory.calls["list"] == len(kinds_for_mode("istio"))
         assert second.results.count() == 0 and second.unchanged == len(memory.objects)
