@@ -7,7 +7,6 @@ from django.utils import timezone
 from policies.api import serializers as s
 from policies.api.views.requests import request_detail_data
 from policies.choices import Environment
-from policies.selectors.existing_access import existing_access_of_requests
 from policies.selectors.request_api_rows import RequestPageRows, request_api_document, request_api_rows
 from policies.selectors.requests import request_rows
 from policies.services.approvals import egress_request_approve, egress_request_request_changes
@@ -122,8 +121,7 @@ def test_the_detail_equals_the_detail_serializer(varied, persona):
     user = getattr(varied, persona)
     rows = request_rows(user=user).prefetch_related("decisions__step", "grants")
     for row in rows:
-        existing = [item.as_dict() for item in existing_access_of_requests([row])[row.pk]]
-        context = {"allowed_actions": {}, "existing_access": existing}
+        context = {"allowed_actions": {}, "existing_access": s.existing_access_data(row)}
         expected = s.RequestDetailSerializer(row, context=context).data
         detail = request_detail_data(user, row.pk)
         assert {**detail, "allowed_actions": {}} == expected

@@ -11,7 +11,11 @@ from django.utils import timezone
 from policies.models import Grant
 from tests.factories import GrantFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # The data migration's own functions run here: migrations are not the application's write path.
+    pytest.mark.unaudited_writes("runs a data migration against the current models"),
+]
 migration = importlib.import_module("policies.migrations.0012_grant_superseded")
 
 
