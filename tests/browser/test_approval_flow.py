@@ -10,13 +10,13 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 HOST = "api.acme-payments.com"
-EXPECTED_TIMELINE = [
-    "request.created",
-    "request.submitted",
-    "approval.decision",
-    "approval.step_approved",
-    "request.approved",
-    "grant.created",
+EXPECTED_TIMELINE = [  # the labels people read (choices.AUDIT_EVENT_LABELS), not the stored event names
+    "Request created",
+    "Submitted for approval",
+    "Decision recorded",
+    "Approval step complete",
+    "Request approved",
+    "Grant created",
 ]
 
 
@@ -82,8 +82,8 @@ def test_request_approval_grant_and_isolation(session, demo_data):
         timeline = dev.page.locator(".timeline")
         for event in EXPECTED_TIMELINE:
             expect(timeline).to_contain_text(event)
-        expect(timeline.locator("li", has_text="approval.decision")).to_have_count(2)
-        expect(timeline.locator("li", has_text="approval.step_approved")).to_have_count(2)
+        expect(timeline.locator("li", has_text="Decision recorded")).to_have_count(2)
+        expect(timeline.locator("li", has_text="Approval step complete")).to_have_count(2)
         expect(dev.page.locator("body")).to_contain_text("Reviewed: TLS only, prod payments.")
 
     other = session()
