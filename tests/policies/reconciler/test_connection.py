@@ -87,7 +87,7 @@ class KubernetesConnectionTests:
             del kube.resources[resource]
         assert connection_test(api_cluster).ok
         api_cluster.enforcement_mode = "istio-ambient"
-        api_cluster.save()
+        fixture_save(api_cluster)
         report = connection_test(api_cluster)
         assert [check.kind for check in report.kinds] == [
             "Gateway",
