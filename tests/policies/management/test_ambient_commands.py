@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from policies.models import AuditEvent, Cluster, ManagedObject
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ class AddAmbientClusterTests:
 class MigrateClusterModeTests:
     def test_directory_target_moves_to_ambient_in_one_reconcile(self, world, tmp_path, capsys):
         world.cluster.connection_kind, world.cluster.directory_path = "directory", str(tmp_path)
-        world.cluster.save()
+        fixture_save(world.cluster)
         GrantFactory(identity=world.checkout, host="api.stripe.com")
         call_command("reconcile", "--cluster", world.cluster.name)
         before = files(tmp_path)
@@ -74,7 +74,7 @@ class MigrateClusterModeTests:
 class RenderAmbientManifestsTests:
     def test_render_manifests_writes_the_waypoint_set(self, world, tmp_path, capsys):
         world.cluster.enforcement_mode, world.cluster.istio_version = "istio-ambient", "1.30"
-        world.cluster.save()
+        fixture_save(world.cluster)
         GrantFactory(identity=world.checkout, host="api.stripe.com")
         call_command("render_manifests", "--cluster", world.cluster.name, "--output", str(tmp_path))
         assert files(tmp_path) >= {

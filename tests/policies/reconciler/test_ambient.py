@@ -10,7 +10,7 @@ from policies.reconciler.loop import reconcile_cluster
 from policies.reconciler.resources import key_of
 from policies.selectors.manifests import desired_objects_for_cluster
 from policies.services.clusters import cluster_mode_migrate, cluster_update
-from tests.factories import GrantFactory
+from tests.factories import GrantFactory, fixture_save
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def grants(world, api_cluster):
 def ambient(cluster):
     cluster.enforcement_mode = EnforcementMode.ISTIO_AMBIENT
     cluster.istio_version = "1.30"
-    cluster.save()
+    fixture_save(cluster)
     return cluster
 
 

@@ -4,7 +4,7 @@ what an unrenderable wildcard says, and what enforcing a namespace renders."""
 import pytest
 
 from policies.selectors.manifests import cluster_settings, namespace_enforcement_preview, request_preview
-from tests.factories import DestinationFactory, GrantFactory, RequestFactory
+from tests.factories import DestinationFactory, GrantFactory, RequestFactory, fixture_save
 from tests.support.manifest_validation import default_validator
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def ambient(world):
     world.cluster.enforcement_mode, world.cluster.istio_version = "istio-ambient", "1.28"
-    world.cluster.save()
+    fixture_save(world.cluster)
     return world
 
 
@@ -53,7 +53,7 @@ class AmbientPreviewTests:
 
     def test_enforcing_a_namespace_adds_its_network_policy(self, ambient):
         ambient.search_ns.enforcement = "observe"
-        ambient.search_ns.save()
+        fixture_save(ambient.search_ns)
         preview = namespace_enforcement_preview(ambient.search_ns, "enforce", viewer=ambient.admin)
         [added] = preview.added
         assert (added.kind, added.namespace, added.name) == ("NetworkPolicy", "search", "egressui-egress")
