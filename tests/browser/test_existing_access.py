@@ -17,7 +17,7 @@ def test_renewing_existing_access_is_flagged_and_supersedes(session, demo_data):
     page = dev.page
     with dev.step("the form warns about the active grant"):
         dev.goto("/requests/new/")
-        page.get_by_label("payments/checkout").check()
+        page.get_by_label("demo/payments/checkout", exact=True).check()
         page.get_by_label("Host", exact=True).fill("api.stripe.com")
         check = page.locator("#dest-0-check")
         expect(check).to_contain_text("✓ api.stripe.com:443")

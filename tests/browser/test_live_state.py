@@ -22,7 +22,7 @@ def demo_ids(demo_data, tmp_path):
     """Ids the test needs, read before the browser starts; the demo cluster writes into tmp_path."""
     Cluster.objects.filter(name="demo").update(directory_path=str(tmp_path))
     cluster = Cluster.objects.get(name="demo")
-    grant = Grant.objects.filter(status="active", identity__service_account="refunds").get()
+    grant = Grant.objects.filter(status="active", cluster=cluster, identity__service_account="refunds").get()
     return {"cluster": cluster.pk, "grant": grant.pk, "password": demo_data}
 
 
