@@ -3,9 +3,9 @@
 from django.db import transaction
 
 from policies.actors import Actor
-from policies.choices import AuditEventType
+from policies.choices import AuditEventType, EnforcementMode
 from policies.exceptions import PermissionDenied, ValidationFailed
-from policies.models import Cluster, ClusterSyncState, Namespace, WorkloadIdentity
+from policies.models import Cluster, ClusterSyncState, ManagedObject, Namespace, WorkloadIdentity
 from policies.permissions import can_add_identity, can_manage_clusters
 from policies.reconciler.kubeconfig import cluster_files_problems
 from policies.services.audit import audit_event_record
@@ -143,8 +143,6 @@ def cluster_mode_change_problem(cluster: Cluster, old_mode: str) -> str:
     """Why a plain settings change may not change the cluster's mode, or "": a cluster holding objects
     changes mode only through the mode migration (`cluster_mode_migrate`), which says so in the audit
     log and replaces the objects in one reconcile."""
-    from policies.models import ManagedObject
-
     count = ManagedObject.objects.filter(cluster_id=cluster.pk).count() if cluster.pk else 0
     if not count:
         return ""
@@ -161,9 +159,6 @@ def cluster_mode_migrate(*, cluster: Cluster, actor, mode: str, **fields) -> Clu
     reconcile renders the new mode's set, applies it (objects of the same kind and name, such as
     ServiceEntries and the namespaces' NetworkPolicies, are updated in place) and deletes what only
     the old mode had, all in one run. Audited with the objects the cluster held before."""
-    from policies.choices import EnforcementMode
-    from policies.models import ManagedObject
-
     _require_admin(actor)
     if mode not in EnforcementMode.values:
         raise ValidationFailed.on("enforcement_mode", f"Unknown enforcement mode {mode!r}.")
