@@ -80,7 +80,7 @@ def take(shooter: Shooter) -> None:
     context, page = shooter.signed_in("payments-dev")
     shooter.shot(page, "dashboard")
     page.goto(base + "/requests/new/")
-    page.get_by_label("payments/checkout").check()
+    page.get_by_label("demo/payments/checkout", exact=True).check()
     page.get_by_label("Host", exact=True).fill("https://api.acme-payments.com/v1")
     page.locator("#dest-0-check .refused").wait_for()
     shooter.shot(page, "request-form-validation", full_page=False)
