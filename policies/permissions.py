@@ -32,6 +32,7 @@ from policies.models import (
     EgressRequest,
     Grant,
     Namespace,
+    Team,
     TeamMembership,
     WorkloadIdentity,
 )
@@ -68,11 +69,11 @@ def approver_team_ids(user: Viewer) -> set[int]:
     return {team_id for team_id, role in _roles(user).items() if role == TeamRole.APPROVER}
 
 
-def can_request_for_team(user: Viewer, team) -> bool:
+def can_request_for_team(user: Viewer, team: Team) -> bool:
     return is_platform_admin(user) or team.pk in member_team_ids(user)
 
 
-def can_request_for_identity(user: Viewer, identity) -> bool:
+def can_request_for_identity(user: Viewer, identity: WorkloadIdentity) -> bool:
     return is_platform_admin(user) or identity.namespace.team_id in member_team_ids(user)
 
 
@@ -86,7 +87,7 @@ def visible_identities(user: Viewer) -> QuerySet[WorkloadIdentity]:
 # Who sees a request and the grants it produced: platform admins, the members of its team, and the
 # approvers asked to decide it (a step of one of their teams): visible_requests / can_view_request
 # and visible_grants / can_view_grant apply this one rule.
-def _team_or_asked(model, user: Viewer, *, request_field: str) -> QuerySet:
+def _team_or_asked(model: type[EgressRequest] | type[Grant], user: Viewer, *, request_field: str) -> QuerySet:
     if is_platform_admin(user):
         return model.objects.all()
     if not getattr(user, "is_authenticated", False):

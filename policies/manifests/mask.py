@@ -9,6 +9,7 @@ caller says which namespaces and grants are hidden.
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from policies.constants import ANNOTATION_CONTENT_HASH, ANNOTATION_GRANTS
 
@@ -42,7 +43,7 @@ def mask_objects(objects: list[dict], scope: MaskScope) -> list[dict]:
     return masked
 
 
-def _mask_value(value, scope: MaskScope, counter: list[int]):
+def _mask_value(value: Any, scope: MaskScope, counter: list[int]) -> Any:
     if isinstance(value, dict):
         return {key: _mask_value(item, scope, counter) for key, item in value.items()}
     if isinstance(value, list):

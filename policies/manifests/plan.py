@@ -316,7 +316,7 @@ def build_plan(data: RenderInput, rules: PlanRules = SIDECAR_RULES) -> Plan:
     for grant in effective_grants(data):
         label = grant.label
 
-        def report(host: str, reason: str, grant=grant) -> None:
+        def report(host: str, reason: str, grant: GrantSpec = grant) -> None:
             unrenderable.append(unrenderable_for(grant, host, reason))
 
         if grant.namespace in system:

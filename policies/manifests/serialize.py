@@ -25,7 +25,7 @@ _YAML_OPTIONS: dict[str, Any] = {
 }
 
 
-def canonical_json(value) -> bytes:
+def canonical_json(value: Any) -> bytes:
     """Compact UTF-8 JSON with sorted keys: equal data, equal bytes, whatever the dict order."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 

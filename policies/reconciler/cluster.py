@@ -8,13 +8,14 @@ jitter; what is left is turned into `ObjectFailed` (one object) or `TargetUnavai
 each with egressui's safe text of the answer (`error_text.py`).
 """
 
+import functools
 import logging
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
 import urllib3
@@ -34,7 +35,11 @@ from policies.reconciler.resources import ObjectKey, is_ours, key_of, kind_info,
 from policies.reconciler.transport import JSON, Throttle, Transport, encode, object_path
 from policies.redaction import url_origin
 
+if TYPE_CHECKING:
+    from policies.models import Cluster
+
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 APPLY_PATCH = "application/apply-patch+yaml"
 APPLY_QUERY = urlencode({"fieldManager": FIELD_MANAGER, "fieldValidation": "Strict", "force": "true"})
@@ -67,7 +72,7 @@ class KindNotServed(TargetUnavailable):
     """The API server does not serve a rendered kind (CRD not installed, or another version)."""
 
 
-def api_client_for(cluster) -> client.ApiClient:
+def api_client_for(cluster: "Cluster") -> client.ApiClient:
     """A client configured from the cluster's connection settings; secrets stay in memory. A
     kubeconfig, stored or in a file, is checked again here (no programs, no file references)."""
     configuration = client.Configuration()
@@ -107,7 +112,7 @@ class KubernetesTarget:
     """One cluster's API server, as the reconcile loop needs it. Writes and lists go through `Transport`
     (lean HTTP over the official client's pool); `Throttle` bounds the calls in flight."""
 
-    def __init__(self, cluster, *, api_client: client.ApiClient | None = None, sleep: Callable = time.sleep):
+    def __init__(self, cluster: "Cluster", *, api_client: client.ApiClient | None = None, sleep: Callable = time.sleep):
         self.cluster_name = cluster.name
         self.api_client = api_client or api_client_for(cluster)
         self.description = url_origin(self.api_client.configuration.host) or "the API server"
@@ -225,7 +230,7 @@ class KubernetesTarget:
             try:
                 self._call(
                     "delete",
-                    lambda body=body: self.transport.request("DELETE", path, query=query, body=body),
+                    functools.partial(self.transport.request, "DELETE", path, query=query, body=body),
                     retry_conflicts=False,
                 )
                 return True
@@ -254,7 +259,7 @@ class KubernetesTarget:
         return accounts
 
     # --- retries and error mapping --------------------------------------------------------------------
-    def _call(self, verb: str, call: Callable, *, retry_conflicts: bool = True):
+    def _call(self, verb: str, call: Callable[[], T], *, retry_conflicts: bool = True) -> T:
         attempt = 0
         while True:
             with self._calls_lock:

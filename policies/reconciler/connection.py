@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from kubernetes import client
@@ -30,6 +30,9 @@ from policies.reconciler.errors import TargetUnavailable
 from policies.reconciler.resources import ApiPermission, api_permissions_for_mode
 from policies.redaction import url_origin
 
+if TYPE_CHECKING:
+    from policies.models import Cluster
+
 _TIMEOUT = (5, 15)
 _VERSION = re.compile(r"^v?[0-9]+(\.[0-9]+){0,2}[0-9A-Za-z.+-]{0,40}$")
 _API_VERSION = re.compile(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
@@ -41,7 +44,7 @@ def _body(response: Any) -> bytes:
     return response.data
 
 
-def _plain(value, pattern: re.Pattern) -> str:
+def _plain(value: object, pattern: re.Pattern) -> str:
     """A value from an API answer, kept only if it has the expected shape."""
     return value if isinstance(value, str) and pattern.match(value) else ""
 
@@ -128,7 +131,7 @@ def _tail(check: KindCheck) -> str:
     return f" — {check.detail}" if check.detail else ""
 
 
-def connection_test(cluster) -> ConnectionReport:
+def connection_test(cluster: "Cluster") -> ConnectionReport:
     if cluster.connection_kind == ConnectionKind.DIRECTORY:
         return _directory_test(cluster)
     report = ConnectionReport(
@@ -226,7 +229,7 @@ def _permission_checks(
     return sorted(checks, key=lambda check: order[ApiPermission(check.group, check.resource, check.verb)])
 
 
-def _directory_test(cluster) -> ConnectionReport:
+def _directory_test(cluster: "Cluster") -> ConnectionReport:
     root = Path(cluster.directory_path).expanduser()
     report = ConnectionReport(cluster=cluster.name, target=str(root), target_kind="directory")
     existing = next(path for path in (root, *root.parents) if path.exists())

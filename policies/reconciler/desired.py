@@ -8,9 +8,13 @@ before a single write.
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from policies.manifests.kinds import KIND_BY_NAME
 from policies.reconciler.resources import ObjectKey, content_hash_of, grant_ids_of, is_ours, key_of
+
+if TYPE_CHECKING:
+    from policies.models import Cluster
 
 
 class DesiredStateInvalid(ValueError):
@@ -50,7 +54,7 @@ def check_objects(objects: list[dict], cluster_name: str) -> dict[ObjectKey, dic
     return keyed
 
 
-def desired_state(cluster) -> DesiredState:
+def desired_state(cluster: "Cluster") -> DesiredState:
     """Plain reads only (no transaction is held afterwards), then the renderer."""
     from policies.exceptions import ApplicationError
     from policies.selectors.manifests import cluster_render

@@ -29,7 +29,7 @@ class Change:
         return self.action != UNCHANGED
 
 
-def first_difference(desired, live, path: str = "") -> str | None:
+def first_difference(desired: object, live: object, path: str = "") -> str | None:
     """Where `live` departs from `desired`, as a dotted path, or None. Keys only in `live` are allowed
     (defaults, other managers); an empty map or list we set may be absent (the server drops empties)."""
     if type(desired) is type(live) and desired == live:  # the usual case, at C speed

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -22,6 +23,9 @@ from policies.manifests import dump_object_yaml, load_yaml, object_path
 from policies.manifests.kinds import KindInfo
 from policies.reconciler.errors import ObjectFailed, TargetUnavailable
 from policies.reconciler.resources import ObjectKey, is_ours, key_of
+
+if TYPE_CHECKING:
+    from policies.models import Cluster
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +35,7 @@ GIT_TIMEOUT = 60
 class DirectoryTarget:
     concurrency = 1  # file writes are fast; one thread keeps git's view simple
 
-    def __init__(self, cluster):
+    def __init__(self, cluster: "Cluster"):
         self.cluster_name = cluster.name
         self.root = Path(cluster.directory_path).expanduser()
         self.description = str(self.root)

@@ -12,6 +12,7 @@ the preview says so.
 import hashlib
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
@@ -20,6 +21,9 @@ from policies.choices import ConnectionKind
 from policies.reconciler.cluster import KubernetesTarget
 from policies.reconciler.errors import ObjectFailed, TargetUnavailable
 from policies.reconciler.resources import content_hash_of, key_of
+
+if TYPE_CHECKING:
+    from policies.models import Cluster
 
 ACCEPTED, REJECTED, UNCHECKED, SKIPPED = "accepted", "rejected", "unchecked", "skipped"
 _CACHE_PREFIX = "egressui:preview-dry-run:v1"
@@ -52,7 +56,7 @@ class ServerCheck:
         return next((v for v in self.objects if (v.kind, v.namespace, v.name) == (kind, namespace, name)), None)
 
 
-def server_dry_run(cluster, objects: list[dict]) -> ServerCheck:
+def server_dry_run(cluster: "Cluster", objects: list[dict]) -> ServerCheck:
     """The verdict of `cluster`'s API server on `objects` (whole rendered objects, unmasked)."""
     if cluster.connection_kind == ConnectionKind.DIRECTORY:
         return ServerCheck(SKIPPED, "Not checked: this cluster is a GitOps directory, with no API server to ask.")
@@ -67,7 +71,7 @@ def server_dry_run(cluster, objects: list[dict]) -> ServerCheck:
     return check
 
 
-def _cache_key(cluster, objects: list[dict]) -> str:
+def _cache_key(cluster: "Cluster", objects: list[dict]) -> str:
     """Per cluster, connection and exact content: any change to an object or the connection asks again."""
     digest = hashlib.sha256()
     for part in (cluster.connection_kind, cluster.api_url, cluster.kube_context, str(cluster.updated_at or "")):
@@ -77,7 +81,7 @@ def _cache_key(cluster, objects: list[dict]) -> str:
     return f"{_CACHE_PREFIX}:{cluster.pk}:{digest.hexdigest()}"
 
 
-def _check(cluster, objects: list[dict]) -> ServerCheck:
+def _check(cluster: "Cluster", objects: list[dict]) -> ServerCheck:
     budget = settings.EGRESSUI_PREVIEW_DRY_RUN_SECONDS
     deadline = time.monotonic() + budget
     try:

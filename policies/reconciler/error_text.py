@@ -155,7 +155,7 @@ def _causes(body: dict, sent: dict | None) -> list[str]:
     return causes
 
 
-def _path_exists(obj, path: str) -> bool:
+def _path_exists(obj: object, path: str) -> bool:
     """Whether `path` (spec.hosts[0], metadata.annotations[egressui.io/grants]) names something in the
     object we sent: then the path is our text, not the server's."""
     position, node = 0, obj

@@ -13,11 +13,15 @@ and column, never a value.
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from django.conf import settings
 
 from policies.reconciler.error_text import yaml_error_text
+
+if TYPE_CHECKING:
+    from policies.models import Cluster
 
 MAX_KUBECONFIG_BYTES = 256 * 1024
 ALLOWED = {
@@ -63,7 +67,7 @@ class _NoAliasLoader(yaml.SafeLoader):
     """Safe YAML without anchors and aliases: a kubeconfig never needs them, and aliases can make a
     small text expand into a huge structure."""
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             mark = self.peek_event().start_mark
             raise yaml.composer.ComposerError(None, None, "aliases are not allowed", mark)
@@ -169,7 +173,7 @@ def cluster_file_path_problem(value: str) -> str | None:
 FILE_FIELDS = ("kubeconfig_path", "directory_path")
 
 
-def cluster_files_problems(cluster, *, changed: set[str], from_command_line: bool) -> dict[str, str]:
+def cluster_files_problems(cluster: "Cluster", *, changed: set[str], from_command_line: bool) -> dict[str, str]:
     """Field → why, for a cluster's file settings being set: paths under EGRESSUI_CLUSTER_FILES_DIR
     (unless an operator types them on the command line) and a readable kubeconfig file checked like
     stored contents (an unreadable one is checked when a worker loads it)."""

@@ -17,6 +17,7 @@ import queue
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -25,7 +26,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from egressui.correlation import correlation_scope, current_correlation_id
 from policies.choices import ConnectionKind
 from policies.manifests.kinds import KIND_BY_NAME, KindInfo, kinds_for_mode
-from policies.models import Cluster, ClusterSyncState, ManagedObject, WorkloadIdentity
+from policies.models import Cluster, ClusterSyncState, ManagedObject, ReconcileRun, WorkloadIdentity
 from policies.reconciler import diff
 from policies.reconciler.cluster import KindNotServed, KubernetesTarget
 from policies.reconciler.desired import DesiredStateInvalid, desired_state
@@ -35,7 +36,7 @@ from policies.reconciler.errors import LeaseLost, ObjectFailed, ReconcileBusy, R
 from policies.reconciler.locks import Lease, cluster_lease
 from policies.reconciler.resources import ObjectKey, grant_ids_of, kind_info, not_ours_message
 from policies.reconciler.results import DONE, FAILED, UNCHANGED, ObjectResult, RunReport
-from policies.reconciler.runs import reconcile_run_begin, reconcile_run_finish
+from policies.reconciler.runs import RunStart, reconcile_run_begin, reconcile_run_finish
 from policies.reconciler.target import Target
 from policies.services.clusters import workload_identity_ensure
 from policies.services.outbox import enqueue_reconcile
@@ -50,7 +51,7 @@ BULK_CREATE_CHECK = 20
 FULL_CHECK_TRIGGERS = frozenset({"resync", "manual", "command"})
 
 
-def target_for(cluster) -> Target:
+def target_for(cluster: Cluster) -> Target:
     """The adapter for the cluster's connection: a GitOps directory or a Kubernetes API server."""
     if cluster.connection_kind == ConnectionKind.DIRECTORY:
         return DirectoryTarget(cluster)
@@ -59,7 +60,7 @@ def target_for(cluster) -> Target:
 
 def reconcile_cluster(
     cluster_id: int, *, trigger: str, dry_run: bool = False, run_id: int | None = None, wait: float = 0.0
-):
+) -> ReconcileRun:
     """Run one reconcile of the cluster now and return its ReconcileRun. Raises ReconcileBusy if another
     reconcile of this cluster holds the lock for longer than `wait` seconds."""
     run, _ = _reconcile(cluster_id, trigger=trigger, dry_run=dry_run, run_id=run_id, wait=wait)
@@ -83,7 +84,9 @@ def reconcile_cluster_for_task(cluster_id: int, *, trigger: str, run_id: int | N
     return f"run #{run.pk}: {run.outcome} {run.summary}"
 
 
-def _reconcile(cluster_id: int, *, trigger: str, dry_run: bool, run_id: int | None, wait: float = 0.0):
+def _reconcile(
+    cluster_id: int, *, trigger: str, dry_run: bool, run_id: int | None, wait: float = 0.0
+) -> tuple[ReconcileRun, RunReport]:
     cluster = Cluster.objects.get(pk=cluster_id)
     lease = cluster_lease(cluster.pk)
     if not lease.acquire(wait=wait):
@@ -98,7 +101,9 @@ def _reconcile(cluster_id: int, *, trigger: str, dry_run: bool, run_id: int | No
     return run, report
 
 
-def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run_id: int | None):
+def _reconcile_locked(
+    cluster: Cluster, lease: Lease, *, trigger: str, dry_run: bool, run_id: int | None
+) -> tuple[ReconcileRun, RunReport, RunStart]:
     start = reconcile_run_begin(cluster=cluster, trigger=trigger, dry_run=dry_run, run_id=run_id)
     # A queued run keeps the correlation id of the request that queued it: its audit events and log
     # lines carry one id from the click to the finish.
@@ -106,7 +111,9 @@ def _reconcile_locked(cluster, lease: Lease, *, trigger: str, dry_run: bool, run
         return _reconcile_started(cluster, lease, start, trigger=trigger, dry_run=dry_run)
 
 
-def _reconcile_started(cluster, lease: Lease, start, *, trigger: str, dry_run: bool):
+def _reconcile_started(
+    cluster: Cluster, lease: Lease, start: RunStart, *, trigger: str, dry_run: bool
+) -> tuple[ReconcileRun, RunReport, RunStart]:
     report = RunReport()
     target = accounts = None
     clock = _Clock(report.timings)
@@ -158,12 +165,12 @@ def _reconcile_started(cluster, lease: Lease, start, *, trigger: str, dry_run: b
     return run, report, start
 
 
-def _inventory(cluster) -> dict:
+def _inventory(cluster: Cluster) -> dict[ObjectKey, str]:
     rows = ManagedObject.objects.filter(cluster=cluster).values_list("kind", "namespace", "name", "content_hash")
     return {ObjectKey(kind, namespace, name): content_hash for kind, namespace, name, content_hash in rows}
 
 
-def _kinds_to_list(cluster) -> tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]]:
+def _kinds_to_list(cluster: Cluster) -> tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]]:
     """(the mode's kinds, other kinds egressui still has objects of): after a change of enforcement
     mode the old mode's objects are listed too, so they are deleted; a kind no longer served there
     has nothing left to delete."""
@@ -184,7 +191,9 @@ _INSTALL_HINT = {
 }
 
 
-def _list_live(target, kinds: tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]], mode: str, *, metadata_only: bool):
+def _list_live(
+    target: Target, kinds: tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]], mode: str, *, metadata_only: bool
+) -> tuple[dict[ObjectKey, dict], int]:
     """One list call per kind (and the milliseconds it took). The mode's kinds the API server does
     not serve are collected and reported together."""
     began = time.perf_counter()
@@ -204,7 +213,7 @@ def _list_live(target, kinds: tuple[tuple[KindInfo, ...], tuple[KindInfo, ...]],
     return live, int((time.perf_counter() - began) * 1000)
 
 
-def _execute(changes: list[diff.Change], target, report: RunReport, *, lease: Lease, dry_run: bool) -> None:
+def _execute(changes: list[diff.Change], target: Target, report: RunReport, *, lease: Lease, dry_run: bool) -> None:
     """Write batch by batch (a kind's applies, …, then a kind's deletes); concurrent inside a batch. A
     target-wide failure stops the remaining writes (what was done is still recorded)."""
     report.results.extend(ObjectResult(change, UNCHANGED) for change in changes if not change.writes)
@@ -214,7 +223,16 @@ def _execute(changes: list[diff.Change], target, report: RunReport, *, lease: Le
         _write_batch(batch, target, report, lease=lease, heartbeat=heartbeat, dry_run=dry_run, unmanaged=unmanaged)
 
 
-def _write_batch(batch, target, report: RunReport, *, lease: Lease, heartbeat: float, dry_run: bool, unmanaged) -> None:
+def _write_batch(
+    batch: list[diff.Change],
+    target: Target,
+    report: RunReport,
+    *,
+    lease: Lease,
+    heartbeat: float,
+    dry_run: bool,
+    unmanaged: dict[str, set[ObjectKey]],
+) -> None:
     """`target.concurrency` workers take the batch's changes from one queue (no future per object: a
     first sync has thousands); this thread records results as they come and renews the lease, also
     while waiting. On a target-wide failure (or a lost lease) the workers take nothing more, the
@@ -268,7 +286,7 @@ def _write_batch(batch, target, report: RunReport, *, lease: Lease, heartbeat: f
         raise error
 
 
-def _unmanaged_keys(changes: list[diff.Change], target, lease: Lease) -> dict[str, set]:
+def _unmanaged_keys(changes: list[diff.Change], target: Target, lease: Lease) -> dict[str, set[ObjectKey]]:
     """For kinds with many creates (a first sync), one metadata-only list of everything of the kind
     replaces a GET per create: names taken by objects without our labels must not be adopted."""
     creates = Counter(change.key.kind for change in changes if change.action == diff.CREATE)
@@ -282,24 +300,27 @@ def _unmanaged_keys(changes: list[diff.Change], target, lease: Lease) -> dict[st
     return unmanaged
 
 
-def _write(target, change: diff.Change, dry_run: bool, unmanaged: dict[str, set]) -> ObjectResult:
+def _write(target: Target, change: diff.Change, dry_run: bool, unmanaged: dict[str, set[ObjectKey]]) -> ObjectResult:
     try:
         if change.action == diff.DELETE:
+            assert change.live is not None  # a delete is of an object the list returned
             deleted = target.delete(change.key, change.live, dry_run=dry_run)
             if not deleted:
                 return ObjectResult(change, UNCHANGED, "Already gone, or no longer carries egressui's labels.")
         elif change.key.kind in unmanaged:
             if change.key in unmanaged[change.key.kind]:
                 raise ObjectFailed(not_ours_message(change.key, target.cluster_name))
+            assert change.desired is not None  # creates and updates carry the object to write
             target.apply(change.desired, dry_run=dry_run)
         else:
+            assert change.desired is not None
             target.apply(change.desired, dry_run=dry_run, create=change.action == diff.CREATE)
     except ObjectFailed as exc:
         return ObjectResult(change, FAILED, exc.message, exc.transient)
     return ObjectResult(change, DONE[change.action])
 
 
-def _commit_message(cluster, report: RunReport) -> str:
+def _commit_message(cluster: Cluster, report: RunReport) -> str:
     counts = {action: report.count(action) for action in ("created", "updated", "deleted")}
     grants = sorted({grant for result in report.results if result.action in DONE.values() for grant in _grants(result)})
     lines = [
@@ -316,7 +337,7 @@ def _grants(result: ObjectResult) -> set[int]:
     return {grant for obj in objects for grant in grant_ids_of(obj)}
 
 
-def _follow_up(cluster_id: int, start) -> None:
+def _follow_up(cluster_id: int, start: RunStart) -> None:
     """A mark made while this run held the lock must cause another run: the task that carried it may
     have found the lock taken and coalesced into this one."""
 
@@ -325,7 +346,7 @@ def _follow_up(cluster_id: int, start) -> None:
         enqueue_reconcile([cluster_id], trigger="follow-up")
 
 
-def _service_accounts(cluster, target: Target) -> dict[str, set[str]] | None:
+def _service_accounts(cluster: Cluster, target: Target) -> dict[str, set[str]] | None:
     try:
         return target.service_accounts()
     except TargetUnavailable as exc:
@@ -333,7 +354,7 @@ def _service_accounts(cluster, target: Target) -> dict[str, set[str]] | None:
         return None
 
 
-def _record_identities(cluster, accounts: dict[str, set[str]]) -> None:
+def _record_identities(cluster: Cluster, accounts: dict[str, set[str]]) -> None:
     """Workload identity discovery, part of the periodic resync: the service accounts found in
     team-owned namespaces become identities teams can pick (audited by the service)."""
 
@@ -357,7 +378,7 @@ class _Clock:
         self.timings = timings
 
     @contextmanager
-    def __call__(self, phase: str):
+    def __call__(self, phase: str) -> Iterator[None]:
         began = time.perf_counter()
         try:
             yield

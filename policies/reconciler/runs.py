@@ -158,8 +158,8 @@ def reconcile_run_finish(*, cluster: Cluster, start: RunStart, report: RunReport
     return run
 
 
-def _object_after(result) -> dict:
-    after = {"kind": result.key.kind, "namespace": result.key.namespace, "name": result.key.name}
+def _object_after(result: ObjectResult) -> dict:
+    after: dict[str, object] = {"kind": result.key.kind, "namespace": result.key.namespace, "name": result.key.name}
     if result.action in (CREATED, UPDATED):
         after.update(content_hash=result.new_hash, grants=list(result.grants_after))
     if result.change.drift and result.action != FAILED:
@@ -203,7 +203,7 @@ def _update_inventory(cluster: Cluster, report: RunReport) -> None:
         ManagedObject.objects.bulk_update(update, ["content_hash"], batch_size=1000)
 
 
-def _update_grants(cluster: Cluster, report: RunReport, now) -> dict[int, tuple[dict, dict]]:
+def _update_grants(cluster: Cluster, report: RunReport, now: datetime) -> dict[int, tuple[dict, dict]]:
     """Applied state per grant of this cluster. An active grant is applied when every object serving
     it is in place, failed (with the first reason) when one is not; a grant no longer desired is
     removed once no object in the cluster serves it any more. Grants already in their steady state
@@ -273,7 +273,7 @@ def _update_grants(cluster: Cluster, report: RunReport, now) -> dict[int, tuple[
                 {"applied_state": state, **({"message": message} if message else {})},
             )
     for (state, message), ids in groups.items():
-        fields = {"applied_state": state, "applied_message": message}
+        fields: dict[str, object] = {"applied_state": state, "applied_message": message}
         if state in (AppliedState.APPLIED, AppliedState.REMOVED):
             fields["applied_at"] = now
         Grant.objects.filter(pk__in=ids).update(**fields)
@@ -295,7 +295,7 @@ def _served_grants(report: RunReport, wanted: set[int]) -> set[int]:
     return served
 
 
-def _update_status(cluster: Cluster, start: RunStart, report: RunReport, outcome: str, now) -> bool:
+def _update_status(cluster: Cluster, start: RunStart, report: RunReport, outcome: str, now: datetime) -> bool:
     """Cluster status and the outbox. The flag is cleared only if no newer mark arrived during the run
     (that one must cause another run) and nothing failed that is worth retrying soon."""
     state, _ = ClusterSyncState.objects.select_for_update().get_or_create(cluster=cluster)

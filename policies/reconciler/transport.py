@@ -15,7 +15,9 @@ slots back one at a time, up to the configured concurrency.
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -75,7 +77,7 @@ class Transport:
         error.headers = response.headers
         raise error
 
-    def json(self, method: str, path: str, **kwargs) -> dict:
+    def json(self, method: str, path: str, **kwargs: Any) -> dict:
         return orjson.loads(self.request(method, path, **kwargs) or b"{}")
 
 
@@ -95,7 +97,7 @@ def encode(obj: dict) -> bytes:
 class Throttle:
     """At most `limit` calls in flight; see the module docstring."""
 
-    def __init__(self, maximum: int, *, clock=time.monotonic):
+    def __init__(self, maximum: int, *, clock: Callable[[], float] = time.monotonic):
         self.maximum = max(1, maximum)
         self.limit = self.maximum
         self.in_flight = 0
@@ -106,7 +108,7 @@ class Throttle:
         self._condition = threading.Condition()
 
     @contextmanager
-    def slot(self):
+    def slot(self) -> Iterator[None]:
         with self._condition:
             while True:
                 pause = self._paused_until - self._clock()

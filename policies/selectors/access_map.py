@@ -8,6 +8,7 @@ teams' namespaces (platform admins: all, and principals no team owns): `visible_
 """
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.db.models import Case, CharField, Max, Q, Sum, Value, When
 from django.utils import timezone
 
+from policies.actors import Viewer
 from policies.choices import BLOCKED_VERDICTS, AccessVerdict, GrantStatus
 from policies.models import Cluster, ClusterIngestState, Grant, Team
 from policies.permissions import visible_access_records, visible_identities
@@ -89,7 +91,9 @@ def _grant_state(grant: dict, *, now: datetime, usage_cutoff: datetime | None) -
     return "active"
 
 
-def access_map(*, user, cluster: Cluster, team: Team | None = None, days: int = 7, now=None) -> AccessMap:
+def access_map(
+    *, user: Viewer, cluster: Cluster, team: Team | None = None, days: int = 7, now: datetime | None = None
+) -> AccessMap:
     """The whole map of `cluster` as `user` may see it, optionally narrowed to one team's namespaces."""
     now = now or timezone.now()
     identities = visible_identities(user).filter(namespace__cluster=cluster)
@@ -182,7 +186,9 @@ def access_map(*, user, cluster: Cluster, team: Team | None = None, days: int = 
     )
 
 
-def access_map_narrow(graph: AccessMap, *, namespace: str = "", host: str = "", states=()) -> AccessMap:
+def access_map_narrow(
+    graph: AccessMap, *, namespace: str = "", host: str = "", states: Collection[str] = ()
+) -> AccessMap:
     """The map with only the edges that match, and the identities they start from. Without a host or
     state filter every identity of the namespace stays, edges or not: having no access is worth seeing."""
     host = host.strip().lower()

@@ -2,7 +2,7 @@ from django.db.models import QuerySet
 
 from policies.actors import Viewer
 from policies.audit_chain import ChainReport, verify_chain
-from policies.models import AuditChainHead, AuditEvent
+from policies.models import AuditChainHead, AuditEvent, EgressRequest
 from policies.permissions import visible_audit_events
 
 
@@ -10,7 +10,7 @@ def audit_event_list(*, user: Viewer) -> QuerySet[AuditEvent]:
     return visible_audit_events(user).order_by("-seq")
 
 
-def request_timeline(request) -> QuerySet[AuditEvent]:
+def request_timeline(request: EgressRequest) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(egress_request_id=request.pk).order_by("seq")
 
 

@@ -29,10 +29,10 @@ _BLOCKED = str(AccessVerdict.BLOCKED_AT_SOURCE.value)
 MAX_READINESS_DAYS = 90
 
 
-def readiness_days(value=None) -> int:
+def readiness_days(value: str | int | None = None) -> int:
     """The window of a readiness page: EGRESSUI_READINESS_DAYS by default, within 1 and the retention."""
     try:
-        days = int(value) if value not in (None, "") else settings.EGRESSUI_READINESS_DAYS
+        days = int(value) if value is not None and value != "" else settings.EGRESSUI_READINESS_DAYS
     except (TypeError, ValueError):
         days = settings.EGRESSUI_READINESS_DAYS
     return max(1, min(days, settings.EGRESSUI_ACCESS_RETENTION_DAYS, MAX_READINESS_DAYS))

@@ -13,16 +13,21 @@ keeps its output equal to what `RequestSerializer`'s declared fields make of mod
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import DateTimeField, Func, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from policies.choices import StepStatus
 from policies.models import EgressRequest
 from policies.selectors.requests import risk_flags
+
+# A UTC wall time (or None) as the API writes it.
+IsoFormatter = Callable[[dt.datetime | None], str | None]
 
 
 class _UtcWallTime(Func):
@@ -33,7 +38,9 @@ class _UtcWallTime(Func):
     template = "(%(expressions)s AT TIME ZONE 'UTC')"
     output_field = DateTimeField()
 
-    def as_sqlite(self, compiler, connection, **extra_context):
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> tuple[str, Any]:
         # SQLite stores UTC wall time already (Django's converter then makes it aware: see `_naive_utc`).
         return compiler.compile(self.source_expressions[0])
 
@@ -187,7 +194,7 @@ def _utc_wall_time(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def iso_datetime_formatter() -> Callable:
+def iso_datetime_formatter() -> IsoFormatter:
     """For UTC wall times: DRF's DateTimeField output (ISO 8601 in the current time zone, UTC written
     as Z), with the time zone looked up once per page rather than once per value."""
     zone = timezone.get_current_timezone()
@@ -227,7 +234,7 @@ def _destination_document(host: str, port: int, protocol: str, expanded_hosts: s
 
 
 def _request_document(
-    row: tuple, destinations: list[dict], identities: list[_Identity], steps: list[_Step], iso
+    row: tuple, destinations: list[dict], identities: list[_Identity], steps: list[_Step], iso: IsoFormatter
 ) -> dict:
     (pk, team, requester, status, justification, ticket_url, duration_days, round_, decision_reason, break_glass,
      renewal_of, submitted_at, decided_at, created_at, updated_at) = row  # fmt: skip
@@ -278,7 +285,7 @@ def _cluster_names(identities: list[_Identity]) -> list[str]:
     return sorted(names.values())
 
 
-def _step_document(step: _Step, iso) -> dict:
+def _step_document(step: _Step, iso: IsoFormatter) -> dict:
     return {
         "round": step.round,
         "position": step.position,

@@ -1,5 +1,7 @@
+from collections.abc import Iterable
+
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from policies.actors import Viewer
 from policies.choices import Environment, Protocol, StepStatus
@@ -90,7 +92,9 @@ def request_risk_flags(request: EgressRequest) -> list[str]:
     )
 
 
-def risk_flags(*, destinations, environments, duration_days: int, break_glass: bool) -> list[str]:
+def risk_flags(
+    *, destinations: Iterable[tuple[str, str]], environments: Iterable[str], duration_days: int, break_glass: bool
+) -> list[str]:
     """The flags of a request from its (host, protocol) pairs and its identities' cluster
     environments: the one definition for model rows and for plain rows (request_api_rows)."""
     flags: list[str] = []
@@ -123,10 +127,8 @@ def pending_step(request: EgressRequest) -> ApprovalStep | None:
     return min(pending, key=lambda step: step.position) if pending else None
 
 
-def risk_filter_q(flag: str):
+def risk_filter_q(flag: str) -> Q:
     """A Q object selecting requests with the given risk flag (for list filters)."""
-    from django.db.models import Q
-
     if flag == "wildcard":
         return Q(pk__in=RequestDestination.objects.filter(host__startswith="*.").values("request_id"))
     if flag == "clear-text":

@@ -1,5 +1,6 @@
 from django.db.models import Prefetch, QuerySet
 
+from policies.actors import Viewer
 from policies.models import Team, TeamMembership
 from policies.permissions import is_platform_admin, member_team_ids
 
@@ -9,7 +10,7 @@ def team_list() -> QuerySet[Team]:
     return Team.objects.prefetch_related(Prefetch("memberships", queryset=memberships)).order_by("slug", "id")
 
 
-def team_choices_for(user) -> list[tuple[str, str]]:
+def team_choices_for(user: Viewer) -> list[tuple[str, str]]:
     """(slug, name) of the teams a filter may narrow to: the user's own (platform admins: all)."""
     teams = Team.objects.order_by("slug")
     if not is_platform_admin(user):

@@ -1,4 +1,5 @@
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import models, transaction
@@ -7,7 +8,7 @@ from django.utils import timezone
 from egressui.correlation import current_correlation_id
 from policies.audit_chain import GENESIS_HASH, compute_hash, json_safe
 from policies.choices import AuditEventType
-from policies.models import AuditChainHead, AuditEvent
+from policies.models import AuditChainHead, AuditEvent, Cluster, EgressRequest
 from policies.redaction import url_origin
 
 SYSTEM_ACTOR = "system"
@@ -15,9 +16,11 @@ REDACTED = "[redacted]"
 SECRET_KEYS = frozenset({"token", "ca_cert", "kubeconfig", "webhook_secret", "password", "secret", "ingest_token"})
 # URLs whose path or query may be the secret (chat webhooks): recorded as scheme://host only.
 URL_KEYS = frozenset({"webhook_url"})
+# What an event is about: a model instance, or (type, id, repr) for what is not one (an object in a cluster).
+AuditSubject = models.Model | tuple[str, object, str]
 
 
-def redact(value):
+def redact(value: Any) -> Any:
     """Replace the values of secret-looking keys, at any depth, before they reach the audit log."""
     if isinstance(value, dict):
         return {key: _redacted_item(key, item) for key, item in value.items()}
@@ -26,7 +29,7 @@ def redact(value):
     return value
 
 
-def _redacted_item(key, item):
+def _redacted_item(key: str, item: Any) -> Any:
     if item in (None, ""):
         return item
     if key in SECRET_KEYS:
@@ -36,7 +39,7 @@ def _redacted_item(key, item):
     return redact(item)
 
 
-def _subject_fields(subject) -> tuple[str, str, str]:
+def _subject_fields(subject: AuditSubject) -> tuple[str, str, str]:
     if isinstance(subject, models.Model):
         return str(subject._meta.model_name), str(subject.pk or ""), str(subject)[:300]
     subject_type, subject_id, subject_repr = subject
@@ -59,14 +62,14 @@ def _event(
     seq: int,
     prev_hash: str,
     event_type: AuditEventType,
-    subject,
+    subject: AuditSubject,
     actor: User | None = None,
     actor_repr: str | None = None,
     message: str = "",
     before: dict | None = None,
     after: dict | None = None,
-    egress_request=None,
-    cluster=None,
+    egress_request: EgressRequest | None = None,
+    cluster: Cluster | None = None,
 ) -> AuditEvent:
     subject_type, subject_id, subject_repr = _subject_fields(subject)
     if actor_repr is None:
@@ -96,14 +99,14 @@ def _event(
 def audit_event_record(
     *,
     event_type: AuditEventType,
-    subject,
+    subject: AuditSubject,
     actor: User | None = None,
     actor_repr: str | None = None,
     message: str = "",
     before: dict | None = None,
     after: dict | None = None,
-    egress_request=None,
-    cluster=None,
+    egress_request: EgressRequest | None = None,
+    cluster: Cluster | None = None,
 ) -> AuditEvent:
     """Append one event to the chain. Call it inside the transaction of the change it records, so
     the event exists if and only if the change committed. `subject` is a model instance or a

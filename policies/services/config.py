@@ -12,7 +12,8 @@ from django.db import models, transaction
 from policies.actors import Actor
 from policies.choices import AuditEventType
 from policies.exceptions import PermissionDenied, ValidationFailed
-from policies.services.audit import audit_event_record
+from policies.models import Cluster
+from policies.services.audit import AuditSubject, audit_event_record
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 # The operator on the command line (management commands, seed_demo) acts as `actor=None`.
@@ -46,7 +47,15 @@ def actor_repr(actor: Actor) -> str | None:
     return None if actor is not None else OPERATOR
 
 
-def record(*, event_type: AuditEventType, actor: Actor, subject: Any, cluster=None, before=None, after=None) -> None:
+def record(
+    *,
+    event_type: AuditEventType,
+    actor: Actor,
+    subject: AuditSubject,
+    cluster: Cluster | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
     """The audit event of a configuration change (actor None: the operator)."""
     audit_event_record(
         event_type=event_type,
@@ -78,7 +87,12 @@ def _unknown(fields: Mapping[str, Any], allowed: Collection[str], what: str) -> 
 
 @transaction.atomic
 def config_create(
-    *, actor: Actor, model: type[ModelT], fields: Mapping[str, Any], allowed: Collection[str], cluster=None
+    *,
+    actor: Actor,
+    model: type[ModelT],
+    fields: Mapping[str, Any],
+    allowed: Collection[str],
+    cluster: Cluster | None = None,
 ) -> ModelT:
     """Create one configuration object from `fields` (each one of `allowed`); the caller checked who."""
     _unknown(fields, allowed, str(model._meta.verbose_name))
@@ -97,7 +111,12 @@ def config_create(
 
 @transaction.atomic
 def config_update(
-    *, actor: Actor, instance: ModelT, fields: Mapping[str, Any], allowed: Collection[str], cluster=None
+    *,
+    actor: Actor,
+    instance: ModelT,
+    fields: Mapping[str, Any],
+    allowed: Collection[str],
+    cluster: Cluster | None = None,
 ) -> ModelT:
     """Change `fields` of a configuration object under a row lock; the audit event holds exactly the
     fields whose value changed, before and after. Nothing changed: nothing written, nothing logged."""
@@ -124,7 +143,7 @@ def config_delete(
     actor: Actor,
     instance: models.Model,
     fields: Collection[str],
-    cluster=None,
+    cluster: Cluster | None = None,
     event_type: AuditEventType = AuditEventType.CONFIG_DELETED,
 ) -> None:
     """Delete one configuration object; the audit event keeps what it was. Objects other rows still
@@ -134,7 +153,7 @@ def config_delete(
     if locked is None:
         return
     before = snapshot(locked, fields)
-    subject = (locked._meta.model_name, locked.pk, str(locked))
+    subject = (str(locked._meta.model_name), locked.pk, str(locked))
     try:
         with transaction.atomic():
             locked.delete()

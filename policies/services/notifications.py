@@ -5,11 +5,13 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
 from policies.choices import TeamRole
+from policies.models import ApprovalStep, EgressRequest, Grant, Team
 from policies.selectors.requests import pending_step
 
 logger = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ def _enqueue_email(subject: str, template: str, context: dict, recipients: list[
         return
     body = render_to_string(template, context)
 
-    def send():
+    def send() -> None:
         from policies.tasks import send_email_task
 
         try:
@@ -39,12 +41,12 @@ def _enqueue_email(subject: str, template: str, context: dict, recipients: list[
     transaction.on_commit(send)
 
 
-def _enqueue_webhook(team, event: str, payload: dict) -> None:
+def _enqueue_webhook(team: Team, event: str, payload: dict) -> None:
     if not team.webhook_url:
         return
     team_id = team.pk
 
-    def send():
+    def send() -> None:
         from policies.tasks import send_webhook_task
 
         try:
@@ -64,12 +66,12 @@ def _approvers_of(team_id: int, *, exclude_user_id: int | None) -> list[str]:
     return list(users.values_list("email", flat=True))
 
 
-def _team_addresses(team) -> list[str]:
+def _team_addresses(team: Team) -> list[str]:
     """Where news for a whole team goes: its own address, else its approvers."""
     return [team.email] if team.email else _approvers_of(team.pk, exclude_user_id=None)
 
 
-def _request_payload(request) -> dict:
+def _request_payload(request: EgressRequest) -> dict:
     return {
         "request_id": request.pk,
         "team": request.team.slug,
@@ -79,7 +81,7 @@ def _request_payload(request) -> dict:
     }
 
 
-def notify_step_pending(*, request, step) -> None:
+def notify_step_pending(*, request: EgressRequest, step: ApprovalStep) -> None:
     context = {"request": request, "step": step, "url": _link("request_detail", request.pk)}
     _enqueue_email(
         f"[egressui] Request #{request.pk} waits for your approval ({step.name})",
@@ -90,7 +92,7 @@ def notify_step_pending(*, request, step) -> None:
     _enqueue_webhook(step.team, "approval.pending", {**_request_payload(request), "step": step.name})
 
 
-def notify_requester_decision(*, request, decision: str, actor_name: str, comment: str = "") -> None:
+def notify_requester_decision(*, request: EgressRequest, decision: str, actor_name: str, comment: str = "") -> None:
     context = {
         "request": request,
         "decision": decision,
@@ -107,7 +109,7 @@ def notify_requester_decision(*, request, decision: str, actor_name: str, commen
     _enqueue_webhook(request.team, f"request.{request.status}", {**_request_payload(request), "comment": comment})
 
 
-def notify_request_commented(*, request, author, body: str) -> None:
+def notify_request_commented(*, request: EgressRequest, author: User, body: str) -> None:
     """The other side of the conversation hears of a comment: the requester, and the approvers who
     may decide the step now waiting (never the author)."""
     recipients = [request.requester.email]
@@ -127,7 +129,7 @@ def notify_request_commented(*, request, author, body: str) -> None:
     )
 
 
-def notify_break_glass(*, request, grants: list, hours: int) -> None:
+def notify_break_glass(*, request: EgressRequest, grants: list[Grant], hours: int) -> None:
     """Break-glass access skips every approval, so the owning team hears of it at once: its
     address (or its approvers) by email, and its webhook."""
     team = request.team
@@ -156,7 +158,7 @@ def notify_break_glass(*, request, grants: list, hours: int) -> None:
     )
 
 
-def notify_grant_expiring(*, grant, days: int) -> None:
+def notify_grant_expiring(*, grant: Grant, days: int) -> None:
     team = grant.team
     context = {"grant": grant, "days": days, "url": _link("grant_detail", grant.pk)}
     _enqueue_email(
@@ -172,11 +174,11 @@ def notify_grant_expiring(*, grant, days: int) -> None:
     )
 
 
-def notify_grant_ended(*, grant, reason: str) -> None:
+def notify_grant_ended(*, grant: Grant, reason: str) -> None:
     _enqueue_webhook(grant.team, f"grant.{grant.status}", {"grant_id": grant.pk, "host": grant.host, "reason": reason})
 
 
-def notify_grants_unused(*, team, grants: list, days: int) -> None:
+def notify_grants_unused(*, team: Team, grants: list[Grant], days: int) -> None:
     """One digest per team: its grants without traffic for `days` days (see services.usage_notices)."""
     context = {
         "team": team,

@@ -1,7 +1,7 @@
 """Asking for reconciles: a person's request (a queued run), the outbox sweep and the periodic
 resync. Opening and recording a run is the loop's own business: `policies.reconciler.runs`."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -50,7 +50,7 @@ def cluster_reconcile_request(*, cluster: Cluster, actor: User) -> ReconcileRun:
 SWEEP_BACKOFF = timedelta(minutes=5)
 
 
-def reconcile_sweep_marked(*, now=None) -> int:
+def reconcile_sweep_marked(*, now: datetime | None = None) -> int:
     """Enqueue a reconcile for every cluster still marked in the outbox (e.g. the broker was down when
     the change committed). Returns how many were enqueued."""
     now = now or timezone.now()

@@ -1,6 +1,7 @@
 """What a requester enters (`RequestInput`), validated as a whole, and writing a request's identities
 and destinations: shared by the request services and break-glass access (`services.grants`)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -119,7 +120,13 @@ def request_input_validate(data: RequestInput, *, actor: User) -> tuple[list[Wor
     return identities, destinations, duration
 
 
-def request_items_write(request: EgressRequest, identities, destinations, *, new: bool = False) -> None:
+def request_items_write(
+    request: EgressRequest,
+    identities: Iterable[WorkloadIdentity],
+    destinations: Iterable[dict],
+    *,
+    new: bool = False,
+) -> None:
     """Replace the request's identities and destinations; a `new` request has none to read first."""
     if new:
         request.identities.add(*identities)

@@ -1,5 +1,7 @@
+from collections.abc import Iterator
+
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from policies import crypto
 from policies.choices import AuditEventType
@@ -7,7 +9,7 @@ from policies.models.fields import EncryptedTextField
 from policies.services.audit import audit_event_record
 
 
-def _encrypted_fields():
+def _encrypted_fields() -> Iterator[tuple[type[models.Model], EncryptedTextField]]:
     for model in apps.get_app_config("policies").get_models():
         for field in model._meta.concrete_fields:
             if isinstance(field, EncryptedTextField):

@@ -1,8 +1,9 @@
 """Writes on personal API tokens: create (the secret is returned once, only its hash is kept),
 revoke, and the last-used bookkeeping."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,7 +35,7 @@ def _token_state(token: ApiToken) -> dict:
 @transaction.atomic
 def api_token_create(
     *,
-    user,
+    user: User,
     actor: Actor,
     name: str,
     read_only: bool = False,
@@ -118,7 +119,7 @@ def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
     return token
 
 
-def api_token_touch(*, token: ApiToken, now=None) -> None:
+def api_token_touch(*, token: ApiToken, now: datetime | None = None) -> None:
     """Record that the token was used, at most once per LAST_USED_RESOLUTION (one UPDATE, no audit:
     usage is not a state change, and the access itself is in the web server's log)."""
     now = now or timezone.now()

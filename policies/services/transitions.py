@@ -19,8 +19,8 @@ from policies.choices import (
     transition_allowed,
 )
 from policies.exceptions import TransitionNotAllowed
-from policies.models import ApprovalStep, EgressRequest, Grant
-from policies.services.audit import audit_event_record
+from policies.models import ApprovalStep, Cluster, EgressRequest, Grant
+from policies.services.audit import AuditSubject, audit_event_record
 
 Stateful = EgressRequest | ApprovalStep | Grant
 MACHINES: dict[type, tuple[str, dict[str, frozenset[str]], type]] = {
@@ -49,8 +49,8 @@ def transition(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     message: str = "",
-    cluster=None,
-    subject=None,
+    cluster: Cluster | None = None,
+    subject: AuditSubject | None = None,
     egress_request: EgressRequest | None = None,
 ) -> None:
     """Move `obj` (locked by the caller) to `target`, setting `fields` with it, and record the event

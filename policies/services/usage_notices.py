@@ -1,6 +1,8 @@
 """Telling teams about grants nobody uses, once per idle period: a grant is named again only after
 it was used since its last notice and then went quiet again."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -11,7 +13,7 @@ from policies.selectors.monitoring import unused_grants
 from policies.services.notifications import notify_grants_unused
 
 
-def unused_grants_notify(*, now=None) -> int:
+def unused_grants_notify(*, now: datetime | None = None) -> int:
     """Email each team a digest of its newly unused grants (EGRESSUI_UNUSED_GRANT_NOTIFY); returns
     how many grants were named. Records are bookkeeping for the digest, not audited state."""
     if not settings.EGRESSUI_UNUSED_GRANT_NOTIFY:
