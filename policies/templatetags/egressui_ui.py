@@ -283,6 +283,7 @@ class ListTableNode(template.Node):
                 "table_class": options.get("class", "table stack"),
                 "table_id": options.get("id", ""),
                 "range_id": options.get("range_id", ""),
+                "target": options.get("target", "#results"),
                 "table": self.table.render(context) if has_rows else "",
                 "unfiltered": self.unfiltered.render(context) if not has_rows and not filtered else "",
             },
@@ -294,7 +295,8 @@ def list_table(parser: Parser, token: Token) -> ListTableNode:
     """`{% list_table rows "grant" %}<thead>…</thead><tbody>…</tbody>{% no_rows %}…{% endlist_table %}`:
     the table of a list page with its pagination or, without rows, its empty state: the shared
     "No grant matches these filters" when `filtered`, else the page's own words after `no_rows`.
-    Options: `class` and `id` of the table, `range_id` of the pagination's range text."""
+    Options: `class` and `id` of the table, `range_id` of the pagination's range text, `target`: the
+    element the pagination refreshes (#results)."""
     (rows, noun), options = _tag_arguments(parser, token, 2)
     table = parser.parse(("no_rows", "endlist_table"))
     unfiltered = template.NodeList()
