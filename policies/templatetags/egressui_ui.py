@@ -2,10 +2,12 @@
 
 import json
 import unicodedata
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from django import template
 from django.conf import settings
+from django.template.base import FilterExpression, Parser, Token, token_kwargs
 from django.template.defaultfilters import stringfilter, truncatechars
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -154,3 +156,151 @@ def without_credentials(url: str) -> str:
 def refusal_for(rejections: dict, change) -> str:
     """The API server's reason for refusing a previewed object (`ClusterPreview.rejections`), or ""."""
     return rejections.get(f"{change.kind} {change.namespace}/{change.name}", "")
+
+
+# --- List pages: filter fields, the filter form, and the results table with its empty state -------
+
+
+def _options(options: Iterable | Mapping) -> list[tuple[object, object]]:
+    """(value, label) pairs from choices, a dict, or plain values that are their own label."""
+    if hasattr(options, "items"):
+        options = options.items()
+    return [(item[0], item[1]) if isinstance(item, (tuple, list)) else (item, item) for item in options]
+
+
+def _marked(options: Iterable | Mapping, selected: object) -> list[tuple[object, object, bool]]:
+    """The options, each with whether it is selected: `selected` is one value or a list of them,
+    compared as text since query values are text and choices are not always."""
+    if selected is None or selected == "":
+        chosen: set[str] = set()
+    elif isinstance(selected, (list, tuple, set)):
+        chosen = {str(item) for item in selected}
+    else:
+        chosen = {str(selected)}
+    return [(value, label, str(value) in chosen) for value, label in _options(options)]
+
+
+@register.inclusion_tag("policies/partials/filters/select.html")
+def filter_select(
+    name: str, label: str, options: Iterable | Mapping, selected: object = None, empty: str = "", field_id: str = ""
+) -> dict:
+    """A labelled select of a filter form; `empty` is the label of the "any" option (none without it)."""
+    return {
+        "name": name,
+        "label": label,
+        "field_id": field_id or f"f-{name}",
+        "empty": empty,
+        "options": _marked(options, selected),
+    }
+
+
+@register.inclusion_tag("policies/partials/filters/checks.html")
+def filter_checks(name: str, legend: str, options: Iterable | Mapping, selected: object = None) -> dict:
+    """A fieldset of checkboxes of a filter form, one per option."""
+    return {"name": name, "legend": legend, "options": _marked(options, selected)}
+
+
+@register.inclusion_tag("policies/partials/filters/search.html")
+def filter_search(name: str, label: str, value: object, field_id: str = "") -> dict:
+    """A labelled search box of a filter form."""
+    return {"name": name, "label": label, "field_id": field_id or f"f-{name}", "value": value}
+
+
+def _render_with(context: template.Context, name: str, values: dict) -> str:
+    """Render template `name` with the page's context plus `values`, as `{% include %}` does."""
+    engine = context.template.engine if context.template else template.Engine.get_default()
+    with context.push(**values):
+        return engine.get_template(name).render(context)
+
+
+def _tag_arguments(
+    parser: Parser, token: Token, positional: int
+) -> tuple[list[FilterExpression], dict[str, FilterExpression]]:
+    """A block tag's positional arguments, then its name=value options."""
+    bits = token.split_contents()
+    tag, args, rest = bits[0], bits[1 : 1 + positional], bits[1 + positional :]
+    if len(args) != positional:
+        raise template.TemplateSyntaxError(f"{tag} takes {positional} argument(s) before its options")
+    options = token_kwargs(rest, parser)
+    if rest:
+        raise template.TemplateSyntaxError(f"{tag}: options are name=value, not {rest[0]!r}")
+    return [parser.compile_filter(arg) for arg in args], options
+
+
+class FilterFormNode(template.Node):
+    def __init__(self, noun: FilterExpression, options: dict[str, FilterExpression], fields: template.NodeList) -> None:
+        self.noun, self.options, self.fields = noun, options, fields
+
+    def render(self, context: template.Context) -> str:
+        options = {key: value.resolve(context) for key, value in self.options.items()}
+        search = options.get("search")
+        delay = options.get("delay", 400)
+        return _render_with(
+            context,
+            "policies/partials/filters/form.html",
+            {
+                "noun": self.noun.resolve(context),
+                "trigger": f"change, input delay:{delay}ms from:{search}, submit" if search else "change, submit",
+                "button": options.get("button", "Filter"),
+                "fields": self.fields.render(context),
+            },
+        )
+
+
+@register.tag
+def filter_form(parser: Parser, token: Token) -> FilterFormNode:
+    """`{% filter_form "requests" search="#f-host" %}fields{% endfilter_form %}`: the GET form that
+    refreshes #results as filters change (a search box after a pause: `search` names it, `delay` in
+    ms), with a submit button for browsers without JavaScript and, when `filtered`, a way back.
+    It submits to the page's own path; `clear_url` in the context overrides where "Clear" leads."""
+    (noun,), options = _tag_arguments(parser, token, 1)
+    fields = parser.parse(("endfilter_form",))
+    parser.delete_first_token()
+    return FilterFormNode(noun, options, fields)
+
+
+class ListTableNode(template.Node):
+    def __init__(
+        self,
+        rows: FilterExpression,
+        noun: FilterExpression,
+        options: dict[str, FilterExpression],
+        table: template.NodeList,
+        unfiltered: template.NodeList,
+    ) -> None:
+        self.rows, self.noun, self.options, self.table, self.unfiltered = rows, noun, options, table, unfiltered
+
+    def render(self, context: template.Context) -> str:
+        options = {key: value.resolve(context) for key, value in self.options.items()}
+        has_rows = bool(self.rows.resolve(context))
+        filtered = context.get("filtered")
+        return _render_with(
+            context,
+            "policies/partials/list_table.html",
+            {
+                "has_rows": has_rows,
+                "noun": self.noun.resolve(context),
+                "table_class": options.get("class", "table stack"),
+                "table_id": options.get("id", ""),
+                "range_id": options.get("range_id", ""),
+                "target": options.get("target", "#results"),
+                "table": self.table.render(context) if has_rows else "",
+                "unfiltered": self.unfiltered.render(context) if not has_rows and not filtered else "",
+            },
+        )
+
+
+@register.tag
+def list_table(parser: Parser, token: Token) -> ListTableNode:
+    """`{% list_table rows "grant" %}<thead>…</thead><tbody>…</tbody>{% no_rows %}…{% endlist_table %}`:
+    the table of a list page with its pagination or, without rows, its empty state: the shared
+    "No grant matches these filters" when `filtered`, else the page's own words after `no_rows`.
+    Options: `class` and `id` of the table, `range_id` of the pagination's range text, `target`: the
+    element the pagination refreshes (#results)."""
+    (rows, noun), options = _tag_arguments(parser, token, 2)
+    table = parser.parse(("no_rows", "endlist_table"))
+    unfiltered = template.NodeList()
+    if parser.next_token().contents == "no_rows":
+        unfiltered = parser.parse(("endlist_table",))
+        parser.delete_first_token()
+    return ListTableNode(rows, noun, options, table, unfiltered)

@@ -2,7 +2,7 @@
 JavaScript). Filters narrow it by team, namespace, destination and edge state; identities come in
 pages of PAGE_SIZE, namespace by namespace, with only the destinations their edges reach."""
 
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 from django.core.paginator import Paginator
 from django.urls import reverse
@@ -126,5 +126,7 @@ def access_map_page(request):
         "chosen": chosen,
         "filter_errors": errors,
         "filtered": any(chosen[key] for key in ("team", "namespace", "host", "state")),
+        # Clearing the filters keeps the cluster shown (the filter form and the empty state use it).
+        "clear_url": f"{reverse('access_map')}?cluster={quote(cluster_name, safe='/')}",
     }
     return render_page(request, "policies/access_map.html", context, partial="results", status=400 if errors else 200)

@@ -254,6 +254,53 @@ class ApprovalsBadgeTests:
         assert badge.format(1) in client.get(reverse("grant_list")).content.decode()  # own decision: at once
 
 
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" .", ".")
+
+
+class ListPagesSayTheSameThingTests:
+    """Every filtered list explains a bad filter value and an empty result in the same words (one
+    partial each), so a page that writes its own copy shows up here."""
+
+    @pytest.mark.parametrize(
+        "page, query, field",
+        [
+            ("request_list", "status=nonsense", "status"),
+            ("grant_list", "expiring_within_days=soon", "expiring_within_days"),
+            ("approval_inbox", "older_than_days=soon", "older_than_days"),
+            ("audit_log", "occurred_after=yesterday", "occurred_after"),
+            ("denied_attempts", "days=soon", "days"),
+            ("access_map", "days=soon", "days"),
+        ],
+    )
+    def test_a_bad_filter_value_is_worded_alike(self, client, world, page, query, field):
+        client.force_login(world.admin)
+        content = client.get(reverse(page) + "?" + query).content.decode()
+        errors = re.findall(r'<ul class="errorlist nonfield" role="alert">(.*?)</ul>', content, re.S)
+        assert len(errors) == 1
+        assert re.fullmatch(rf"<li>Filter “{field}”: [^<]+</li>", errors[0].strip())
+
+    @pytest.mark.parametrize(
+        "page, query, noun, clear",
+        [
+            ("request_list", "host=nothing.example", "request", ""),
+            ("grant_list", "host=nothing.example", "grant", ""),
+            ("approval_inbox", "team=search", "request", ""),
+            ("audit_log", "actor=nobody", "event", ""),
+            ("denied_attempts", "host=nothing.example", "denied attempt", ""),
+            ("access_map", "host=nothing.example", "identity or line", "?cluster={cluster}"),
+        ],
+    )
+    def test_a_filter_that_matches_nothing_is_worded_alike(self, client, world, page, query, noun, clear):
+        submitted(world)
+        client.force_login(world.admin)
+        content = client.get(reverse(page) + "?" + query, headers=HTMX).content.decode()
+        empty = re.search(r'<div class="empty">(.*?)</div>', content, re.S)
+        assert empty and _text(empty.group(1)) == f"No {noun} matches these filters. Clear the filters."
+        clear_url = reverse(page) + clear.format(cluster=world.cluster.name)
+        assert f'<a href="{clear_url}">Clear the filters</a>' in empty.group(1)
+
+
 class FilterErrorTests:
     @pytest.mark.parametrize(
         "page, query",
