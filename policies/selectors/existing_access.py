@@ -2,9 +2,8 @@
 
 Asking again is legitimate (renewing before expiry, changing the duration), so this is a warning,
 never an error: the request form shows it under the destination, the API returns it with the
-request, and approvers read "replaces grant #N". Matching is exact on (identity, host, port,
-protocol), the key under which approving a request supersedes an active grant
-(`services.grants.grants_create_for_request`).
+request, and approvers read "replaces grant #N". Matching is exact on the key under which
+approving a request supersedes an active grant (`policies.grant_key`).
 
 Two queries for any number of pairs; callers pass only identities the viewer may see.
 """
@@ -18,12 +17,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from policies.choices import OPEN_REQUEST_STATES, GrantStatus, RequestStatus
+from policies.grant_key import DESTINATION_KEY, destination_key, grant_key
 from policies.models import EgressRequest, Grant, RequestDestination
 
 # Asked for and not decided yet; a draft is nobody's request until it is submitted.
 PENDING_STATES = (RequestStatus.SUBMITTED, RequestStatus.CHANGES_REQUESTED)
 
-Pair = tuple[int, str, int, str]  # identity id, host, port, protocol
+Pair = tuple[int, str, int, str]  # `grant_key(identity id, destination)`
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
     found: dict[Pair, list[ExistingAccess]] = {}
 
     def add(row: Mapping[str, Any], identity_id: int, **what: Any) -> None:
-        pair = (identity_id, row["host"], row["port"], row["protocol"])
+        pair = grant_key(identity_id, row)
         if pair in wanted:
             name = f"{row['namespace_name']}/{row['account']}"
             found.setdefault(pair, []).append(
@@ -139,9 +139,9 @@ def request_pairs(request: EgressRequest) -> set[Pair]:
     identity_ids = [i.pk for i in rows] if rows is not None else list(request.identities.values_list("pk", flat=True))
     rows = getattr(request, "destination_rows", None)
     if rows is not None:
-        destinations = [(d.host, d.port, d.protocol) for d in rows]
+        destinations = [destination_key(d) for d in rows]
     else:
-        destinations = list(request.destinations.values_list("host", "port", "protocol"))
+        destinations = list(request.destinations.values_list(*DESTINATION_KEY))
     return {(pk, *destination) for pk in identity_ids for destination in destinations}
 
 

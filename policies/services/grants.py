@@ -11,6 +11,7 @@ from django.utils import timezone
 from policies.actors import Actor
 from policies.choices import AuditEventType, GrantStatus, RequestStatus
 from policies.exceptions import PermissionDenied, ValidationFailed
+from policies.grant_key import grant_copies, key_filter
 from policies.models import EgressRequest, Grant
 from policies.permissions import can_break_glass, can_revoke_grant
 from policies.services.audit import audit_event_record
@@ -32,8 +33,8 @@ def _grant_state(grant: Grant) -> dict:
 def grants_create_for_request(
     *, request: EgressRequest, actor: Actor, actor_repr: str | None = None, lifetime: timedelta | None = None
 ) -> list[Grant]:
-    """One grant per identity × destination of an approved (locked) request. An active grant for the
-    same identity and destination is superseded (it ends now) so there is never more than one."""
+    """One grant per identity × destination of an approved (locked) request. An active grant under the
+    same key (`policies.grant_key`) is superseded (it ends now) so there is never more than one."""
     now = timezone.now()
     expires_at = now + (lifetime or timedelta(days=request.duration_days))
     identities = list(request.identities.select_related("namespace__cluster"))
@@ -43,13 +44,7 @@ def grants_create_for_request(
         for destination in destinations:
             previous = (
                 Grant.objects.select_for_update()
-                .filter(
-                    identity=identity,
-                    host=destination.host,
-                    port=destination.port,
-                    protocol=destination.protocol,
-                    status=GrantStatus.ACTIVE,
-                )
+                .filter(identity=identity, status=GrantStatus.ACTIVE, **key_filter(destination))
                 .first()
             )
             if previous is not None:
@@ -72,14 +67,10 @@ def grants_create_for_request(
                 identity=identity,
                 cluster=identity.namespace.cluster,
                 team_id=request.team_id,
-                host=destination.host,
-                port=destination.port,
-                protocol=destination.protocol,
-                expanded_hosts=destination.expanded_hosts,
-                tcp_direct=destination.tcp_direct,
                 break_glass=request.break_glass,
                 valid_from=now,
                 expires_at=expires_at,
+                **grant_copies(destination),
             )
             if previous is not None:
                 previous.superseded_by = grant
