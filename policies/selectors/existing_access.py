@@ -5,7 +5,8 @@ never an error: the request form shows it under the destination, the API returns
 request, and approvers read "replaces grant #N". Matching is exact on the key under which
 approving a request supersedes an active grant (`policies.grant_key`).
 
-Two queries for any number of pairs; callers pass only identities the viewer may see.
+Two queries for any number of pairs; callers pass only identities the viewer may see. The denied
+attempts page asks `requests_asking` whether a blocked pair is already asked for.
 """
 
 from collections.abc import Iterable, Mapping
@@ -70,56 +71,50 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
     if not wanted:
         return {}
     now = now or timezone.now()
-    identity_ids = {pair[0] for pair in wanted}
-    hosts = {pair[1] for pair in wanted}
-    found: dict[Pair, list[ExistingAccess]] = {}
-
-    def add(row: Mapping[str, Any], identity_id: int, **what: Any) -> None:
-        pair = grant_key(identity_id, row)
-        if pair in wanted:
-            name = f"{row['namespace_name']}/{row['account']}"
-            found.setdefault(pair, []).append(
-                ExistingAccess(
-                    identity_id, name, row["cluster_name"], row["host"], row["port"], row["protocol"], **what
-                )
-            )
-
     grants = (
         Grant.objects.filter(
-            status=GrantStatus.ACTIVE, expires_at__gt=now, identity_id__in=identity_ids, host__in=hosts
+            status=GrantStatus.ACTIVE,
+            expires_at__gt=now,
+            identity_id__in={pair[0] for pair in wanted},
+            host__in={pair[1] for pair in wanted},
         )
         .order_by("id")
         .values(
             "id",
             "request_id",
             "identity_id",
-            "host",
-            "port",
-            "protocol",
+            *DESTINATION_KEY,
             "expires_at",
             cluster_name=F("identity__namespace__cluster__name"),
             namespace_name=F("identity__namespace__name"),
             account=F("identity__service_account"),
         )
     )
+    found: dict[Pair, list[ExistingAccess]] = {}
     for row in grants:
-        add(
-            row,
-            row["identity_id"],
-            grant_id=row["id"],
-            expires_at=row["expires_at"],
-            grant_request_id=row["request_id"],
-        )
+        what = {"grant_id": row["id"], "expires_at": row["expires_at"], "grant_request_id": row["request_id"]}
+        _add(found, wanted, row, row["identity_id"], **what)
+    for pair, asked in requests_asking(wanted).items():
+        found.setdefault(pair, []).extend(asked)
+    return found
+
+
+def requests_asking(pairs: Iterable[Pair]) -> dict[Pair, list[ExistingAccess]]:
+    """For each pair: the pending requests (submitted or sent back, never drafts) that ask for exactly
+    it, oldest first (one query)."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
     asked = (
         RequestDestination.objects.filter(
-            request__status__in=PENDING_STATES, request__identities__in=identity_ids, host__in=hosts
+            request__status__in=PENDING_STATES,
+            request__identities__in={pair[0] for pair in wanted},
+            host__in={pair[1] for pair in wanted},
         )
         .order_by("request_id")
         .values(
             "request_id",
-            "host",
-            "port",
-            "protocol",
+            *DESTINATION_KEY,
             status=F("request__status"),
             identity=F("request__identities__id"),
             cluster_name=F("request__identities__namespace__cluster__name"),
@@ -127,9 +122,23 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
             account=F("request__identities__service_account"),
         )
     )
-    for ask in asked:
-        add(ask, ask["identity"], request_id=ask["request_id"], request_status=ask["status"])
+    found: dict[Pair, list[ExistingAccess]] = {}
+    for row in asked:
+        _add(found, wanted, row, row["identity"], request_id=row["request_id"], request_status=row["status"])
     return found
+
+
+def _add(
+    found: dict[Pair, list[ExistingAccess]], wanted: set[Pair], row: Mapping[str, Any], identity_id: int, **what: Any
+) -> None:
+    """Record `row` (a grant or a request's destination) under its pair, when that pair is wanted."""
+    pair = grant_key(identity_id, row)
+    if pair in wanted:
+        name = f"{row['namespace_name']}/{row['account']}"
+        host, port, protocol = destination_key(row)
+        found.setdefault(pair, []).append(
+            ExistingAccess(identity_id, name, row["cluster_name"], host, port, protocol, **what)
+        )
 
 
 def request_pairs(request: EgressRequest) -> set[Pair]:
