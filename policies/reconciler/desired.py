@@ -10,11 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from policies.manifests.kinds import KIND_BY_NAME
+from policies.reconciler.errors import DesiredStateInvalid
 from policies.reconciler.resources import ObjectKey, content_hash_of, grant_ids_of, is_ours, key_of
-
-
-class DesiredStateInvalid(ValueError):
-    """The renderer produced something the reconciler must not apply."""
 
 
 @dataclass
