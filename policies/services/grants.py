@@ -17,7 +17,7 @@ from policies.permissions import can_break_glass, can_revoke_grant
 from policies.services.audit import audit_event_record
 from policies.services.notifications import notify_break_glass, notify_grant_ended, notify_grant_expiring
 from policies.services.outbox import cluster_mark_for_reconcile
-from policies.services.request_inputs import request_input_validate, request_items_write
+from policies.services.request_inputs import request_from_input
 from policies.services.transitions import transition, transition_check
 
 
@@ -167,19 +167,14 @@ def grant_break_glass(*, admin: User, data, reason: str, duration_hours: int) ->
         )
     data.duration_days = max(1, math.ceil(hours / 24))
     data.justification = data.justification or reason
-    identities, destinations, duration = request_input_validate(data, actor=admin)
     now = timezone.now()
-    request = EgressRequest.objects.create(
-        team=data.team,
+    request = request_from_input(
+        data,
         requester=admin,
-        justification=data.justification.strip(),
-        ticket_url=data.ticket_url,
-        duration_days=duration,
         break_glass=True,
         status=RequestStatus.SUBMITTED,  # and approved at once, by the admin, below
         submitted_at=now,
     )
-    request_items_write(request, identities, destinations)
     transition(
         request,
         RequestStatus.APPROVED,
