@@ -205,6 +205,8 @@ class IdentityGroup:
 class _IdentitiesForm(Form):
     """Team, cluster filter and workload identities: the part shared by requests and break-glass."""
 
+    justification_field = "justification"  # the field that says why (break-glass: its reason)
+
     team = forms.ModelChoiceField(queryset=Team.objects.none(), empty_label=None, label="Team")
     clusters = IdChoicesField(
         queryset=Cluster.objects.none(),
@@ -338,6 +340,18 @@ class _IdentitiesForm(Form):
             flags.append("prod")
         return flags
 
+    def to_input(self, destinations: list[DestinationInput]) -> RequestInput:
+        """The answers as the services take them; without a duration field the service's default."""
+        data = self.cleaned_data
+        return RequestInput(
+            team=data["team"],
+            identities=list(data["identities"]),
+            destinations=destinations,
+            justification=data[self.justification_field],
+            ticket_url=data.get("ticket_url") or "",
+            duration_days=data.get("duration_days"),
+        )
+
 
 class RequestForm(_IdentitiesForm):
     justification = forms.CharField(
@@ -382,19 +396,10 @@ class RequestForm(_IdentitiesForm):
             pass
         return flags
 
-    def to_input(self, destinations: list[DestinationInput]) -> RequestInput:
-        data = self.cleaned_data
-        return RequestInput(
-            team=data["team"],
-            identities=list(data["identities"]),
-            destinations=destinations,
-            justification=data["justification"],
-            ticket_url=data.get("ticket_url") or "",
-            duration_days=data["duration_days"],
-        )
-
 
 class BreakGlassForm(_IdentitiesForm):
+    justification_field = "reason"
+
     reason = forms.CharField(
         label="Reason",
         max_length=5000,
@@ -412,16 +417,6 @@ class BreakGlassForm(_IdentitiesForm):
         hours.validators.append(MaxValueValidator(maximum, f"Break-glass access lasts 1–{maximum} hours."))
         hours.widget.attrs.update(min=1, max=maximum)
         hours.help_text = f"1–{maximum} hours; the grants expire on their own."
-
-    def to_input(self, destinations: list[DestinationInput]) -> RequestInput:
-        data = self.cleaned_data
-        return RequestInput(
-            team=data["team"],
-            identities=list(data["identities"]),
-            destinations=destinations,
-            justification=data["reason"],
-            ticket_url=data.get("ticket_url") or "",
-        )
 
 
 class DecisionForm(Form):

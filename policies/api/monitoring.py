@@ -320,7 +320,8 @@ class DeniedAttemptSerializer(serializers.Serializer):
         child=serializers.IntegerField(), help_text="Active grants that cover the pair by now."
     )
     requested_in = serializers.ListField(
-        child=serializers.IntegerField(), help_text="Open requests (draft, pending, sent back) asking for exactly it."
+        child=serializers.IntegerField(),
+        help_text="Pending or sent-back requests (not drafts) asking for exactly `destination`, protocol included.",
     )
     request_body = serializers.SerializerMethodField(
         help_text="A body for POST /api/v1/requests/ (add a justification), when the team is known."

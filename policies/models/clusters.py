@@ -14,7 +14,8 @@ from policies.choices import (
 )
 from policies.constants import DEFAULT_CILIUM_VERSION, MIN_CILIUM_VERSION, SYSTEM_CA_BUNDLE
 from policies.models.fields import EncryptedTextField
-from policies.reconciler.kubeconfig import KubeconfigRefused, kubeconfig_parse
+from policies.reconciler.errors import KubeconfigRefused
+from policies.reconciler.kubeconfig import kubeconfig_parse
 from policies.redaction import url_credentials_problem
 
 dns_label = RegexValidator(

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from policies.choices import AppliedState, GrantStatus, Protocol
+from policies.grant_key import DESTINATION_KEY
 
 
 class Grant(models.Model):
@@ -58,7 +59,7 @@ class Grant(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["identity", "host", "port", "protocol"],
+                fields=["identity", *DESTINATION_KEY],
                 condition=models.Q(status=GrantStatus.ACTIVE),
                 name="one_active_grant_per_identity_destination",
             ),

@@ -29,8 +29,8 @@ from policies.choices import ConnectionKind
 from policies.constants import FIELD_MANAGER
 from policies.manifests.kinds import KindInfo
 from policies.reconciler.error_text import safe_error_text, status_body, transport_error_text
-from policies.reconciler.errors import ObjectFailed, TargetUnavailable
-from policies.reconciler.kubeconfig import KubeconfigRefused, kubeconfig_file_read, kubeconfig_parse
+from policies.reconciler.errors import KindNotServed, KubeconfigRefused, ObjectFailed, TargetUnavailable
+from policies.reconciler.kubeconfig import kubeconfig_file_read, kubeconfig_parse
 from policies.reconciler.resources import ObjectKey, is_ours, key_of, kind_info, label_selector, not_ours_message
 from policies.reconciler.transport import JSON, Throttle, Transport, encode, object_path
 from policies.redaction import url_origin
@@ -66,10 +66,6 @@ def undeclared_field(exc: ApiException) -> bool:
 
 def is_transient(exc: ApiException) -> bool:
     return exc.status in RETRYABLE_STATUS and not undeclared_field(exc)
-
-
-class KindNotServed(TargetUnavailable):
-    """The API server does not serve a rendered kind (CRD not installed, or another version)."""
 
 
 def api_client_for(cluster: "Cluster") -> client.ApiClient:

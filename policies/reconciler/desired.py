@@ -11,14 +11,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from policies.manifests.kinds import KIND_BY_NAME
+from policies.reconciler.errors import DesiredStateInvalid
 from policies.reconciler.resources import ObjectKey, content_hash_of, grant_ids_of, is_ours, key_of
 
 if TYPE_CHECKING:
     from policies.models import Cluster
-
-
-class DesiredStateInvalid(ValueError):
-    """The renderer produced something the reconciler must not apply."""
 
 
 @dataclass

@@ -1,4 +1,14 @@
-"""Failures a reconcile distinguishes: per object or for the whole target, transient or permanent."""
+"""The reconciler's errors: failures a reconcile distinguishes (per object or for the whole target,
+transient or permanent), and the inputs it refuses before any write (a kubeconfig, a desired state).
+Application errors are in `policies.exceptions`."""
+
+
+class KubeconfigRefused(ValueError):
+    """The kubeconfig cannot be used; the message says where and why, quoting no value."""
+
+
+class DesiredStateInvalid(ValueError):
+    """The renderer produced something the reconciler must not apply."""
 
 
 class ReconcileError(Exception):
@@ -21,6 +31,10 @@ class ObjectFailed(ReconcileError):
 
 class TargetUnavailable(ReconcileError):
     """The whole target failed (unreachable, unauthorised, CRDs missing): the run stops."""
+
+
+class KindNotServed(TargetUnavailable):
+    """The API server does not serve a rendered kind (CRD not installed, or another version)."""
 
 
 class ReconcileBusy(Exception):

@@ -19,6 +19,7 @@ import yaml
 from django.conf import settings
 
 from policies.reconciler.error_text import yaml_error_text
+from policies.reconciler.errors import KubeconfigRefused
 
 if TYPE_CHECKING:
     from policies.models import Cluster
@@ -57,10 +58,6 @@ _WHY = {
     "client-key": "files are not read; use client-key-data",
     "certificate-authority": "files are not read; use certificate-authority-data",
 }
-
-
-class KubeconfigRefused(ValueError):
-    """The kubeconfig cannot be used; the message says where and why, quoting no value."""
 
 
 class _NoAliasLoader(yaml.SafeLoader):

@@ -28,11 +28,19 @@ from policies.choices import ConnectionKind
 from policies.manifests.kinds import KIND_BY_NAME, KindInfo, kinds_for_mode
 from policies.models import Cluster, ClusterSyncState, ManagedObject, ReconcileRun, WorkloadIdentity
 from policies.reconciler import diff
-from policies.reconciler.cluster import KindNotServed, KubernetesTarget
-from policies.reconciler.desired import DesiredStateInvalid, desired_state
+from policies.reconciler.cluster import KubernetesTarget
+from policies.reconciler.desired import desired_state
 from policies.reconciler.directory import DirectoryTarget
 from policies.reconciler.error_text import CREDENTIAL_BEARING, safe_error_text
-from policies.reconciler.errors import LeaseLost, ObjectFailed, ReconcileBusy, ReconcileRetry, TargetUnavailable
+from policies.reconciler.errors import (
+    DesiredStateInvalid,
+    KindNotServed,
+    LeaseLost,
+    ObjectFailed,
+    ReconcileBusy,
+    ReconcileRetry,
+    TargetUnavailable,
+)
 from policies.reconciler.locks import Lease, cluster_lease
 from policies.reconciler.resources import ObjectKey, grant_ids_of, kind_info, not_ours_message
 from policies.reconciler.results import DONE, FAILED, UNCHANGED, ObjectResult, RunReport

@@ -2,11 +2,11 @@
 
 Asking again is legitimate (renewing before expiry, changing the duration), so this is a warning,
 never an error: the request form shows it under the destination, the API returns it with the
-request, and approvers read "replaces grant #N". Matching is exact on (identity, host, port,
-protocol), the key under which approving a request supersedes an active grant
-(`services.grants.grants_create_for_request`).
+request, and approvers read "replaces grant #N". Matching is exact on the key under which
+approving a request supersedes an active grant (`policies.grant_key`).
 
-Two queries for any number of pairs; callers pass only identities the viewer may see.
+Two queries for any number of pairs; callers pass only identities the viewer may see. The denied
+attempts page asks `requests_asking` whether a blocked pair is already asked for.
 """
 
 from collections.abc import Iterable, Mapping
@@ -18,12 +18,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from policies.choices import OPEN_REQUEST_STATES, GrantStatus, RequestStatus
+from policies.grant_key import DESTINATION_KEY, destination_key, grant_key
 from policies.models import EgressRequest, Grant, RequestDestination
 
 # Asked for and not decided yet; a draft is nobody's request until it is submitted.
 PENDING_STATES = (RequestStatus.SUBMITTED, RequestStatus.CHANGES_REQUESTED)
 
-Pair = tuple[int, str, int, str]  # identity id, host, port, protocol
+Pair = tuple[int, str, int, str]  # `grant_key(identity id, destination)`
 
 
 @dataclass(frozen=True)
@@ -70,56 +71,50 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
     if not wanted:
         return {}
     now = now or timezone.now()
-    identity_ids = {pair[0] for pair in wanted}
-    hosts = {pair[1] for pair in wanted}
-    found: dict[Pair, list[ExistingAccess]] = {}
-
-    def add(row: Mapping[str, Any], identity_id: int, **what: Any) -> None:
-        pair = (identity_id, row["host"], row["port"], row["protocol"])
-        if pair in wanted:
-            name = f"{row['namespace_name']}/{row['account']}"
-            found.setdefault(pair, []).append(
-                ExistingAccess(
-                    identity_id, name, row["cluster_name"], row["host"], row["port"], row["protocol"], **what
-                )
-            )
-
     grants = (
         Grant.objects.filter(
-            status=GrantStatus.ACTIVE, expires_at__gt=now, identity_id__in=identity_ids, host__in=hosts
+            status=GrantStatus.ACTIVE,
+            expires_at__gt=now,
+            identity_id__in={pair[0] for pair in wanted},
+            host__in={pair[1] for pair in wanted},
         )
         .order_by("id")
         .values(
             "id",
             "request_id",
             "identity_id",
-            "host",
-            "port",
-            "protocol",
+            *DESTINATION_KEY,
             "expires_at",
             cluster_name=F("identity__namespace__cluster__name"),
             namespace_name=F("identity__namespace__name"),
             account=F("identity__service_account"),
         )
     )
+    found: dict[Pair, list[ExistingAccess]] = {}
     for row in grants:
-        add(
-            row,
-            row["identity_id"],
-            grant_id=row["id"],
-            expires_at=row["expires_at"],
-            grant_request_id=row["request_id"],
-        )
+        what = {"grant_id": row["id"], "expires_at": row["expires_at"], "grant_request_id": row["request_id"]}
+        _add(found, wanted, row, row["identity_id"], **what)
+    for pair, asked in requests_asking(wanted).items():
+        found.setdefault(pair, []).extend(asked)
+    return found
+
+
+def requests_asking(pairs: Iterable[Pair]) -> dict[Pair, list[ExistingAccess]]:
+    """For each pair: the pending requests (submitted or sent back, never drafts) that ask for exactly
+    it, oldest first (one query)."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
     asked = (
         RequestDestination.objects.filter(
-            request__status__in=PENDING_STATES, request__identities__in=identity_ids, host__in=hosts
+            request__status__in=PENDING_STATES,
+            request__identities__in={pair[0] for pair in wanted},
+            host__in={pair[1] for pair in wanted},
         )
         .order_by("request_id")
         .values(
             "request_id",
-            "host",
-            "port",
-            "protocol",
+            *DESTINATION_KEY,
             status=F("request__status"),
             identity=F("request__identities__id"),
             cluster_name=F("request__identities__namespace__cluster__name"),
@@ -127,9 +122,23 @@ def existing_access(pairs: Iterable[Pair], *, now: datetime | None = None) -> di
             account=F("request__identities__service_account"),
         )
     )
-    for ask in asked:
-        add(ask, ask["identity"], request_id=ask["request_id"], request_status=ask["status"])
+    found: dict[Pair, list[ExistingAccess]] = {}
+    for row in asked:
+        _add(found, wanted, row, row["identity"], request_id=row["request_id"], request_status=row["status"])
     return found
+
+
+def _add(
+    found: dict[Pair, list[ExistingAccess]], wanted: set[Pair], row: Mapping[str, Any], identity_id: int, **what: Any
+) -> None:
+    """Record `row` (a grant or a request's destination) under its pair, when that pair is wanted."""
+    pair = grant_key(identity_id, row)
+    if pair in wanted:
+        name = f"{row['namespace_name']}/{row['account']}"
+        host, port, protocol = destination_key(row)
+        found.setdefault(pair, []).append(
+            ExistingAccess(identity_id, name, row["cluster_name"], host, port, protocol, **what)
+        )
 
 
 def request_pairs(request: EgressRequest) -> set[Pair]:
@@ -139,9 +148,9 @@ def request_pairs(request: EgressRequest) -> set[Pair]:
     identity_ids = [i.pk for i in rows] if rows is not None else list(request.identities.values_list("pk", flat=True))
     rows = getattr(request, "destination_rows", None)
     if rows is not None:
-        destinations = [(d.host, d.port, d.protocol) for d in rows]
+        destinations = [destination_key(d) for d in rows]
     else:
-        destinations = list(request.destinations.values_list("host", "port", "protocol"))
+        destinations = list(request.destinations.values_list(*DESTINATION_KEY))
     return {(pk, *destination) for pk in identity_ids for destination in destinations}
 
 

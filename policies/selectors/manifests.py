@@ -15,7 +15,7 @@ Every preview masks other teams' principals, namespaces and grant ids in shared 
 viewer may see them (`permissions.can_see_full_preview`; `policies.manifests.mask`).
 
 The preview renders the cluster twice (now, and with the request's would-be grants replacing any
-active grant for the same identity and destination, as approval does) and diffs by content hash.
+active grant under the same key, `policies.grant_key`, as approval does) and diffs by content hash.
 The would-be grants appear in annotations as `request-<id>` (`new` for an unsaved request).
 """
 
@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from policies.actors import Viewer
 from policies.exceptions import ValidationFailed
+from policies.grant_key import grant_copies, grant_key
 from policies.manifests import (
     ClusterSettings,
     GrantSpec,
@@ -182,6 +183,8 @@ class ClusterPreview:
 
 @dataclass(frozen=True, slots=True)
 class _Destination:
+    """A destination as a would-be grant copies it (`policies.grant_key.GRANT_COPIES`)."""
+
     host: str
     port: int
     protocol: str
@@ -232,21 +235,12 @@ def _preview(
             for identity in by_cluster[cluster_id]
             for destination in destinations
         ]
-        replaced = {(namespace, account, d.host, d.port, d.protocol) for namespace, account, d in pending}
-        kept = [g for g in current if (g.namespace, g.service_account, g.host, g.port, g.protocol) not in replaced]
+        # In one cluster, (namespace, service account) names the identity of the grant key.
+        replaced = {grant_key((namespace, account), d) for namespace, account, d in pending}
+        kept = [g for g in current if grant_key((g.namespace, g.service_account), g) not in replaced]
         first_id = max((g.id for g in current), default=0) + 1
         added = [
-            GrantSpec(
-                id=first_id + index,
-                namespace=namespace,
-                service_account=account,
-                host=d.host,
-                port=d.port,
-                protocol=d.protocol,
-                expanded_hosts=d.expanded_hosts,
-                tcp_direct=d.tcp_direct,
-                ref=ref,
-            )
+            GrantSpec(id=first_id + index, namespace=namespace, service_account=account, ref=ref, **grant_copies(d))
             for index, (namespace, account, d) in enumerate(pending)
         ]
         before = _render(rendering, current, now=now, namespaces=namespaces)

@@ -15,9 +15,11 @@ from django.utils import timezone
 from policies import crypto
 from policies.accesslog.coverage import GRANT_COVER_FIELDS, GrantCover, requested_destination
 from policies.actors import Viewer
-from policies.choices import BLOCKED_VERDICTS, OPEN_REQUEST_STATES, USED_VERDICTS, AccessVerdict, GrantStatus
-from policies.models import AccessRecord, Cluster, ClusterIngestState, Grant, RequestDestination
+from policies.choices import BLOCKED_VERDICTS, USED_VERDICTS, AccessVerdict, GrantStatus
+from policies.grant_key import grant_key
+from policies.models import AccessRecord, Cluster, ClusterIngestState, Grant
 from policies.permissions import visible_access_records
+from policies.selectors.existing_access import requests_asking
 
 # A feed that has sent nothing for this long is stale: silence then says nothing about usage.
 FEED_STALE_AFTER = timedelta(hours=24)
@@ -227,26 +229,11 @@ def service_account_of(principal: str) -> str:
     return parts[4] if len(parts) == 5 and parts[1] == "ns" and parts[3] == "sa" else ""
 
 
-def _open_requests_by_pair(identity_ids: set[int]) -> dict[tuple[int, str, int], list[int]]:
-    """(identity, host, port) → open requests (draft, pending, sent back) that ask for exactly it."""
-    found: dict[tuple[int, str, int], list[int]] = {}
-    if not identity_ids:
-        return found
-    rows = (
-        RequestDestination.objects.filter(request__status__in=OPEN_REQUEST_STATES, request__identities__in=identity_ids)
-        .values_list("request__identities", "host", "port", "request_id")
-        .order_by("request_id")
-    )
-    for identity_id, host, port, request_id in rows:
-        if identity_id in identity_ids:
-            found.setdefault((identity_id, host, port), []).append(request_id)
-    return found
-
-
 def denied_attempts_explained(rows: list[dict], *, now: datetime | None = None) -> list[dict]:
     """Each row with what a requester needs: the destination to ask for, whether the identity is
-    registered, whether an active grant covers the pair by now, and the open requests that already
-    ask for exactly it (two queries for the page)."""
+    registered, whether an active grant covers the pair by now, and the pending requests that already
+    ask for exactly that destination, protocol included, as the request form would warn about them
+    (`selectors.existing_access`; a draft is nobody's request yet). Two queries for the page."""
     now = now or timezone.now()
     identity_ids = {row["identity_id"] for row in rows if row["identity_id"]}
     covers: dict[int, list[GrantCover]] = {}
@@ -256,18 +243,20 @@ def denied_attempts_explained(rows: list[dict], *, now: datetime | None = None) 
         ).values(*GRANT_COVER_FIELDS)
         for grant in active:
             covers.setdefault(grant["identity_id"], []).append(GrantCover.from_values(grant))
-    open_requests = _open_requests_by_pair(identity_ids)
+    destinations = [requested_destination(row["host"], row["port"], row.get("protocol") or "") for row in rows]
+    pairs = [
+        grant_key(row["identity_id"], destination) if destination and row["identity_id"] else None
+        for row, destination in zip(rows, destinations, strict=True)
+    ]
+    asked = requests_asking(pair for pair in pairs if pair is not None)
     explained = []
-    for row in rows:
+    for row, destination, pair in zip(rows, destinations, pairs, strict=True):
         covering = [
             cover.id
             for cover in covers.get(row["identity_id"], ())
             if row["host"] and cover.rank(row["host"], row["port"]) is not None
         ]
-        destination = requested_destination(row["host"], row["port"], row.get("protocol") or "")
-        pending = []
-        if destination and row["identity_id"]:
-            pending = open_requests.get((row["identity_id"], destination["host"], destination["port"]), [])
+        pending = [item.request_id for item in asked.get(pair, ())] if pair is not None else []
         explained.append(
             {
                 **row,

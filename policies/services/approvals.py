@@ -1,5 +1,7 @@
 """Writes on approval steps: approve, reject, request changes; and the final approval."""
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -123,52 +125,61 @@ def egress_request_finalize_approval(
     return grants_create_for_request(request=request, actor=actor, actor_repr=actor_repr)
 
 
-def _close(request, *, user, step, decision: str, status: str, step_status: str, comment: str, event_type) -> None:
+@dataclass(frozen=True)
+class _Closing:
+    """What a decision that ends the current round does: the step's and the request's new state,
+    the request's audit event, and how the requester's notice names it."""
+
+    step_status: StepStatus
+    status: RequestStatus
+    event_type: AuditEventType
+    label: str
+
+
+_CLOSINGS = {
+    Decision.REJECT: _Closing(StepStatus.REJECTED, RequestStatus.REJECTED, AuditEventType.REQUEST_REJECTED, "rejected"),
+    Decision.REQUEST_CHANGES: _Closing(
+        StepStatus.CHANGES_REQUESTED,
+        RequestStatus.CHANGES_REQUESTED,
+        AuditEventType.REQUEST_CHANGES_REQUESTED,
+        "sent back for changes",
+    ),
+}
+
+
+def _close(*, request: EgressRequest, approver: User, decision: Decision, comment: str) -> EgressRequest:
+    """Decide the current step so that the round ends (`_CLOSINGS`): a comment is required, since the
+    requester needs to know why."""
+    closing = _CLOSINGS[decision]
+    request, step = _lock_for_decision(request, approver)
     if not comment.strip():
         raise ValidationFailed.on("comment", "Say why, so the requester knows what to change.")
-    _record_decision(request=request, step=step, user=user, decision=decision, comment=comment)
+    _record_decision(request=request, step=step, user=approver, decision=decision, comment=comment)
     now = timezone.now()
-    transition(step, step_status, actor=user, event_type=None, fields={"decided_at": now})  # the request's event
+    # One event for both: the request's, below.
+    transition(step, closing.step_status, actor=approver, event_type=None, fields={"decided_at": now})
     transition(
         request,
-        status,
-        actor=user,
-        event_type=event_type,
+        closing.status,
+        actor=approver,
+        event_type=closing.event_type,
         fields={"decided_at": now, "decision_reason": comment},
         message=comment,
     )
     steps_cancel_open(request=request, now=now)
-    label = "rejected" if status == RequestStatus.REJECTED else "sent back for changes"
-    notify_requester_decision(request=request, decision=label, actor_name=user.get_username(), comment=comment)
+    notify_requester_decision(
+        request=request, decision=closing.label, actor_name=approver.get_username(), comment=comment
+    )
+    return request
 
 
 @transaction.atomic
 def egress_request_reject(*, request: EgressRequest, approver: User, comment: str) -> EgressRequest:
-    request, step = _lock_for_decision(request, approver)
-    _close(
-        request,
-        user=approver,
-        step=step,
-        decision=Decision.REJECT,
-        status=RequestStatus.REJECTED,
-        step_status=StepStatus.REJECTED,
-        comment=comment,
-        event_type=AuditEventType.REQUEST_REJECTED,
-    )
-    return request
+    """End the request; asking again means a new request."""
+    return _close(request=request, approver=approver, decision=Decision.REJECT, comment=comment)
 
 
 @transaction.atomic
 def egress_request_request_changes(*, request: EgressRequest, approver: User, comment: str) -> EgressRequest:
-    request, step = _lock_for_decision(request, approver)
-    _close(
-        request,
-        user=approver,
-        step=step,
-        decision=Decision.REQUEST_CHANGES,
-        status=RequestStatus.CHANGES_REQUESTED,
-        step_status=StepStatus.CHANGES_REQUESTED,
-        comment=comment,
-        event_type=AuditEventType.REQUEST_CHANGES_REQUESTED,
-    )
-    return request
+    """Send the request back to its requester, who may edit and resubmit it (a new round)."""
+    return _close(request=request, approver=approver, decision=Decision.REQUEST_CHANGES, comment=comment)

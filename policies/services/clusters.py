@@ -117,14 +117,29 @@ def cluster_update(*, cluster: Cluster, actor: Actor, **fields) -> Cluster:
             continue
         setattr(cluster, field, value)
     full_clean(cluster)
-    after = cluster_snapshot(cluster)
-    changed = {field for field in after if after[field] != before[field]}
+    changed = _changed_since(before, cluster)
     if not changed:
         return cluster
     problem = cluster_mode_change_problem(cluster, before["enforcement_mode"]) if "enforcement_mode" in changed else ""
     if problem:
         raise ValidationFailed.on("enforcement_mode", problem)
-    _check_files(cluster, changed=changed, actor=actor)
+    _check_files(cluster, changed=set(changed), actor=actor)
+    _save_changes(cluster=cluster, actor=actor, before=before, reason="cluster settings changed")
+    return cluster
+
+
+def _changed_since(before: dict, cluster: Cluster) -> list[str]:
+    """The fields of `cluster_snapshot` that differ from `before`, sorted."""
+    after = cluster_snapshot(cluster)
+    return sorted(field for field in after if after[field] != before[field])
+
+
+def _save_changes(*, cluster: Cluster, actor: Actor, before: dict, reason: str, message: str = "") -> None:
+    """Save the locked, cleaned cluster, record CLUSTER_UPDATED with the old and new values of what
+    changed since the snapshot `before` (nothing else, so the event says what the change was), and
+    queue a reconcile."""
+    after = cluster_snapshot(cluster)
+    changed = _changed_since(before, cluster)
     cluster.save()
     audit_event_record(
         event_type=AuditEventType.CLUSTER_UPDATED,
@@ -132,11 +147,11 @@ def cluster_update(*, cluster: Cluster, actor: Actor, **fields) -> Cluster:
         actor_repr=None if actor else "operator",
         subject=cluster,
         cluster=cluster,
-        before={field: before[field] for field in sorted(changed)},
-        after={field: after[field] for field in sorted(changed)},
+        before={field: before[field] for field in changed},
+        after={field: after[field] for field in changed},
+        message=message,
     )
-    cluster_mark_for_reconcile(cluster_ids=[cluster.pk], reason="cluster settings changed")
-    return cluster
+    cluster_mark_for_reconcile(cluster_ids=[cluster.pk], reason=reason)
 
 
 def cluster_mode_change_problem(cluster: Cluster, old_mode: str) -> str:
@@ -153,7 +168,7 @@ def cluster_mode_change_problem(cluster: Cluster, old_mode: str) -> str:
 
 
 @transaction.atomic
-def cluster_mode_migrate(*, cluster: Cluster, actor, mode: str, **fields) -> Cluster:
+def cluster_mode_migrate(*, cluster: Cluster, actor: Actor, mode: str, **fields) -> Cluster:
     """Move a cluster that holds objects to another enforcement mode (docs/rendering.md, "Changing a
     cluster's mode"). Only the mode and the settings the new mode reads change here; the next
     reconcile renders the new mode's set, applies it (objects of the same kind and name, such as
@@ -173,22 +188,15 @@ def cluster_mode_migrate(*, cluster: Cluster, actor, mode: str, **fields) -> Clu
     for field, value in fields.items():
         setattr(cluster, field, value)
     full_clean(cluster)
-    after = cluster_snapshot(cluster)
-    changed = sorted(field for field in after if after[field] != before[field])
     held = ManagedObject.objects.filter(cluster=cluster).count()
-    cluster.save()
-    audit_event_record(
-        event_type=AuditEventType.CLUSTER_UPDATED,
-        actor=actor,
-        actor_repr=None if actor else "operator",
-        subject=cluster,
+    _save_changes(
         cluster=cluster,
-        before={field: before[field] for field in changed},
-        after={field: after[field] for field in changed},
+        actor=actor,
+        before=before,
+        reason=f"enforcement mode migrated to {mode}",
         message=f"enforcement mode migrated from {before['enforcement_mode']} to {mode}; the next reconcile "
         f"replaces the {held} object(s) of the old mode",
     )
-    cluster_mark_for_reconcile(cluster_ids=[cluster.pk], reason=f"enforcement mode migrated to {mode}")
     return cluster
 
 

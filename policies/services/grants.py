@@ -11,12 +11,13 @@ from django.utils import timezone
 from policies.actors import Actor
 from policies.choices import AuditEventType, GrantStatus, RequestStatus
 from policies.exceptions import PermissionDenied, ValidationFailed
+from policies.grant_key import grant_copies, key_filter
 from policies.models import EgressRequest, Grant
 from policies.permissions import can_break_glass, can_revoke_grant
 from policies.services.audit import audit_event_record
 from policies.services.notifications import notify_break_glass, notify_grant_ended, notify_grant_expiring
 from policies.services.outbox import cluster_mark_for_reconcile
-from policies.services.request_inputs import request_input_validate, request_items_write
+from policies.services.request_inputs import request_from_input
 from policies.services.transitions import transition, transition_check
 
 
@@ -32,8 +33,8 @@ def _grant_state(grant: Grant) -> dict:
 def grants_create_for_request(
     *, request: EgressRequest, actor: Actor, actor_repr: str | None = None, lifetime: timedelta | None = None
 ) -> list[Grant]:
-    """One grant per identity × destination of an approved (locked) request. An active grant for the
-    same identity and destination is superseded (it ends now) so there is never more than one."""
+    """One grant per identity × destination of an approved (locked) request. An active grant under the
+    same key (`policies.grant_key`) is superseded (it ends now) so there is never more than one."""
     now = timezone.now()
     expires_at = now + (lifetime or timedelta(days=request.duration_days))
     identities = list(request.identities.select_related("namespace__cluster"))
@@ -43,13 +44,7 @@ def grants_create_for_request(
         for destination in destinations:
             previous = (
                 Grant.objects.select_for_update()
-                .filter(
-                    identity=identity,
-                    host=destination.host,
-                    port=destination.port,
-                    protocol=destination.protocol,
-                    status=GrantStatus.ACTIVE,
-                )
+                .filter(identity=identity, status=GrantStatus.ACTIVE, **key_filter(destination))
                 .first()
             )
             if previous is not None:
@@ -72,14 +67,10 @@ def grants_create_for_request(
                 identity=identity,
                 cluster=identity.namespace.cluster,
                 team_id=request.team_id,
-                host=destination.host,
-                port=destination.port,
-                protocol=destination.protocol,
-                expanded_hosts=destination.expanded_hosts,
-                tcp_direct=destination.tcp_direct,
                 break_glass=request.break_glass,
                 valid_from=now,
                 expires_at=expires_at,
+                **grant_copies(destination),
             )
             if previous is not None:
                 previous.superseded_by = grant
@@ -176,19 +167,14 @@ def grant_break_glass(*, admin: User, data, reason: str, duration_hours: int) ->
         )
     data.duration_days = max(1, math.ceil(hours / 24))
     data.justification = data.justification or reason
-    identities, destinations, duration = request_input_validate(data, actor=admin)
     now = timezone.now()
-    request = EgressRequest.objects.create(
-        team=data.team,
+    request = request_from_input(
+        data,
         requester=admin,
-        justification=data.justification.strip(),
-        ticket_url=data.ticket_url,
-        duration_days=duration,
         break_glass=True,
         status=RequestStatus.SUBMITTED,  # and approved at once, by the admin, below
         submitted_at=now,
     )
-    request_items_write(request, identities, destinations)
     transition(
         request,
         RequestStatus.APPROVED,

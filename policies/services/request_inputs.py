@@ -134,3 +134,20 @@ def request_items_write(
         request.identities.set(identities)
         request.destinations.all().delete()
     RequestDestination.objects.bulk_create([RequestDestination(request=request, **d) for d in destinations])
+
+
+def request_from_input(data: RequestInput, *, requester: User, **fields) -> EgressRequest:
+    """Validate `data` and write a new request with its identities and destinations; `fields` are
+    the caller's own columns (renewal_of, break_glass, status). The caller records the audit event in
+    the same transaction."""
+    identities, destinations, duration = request_input_validate(data, actor=requester)
+    request = EgressRequest.objects.create(
+        team=data.team,
+        requester=requester,
+        justification=data.justification.strip(),
+        ticket_url=data.ticket_url,
+        duration_days=duration,
+        **fields,
+    )
+    request_items_write(request, identities, destinations, new=True)
+    return request

@@ -29,6 +29,7 @@ from policies.services.notifications import notify_requester_decision, notify_st
 from policies.services.request_inputs import (
     DestinationInput,
     RequestInput,
+    request_from_input,
     request_input_validate,
     request_items_write,
 )
@@ -70,16 +71,7 @@ def egress_request_create(
     *, requester: User, data: RequestInput, submit: bool = False, renewal_of: Grant | None = None
 ) -> EgressRequest:
     """Create a draft (and optionally submit it at once, in the same transaction)."""
-    identities, destinations, duration = request_input_validate(data, actor=requester)
-    request = EgressRequest.objects.create(
-        team=data.team,
-        requester=requester,
-        justification=data.justification.strip(),
-        ticket_url=data.ticket_url,
-        duration_days=duration,
-        renewal_of=renewal_of,
-    )
-    request_items_write(request, identities, destinations, new=True)
+    request = request_from_input(data, requester=requester, renewal_of=renewal_of)
     audit_event_record(
         event_type=AuditEventType.REQUEST_CREATED,
         actor=requester,

@@ -22,11 +22,12 @@ from policies.services.grants import grant_revoke
 from policies.services.reconcile import cluster_reconcile_request
 from policies.services.requests import egress_request_cancel, egress_request_renew, egress_request_submit
 from policies.views.common import (
+    confirmation_page,
     deny,
     flash_error,
-    form_errors_from,
     login_required,
     messages_oob,
+    reason_confirmed,
     render_page,
     require_admin,
     safe_next,
@@ -68,16 +69,12 @@ def request_cancel(request, pk: int):
     if not can_cancel_request(request.user, egress_request):
         deny("Only the requester or a platform admin can cancel a request, and only while it is open.")
     form = ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            egress_request_cancel(request=egress_request, actor=request.user, reason=form.cleaned_data["reason"])
-        except ApplicationError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"Request #{pk} cancelled.")
-            return _done(request, reverse("request_detail", args=[pk]))
-    context = {"req": egress_request, "form": form}
-    return render_page(request, "policies/request_cancel.html", context, status=400 if form.errors else 200)
+    if reason_confirmed(
+        request, form, lambda reason: egress_request_cancel(request=egress_request, actor=request.user, reason=reason)
+    ):
+        messages.success(request, f"Request #{pk} cancelled.")
+        return _done(request, reverse("request_detail", args=[pk]))
+    return confirmation_page(request, "policies/request_cancel.html", {"req": egress_request}, form)
 
 
 @login_required
@@ -201,20 +198,14 @@ def grant_revoke_view(request, pk: int):
     if not can_revoke_grant(request.user, grant):
         deny(f"Only approvers of team {grant.team.slug} and platform admins can revoke this grant.")
     form = ReasonForm(request.POST or None, required=True)
-    if request.method == "POST" and form.is_valid():
-        try:
-            grant_revoke(grant=grant, actor=request.user, reason=form.cleaned_data["reason"])
-        except ApplicationError as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(
-                request,
-                f"Grant #{pk} revoked. {grant.cluster.name} is being reconciled to remove the access; "
-                "the grant page shows when it is gone.",
-            )
-            return _done(request, reverse("grant_detail", args=[pk]))
-    context = {"grant": grant, "form": form}
-    return render_page(request, "policies/grant_revoke.html", context, status=400 if form.errors else 200)
+    if reason_confirmed(request, form, lambda reason: grant_revoke(grant=grant, actor=request.user, reason=reason)):
+        messages.success(
+            request,
+            f"Grant #{pk} revoked. {grant.cluster.name} is being reconciled to remove the access; "
+            "the grant page shows when it is gone.",
+        )
+        return _done(request, reverse("grant_detail", args=[pk]))
+    return confirmation_page(request, "policies/grant_revoke.html", {"grant": grant}, form)
 
 
 @login_required

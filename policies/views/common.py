@@ -1,6 +1,7 @@
 """Helpers shared by the UI views: page-or-fragment rendering, pagination, permission guards and the
 translation of service errors into form errors and flash messages."""
 
+from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
@@ -95,6 +96,25 @@ def form_errors_from(form, exc: ApplicationError) -> None:
         target = field if field in form.fields else None
         for message in field_messages:
             form.add_error(target, message)
+
+
+def reason_confirmed(request: HttpRequest, form, act: Callable[[str], object]) -> bool:
+    """A confirmation page with a reason (cancel, revoke, switch enforcement): on a valid POST run
+    `act(reason)`. True when it succeeded; False shows the page again, with the service's error on
+    the form."""
+    if request.method != "POST" or not form.is_valid():
+        return False
+    try:
+        act(form.cleaned_data["reason"])
+    except ApplicationError as exc:
+        form_errors_from(form, exc)
+        return False
+    return True
+
+
+def confirmation_page(request: HttpRequest, template: str, context: dict, form) -> HttpResponse:
+    """The confirmation page with `form`; 400 when the form carries errors."""
+    return render_page(request, template, {**context, "form": form}, status=400 if form.errors else 200)
 
 
 def apply_service_errors(form, formset, exc: ApplicationError) -> list[str]:

@@ -26,7 +26,14 @@ from policies.selectors.namespaces import (
 )
 from policies.services.clusters import workload_identity_ensure
 from policies.services.namespaces import namespace_enforcement_set
-from policies.views.common import deny, flash_error, form_errors_from, login_required, render_page
+from policies.views.common import (
+    confirmation_page,
+    deny,
+    flash_error,
+    login_required,
+    reason_confirmed,
+    render_page,
+)
 from policies.views.lookups import visible_namespace_or_404
 from policies.views.preview import preview_for_namespace
 
@@ -96,29 +103,25 @@ def namespace_enforcement(request, pk: int):
     form = ReasonForm(request.POST or None, required=wanted == NamespaceEnforcement.OBSERVE)
     if wanted == NamespaceEnforcement.ENFORCE:
         form.fields["reason"].label = "Note (optional, kept in the audit log)"
-    if request.method == "POST" and form.is_valid():
-        try:
-            namespace_enforcement_set(
-                namespace=namespace, actor=user, enforcement=wanted, reason=form.cleaned_data["reason"]
-            )
-        except ApplicationError as exc:
-            form_errors_from(form, exc)
-        else:
-            done = (
-                "is enforced: only granted hosts leave it"
-                if wanted == NamespaceEnforcement.ENFORCE
-                else "is observed again: egress is no longer restricted"
-            )
-            messages.success(request, f"Namespace {namespace.name} {done}. {namespace.cluster.name} is reconciled now.")
-            return redirect("namespace_detail", pk=namespace.pk)
+    if reason_confirmed(
+        request,
+        form,
+        lambda reason: namespace_enforcement_set(namespace=namespace, actor=user, enforcement=wanted, reason=reason),
+    ):
+        done = (
+            "is enforced: only granted hosts leave it"
+            if wanted == NamespaceEnforcement.ENFORCE
+            else "is observed again: egress is no longer restricted"
+        )
+        messages.success(request, f"Namespace {namespace.name} {done}. {namespace.cluster.name} is reconciled now.")
+        return redirect("namespace_detail", pk=namespace.pk)
     context = {
         "namespace": namespace,
         "wanted": wanted,
-        "form": form,
         "readiness": namespace_readiness(namespace, days=request.GET.get("days")),
         "preview": preview_for_namespace(namespace, wanted, viewer=request.user),
     }
-    return render_page(request, "policies/namespaces/enforcement.html", context, status=400 if form.errors else 200)
+    return confirmation_page(request, "policies/namespaces/enforcement.html", context, form)
 
 
 @login_required

@@ -17,7 +17,8 @@ from django.test import Client
 
 from policies.choices import ConnectionKind
 from policies.models import Cluster
-from policies.reconciler.kubeconfig import KubeconfigRefused, kubeconfig_parse
+from policies.reconciler.errors import KubeconfigRefused
+from policies.reconciler.kubeconfig import kubeconfig_parse
 from policies.reconciler.loop import reconcile_cluster
 from tests.factories import ClusterFactory, cluster_admin_form, fixture_save
 

@@ -6,8 +6,8 @@ import pytest
 
 from policies.manifests import content_hash
 from policies.manifests.kinds import KIND_BY_NAME
-from policies.reconciler.cluster import KindNotServed, KubernetesTarget
-from policies.reconciler.errors import ObjectFailed, TargetUnavailable
+from policies.reconciler.cluster import KubernetesTarget
+from policies.reconciler.errors import KindNotServed, ObjectFailed, TargetUnavailable
 from policies.reconciler.resources import key_of
 from tests.policies.reconciler.conftest import point_at
 

@@ -5,7 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from policies.choices import Protocol, RequestStatus
 from policies.models import ClusterIngestState, Grant
+from policies.selectors.existing_access import existing_access
 from policies.selectors.monitoring import (
     denied_attempts,
     denied_attempts_explained,
@@ -15,7 +17,7 @@ from policies.selectors.monitoring import (
     unused_grants,
 )
 from policies.services.access_logs import access_log_ingest
-from tests.factories import GrantFactory
+from tests.factories import DestinationFactory, GrantFactory, RequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -129,6 +131,25 @@ class DeniedAttemptTests:
         assert by_host["api.stripe.com"]["no_route"] == 1 and by_host["other.example.com"]["attempts"] == 1
         explained = denied_attempts_explained(rows)
         assert explained[0]["service_account"] == "checkout"
+
+    def test_already_requested_names_the_requests_the_request_form_warns_about(self, world):
+        def asking(status, port=443, protocol=Protocol.TLS):
+            request = RequestFactory(team=world.payments, status=status)
+            request.identities.set([world.checkout])
+            DestinationFactory(request=request, host="api.stripe.com", port=port, protocol=protocol)
+            return request
+
+        asking(RequestStatus.DRAFT)  # nobody's request until it is submitted
+        pending = asking(RequestStatus.SUBMITTED)
+        sent_back = asking(RequestStatus.CHANGES_REQUESTED)
+        asking(RequestStatus.SUBMITTED, protocol=Protocol.HTTP)  # another destination than the one to ask for
+        asking(RequestStatus.SUBMITTED, port=8443)
+        ingest(world, record(response_code=403))
+        [row] = denied_attempts_explained(list(denied_attempts(world.cluster.access_records.all())))
+        assert row["destination"] == {"host": "api.stripe.com", "port": 443, "protocol": "tls"}
+        assert row["requested_in"] == [pending.pk, sent_back.pk]
+        pair = (world.checkout.pk, "api.stripe.com", 443, "tls")
+        assert row["requested_in"] == [item.request_id for item in existing_access([pair])[pair]]
 
     def test_the_dashboard_summary_is_per_viewer(self, world):
         ingest(world, record(response_code=403), record("search/sa/indexer", response_code=403))

@@ -3,9 +3,19 @@
 import pytest
 from django.core import mail
 
-from policies.choices import AuditEventType, Environment, GrantStatus, Protocol, RequestStatus, RuleOutcome, StepStatus
+from policies.choices import (
+    AuditEventType,
+    Decision,
+    Environment,
+    GrantStatus,
+    Protocol,
+    RequestStatus,
+    RuleOutcome,
+    StepStatus,
+)
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from policies.models import ApprovalDecision, AuditEvent, ClusterSyncState, Grant
+from policies.services import approvals
 from policies.services.approvals import egress_request_approve, egress_request_reject, egress_request_request_changes
 from policies.services.requests import DestinationInput, egress_request_create
 from tests.factories import (
@@ -217,6 +227,45 @@ class RejectAndRequestChangesTests:
         assert request.status == RequestStatus.CHANGES_REQUESTED
         event = AuditEvent.objects.get(event_type=AuditEventType.REQUEST_CHANGES_REQUESTED)
         assert event.message == "Which service account?" and event.actor == world.lead
+
+    @pytest.mark.parametrize(
+        ("decide", "decision", "step_status", "status", "event_type", "label"),
+        [
+            (
+                egress_request_reject,
+                Decision.REJECT,
+                StepStatus.REJECTED,
+                RequestStatus.REJECTED,
+                AuditEventType.REQUEST_REJECTED,
+                "rejected",
+            ),
+            (
+                egress_request_request_changes,
+                Decision.REQUEST_CHANGES,
+                StepStatus.CHANGES_REQUESTED,
+                RequestStatus.CHANGES_REQUESTED,
+                AuditEventType.REQUEST_CHANGES_REQUESTED,
+                "sent back for changes",
+            ),
+        ],
+    )
+    def test_both_end_the_round_the_same_way(
+        self, world, security_rule, monkeypatch, decide, decision, step_status, status, event_type, label
+    ):
+        notices = []
+        monkeypatch.setattr(approvals, "notify_requester_decision", lambda **kwargs: notices.append(kwargs))
+        request = submit(world)
+        with pytest.raises(ValidationFailed):
+            decide(request=request, approver=world.lead, comment="")
+        assert not ApprovalDecision.objects.exists() and not notices
+        decide(request=request, approver=world.lead, comment="Why stripe?")
+        request.refresh_from_db()
+        assert (request.status, request.decision_reason) == (status, "Why stripe?")
+        assert [s.status for s in request.steps.order_by("position")] == [step_status, StepStatus.CANCELLED]
+        assert ApprovalDecision.objects.get().decision == decision
+        event = AuditEvent.objects.get(event_type=event_type)
+        assert (event.actor, event.message) == (world.lead, "Why stripe?")
+        assert [(n["decision"], n["comment"]) for n in notices] == [(label, "Why stripe?")]
 
     def test_requester_cannot_reject_own(self, world):
         request = submit(world)

@@ -6,7 +6,7 @@ import pytest
 from policies.choices import AuditEventType
 from policies.exceptions import ValidationFailed
 from policies.models import AuditEvent, Cluster, ClusterSyncState
-from policies.services.clusters import cluster_update
+from policies.services.clusters import cluster_mode_migrate, cluster_update
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +68,31 @@ class ClusterEnforcementSettingsTests:
         assert list(_refused(world.cluster, default_namespace_enforcement="strict").fields) == [
             "default_namespace_enforcement"
         ]
+
+
+class ClusterUpdatedEventTests:
+    """A settings change and a mode migration are the same event: only what changed, old and new, by
+    the actor (or the operator on the command line), and a reconcile queued."""
+
+    def _event(self):
+        return AuditEvent.objects.filter(event_type=AuditEventType.CLUSTER_UPDATED).latest("seq")
+
+    def test_a_settings_change_and_a_mode_migration_record_only_what_changed(self, world):
+        ClusterSyncState.objects.update(needs_reconcile=False)
+        cluster_update(cluster=world.cluster, actor=None, description="Payments.", trust_domain="cluster.local")
+        event = self._event()
+        assert (event.before, event.after) == ({"description": world.cluster.description}, {"description": "Payments."})
+        assert (event.actor, event.actor_repr, event.message) == (None, "operator", "")
+        assert ClusterSyncState.objects.get(cluster=world.cluster).needs_reconcile
+
+        ClusterSyncState.objects.update(needs_reconcile=False)
+        cluster_mode_migrate(cluster=world.cluster, actor=None, mode="istio-ambient", istio_version="1.30")
+        event = self._event()
+        assert event.before == {"enforcement_mode": "istio", "istio_version": world.cluster.istio_version}
+        assert event.after == {"enforcement_mode": "istio-ambient", "istio_version": "1.30"}
+        assert (event.actor, event.actor_repr) == (None, "operator") and "migrated" in event.message
+        assert ClusterSyncState.objects.get(cluster=world.cluster).needs_reconcile
+
+    def test_nothing_changed_records_nothing(self, world):
+        cluster_update(cluster=world.cluster, actor=world.admin, description=world.cluster.description)
+        assert not AuditEvent.objects.filter(event_type=AuditEventType.CLUSTER_UPDATED).exists()
