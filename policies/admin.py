@@ -1,12 +1,15 @@
 """Django admin for platform settings. Every add, change and delete calls a service (checked through
 `permissions.py`, audited with before/after); secrets are write-only, audit events read-only."""
 
+import copy
+import functools
 from types import SimpleNamespace
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group
 from django.http import HttpResponseRedirect
 
@@ -22,7 +25,7 @@ from policies.models import (
     TeamMembership,
     WorkloadIdentity,
 )
-from policies.permissions import is_platform_admin
+from policies.permissions import is_platform_admin, user_change_denial
 from policies.reconciler.connection import connection_test
 from policies.reconciler.kubeconfig import FILE_FIELDS, cluster_files_problems
 from policies.services.clusters import (
@@ -66,6 +69,7 @@ from policies.services.users import (
     user_create,
     user_delete,
     user_groups_set,
+    user_password_set,
     user_update,
 )
 
@@ -502,6 +506,28 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
+class AccountPasswordForm(AdminPasswordChangeForm):
+    """Django's set-password form, saving through `user_password_set` (checked and audited); `actor`
+    is the platform admin using the page."""
+
+    def __init__(self, user, *args, actor, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.actor = actor
+
+    def clean(self):
+        cleaned = super().clean()
+        denial = user_change_denial(self.actor, self.user, {"password": "set"})
+        if denial is not None:
+            self.add_error("password1", denial)  # Django's page shows field errors only
+        return cleaned
+
+    def save(self, commit=True):
+        usable = self.cleaned_data.get("set_usable_password", True)
+        password = self.cleaned_data.get("password1") if usable else None
+        self.user = user_password_set(user=self.user, actor=self.actor, password=password)
+        return self.user
+
+
 @admin.register(User)
 class AccountAdmin(ServiceAdmin, UserAdmin):
     """Accounts: the flags that open the admin and membership of the platform-admin group make a
@@ -526,6 +552,12 @@ class AccountAdmin(ServiceAdmin, UserAdmin):
             fields = {name: value for name, value in self._fields(form, change=False).items() if name != "username"}
             saved = user_create(actor=request.user, username=form.cleaned_data["username"], password=password, **fields)
         obj.pk = saved.pk
+
+    def user_change_password(self, request, id, form_url=""):
+        """Django's page; its form is bound to the person using it, on a copy of this (shared) admin."""
+        page = copy.copy(self)
+        page.change_password_form = functools.partial(AccountPasswordForm, actor=request.user)
+        return UserAdmin.user_change_password(page, request, id, form_url)
 
     def save_related(self, request, form, formsets, change):
         if "groups" in form.changed_data:

@@ -229,6 +229,15 @@ class AuditEventType(models.IntegerChoices):
     TOKEN_REVOKED = 601, "token.revoked"
     INGEST_TOKEN_ROTATED = 602, "ingest_token.rotated"
     SIGN_IN_LOCKED_OUT = 610, "auth.locked_out"
+    # Accounts and groups: who is a platform admin, who may sign in (config.* before this wave).
+    ACCOUNT_CREATED = 620, "account.created"
+    ACCOUNT_UPDATED = 621, "account.updated"
+    ACCOUNT_GROUPS_CHANGED = 622, "account.groups_changed"
+    ACCOUNT_PASSWORD_CHANGED = 623, "account.password_changed"
+    ACCOUNT_DELETED = 624, "account.deleted"
+    GROUP_CREATED = 630, "group.created"
+    GROUP_UPDATED = 631, "group.updated"
+    GROUP_DELETED = 632, "group.deleted"
     # 900–999 system
     ENCRYPTION_KEY_ROTATED = 900, "system.encryption_key_rotated"
 
@@ -272,5 +281,13 @@ AUDIT_EVENT_LABELS: dict[int, str] = {
     AuditEventType.TOKEN_REVOKED: "API token revoked",
     AuditEventType.INGEST_TOKEN_ROTATED: "Ingest token replaced",
     AuditEventType.SIGN_IN_LOCKED_OUT: "Sign-in locked out",
+    AuditEventType.ACCOUNT_CREATED: "Account created",
+    AuditEventType.ACCOUNT_UPDATED: "Account changed",
+    AuditEventType.ACCOUNT_GROUPS_CHANGED: "Account's groups changed",
+    AuditEventType.ACCOUNT_PASSWORD_CHANGED: "Password set",
+    AuditEventType.ACCOUNT_DELETED: "Account deleted",
+    AuditEventType.GROUP_CREATED: "Group created",
+    AuditEventType.GROUP_UPDATED: "Group changed",
+    AuditEventType.GROUP_DELETED: "Group deleted",
     AuditEventType.ENCRYPTION_KEY_ROTATED: "Encryption key rotated",
 }

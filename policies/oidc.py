@@ -10,7 +10,8 @@ import logging
 from django.conf import settings
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from policies.services.memberships import team_memberships_sync_from_groups
+from policies.services.memberships import OIDC_ACTOR, team_memberships_sync_from_groups
+from policies.services.users import user_create, user_update
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,10 @@ def claim_groups(claims: dict) -> list[str]:
     if isinstance(value, str):
         value = value.replace(",", " ").split()
     return [str(group) for group in value]
+
+
+# Account fields kept in step with the identity provider's claims at every sign-in.
+PROFILE_CLAIMS = (("email", "email"), ("first_name", "given_name"), ("last_name", "family_name"))
 
 
 class OIDCBackend(OIDCAuthenticationBackend):
@@ -41,20 +46,20 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return self.UserModel.objects.filter(username__iexact=username)
 
     def create_user(self, claims: dict):
-        user = self.UserModel.objects.create_user(self.username_from(claims), email=claims.get("email") or "")
+        user = user_create(
+            actor=None,
+            source=OIDC_ACTOR,
+            username=self.username_from(claims),
+            password=None,
+            email=claims.get("email") or "",
+        )
         return self.update_user(user, claims)
 
     def update_user(self, user, claims: dict):
         if user.has_usable_password():
             logger.warning("OIDC sign-in refused for %s: the account is a local one", user.get_username())
             return None
-        changed = False
-        for field, claim in (("email", "email"), ("first_name", "given_name"), ("last_name", "family_name")):
-            value = str(claims.get(claim) or "")[:150]
-            if value and getattr(user, field) != value:
-                setattr(user, field, value)
-                changed = True
-        if changed:
-            user.save(update_fields=["email", "first_name", "last_name"])
+        profile = {field: str(claims.get(claim) or "")[:150] for field, claim in PROFILE_CLAIMS}
+        user = user_update(user=user, actor=None, source=OIDC_ACTOR, **{f: v for f, v in profile.items() if v})
         team_memberships_sync_from_groups(user=user, groups=claim_groups(claims))
         return user

@@ -55,13 +55,17 @@ def record(
     cluster: Cluster | None = None,
     before: dict | None = None,
     after: dict | None = None,
+    message: str = "",
+    source: str | None = None,
 ) -> None:
-    """The audit event of a configuration change (actor None: the operator)."""
+    """The audit event of a configuration change (actor None: the operator, or the `source` that made
+    it, such as the identity provider)."""
     audit_event_record(
         event_type=event_type,
         actor=actor,
-        actor_repr=actor_repr(actor),
+        actor_repr=source if actor is None and source else actor_repr(actor),
         subject=subject,
+        message=message,
         cluster=cluster,
         before=before,
         after=after,

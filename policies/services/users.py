@@ -33,8 +33,8 @@ def _group_names(user: Any) -> list[str]:
 
 
 @transaction.atomic
-def user_create(*, actor: Actor, username: str, password: str | None, **fields: Any) -> User:
-    """Create an account (no password: sign-in through OIDC only)."""
+def user_create(*, actor: Actor, username: str, password: str | None, source: str | None = None, **fields: Any) -> User:
+    """Create an account (no password: sign-in through OIDC only); `source` as for `user_update`."""
     changes = {field: value for field, value in fields.items() if value}
     if actor is not None:
         _refuse(user_change_denial(actor, User(), changes))
@@ -45,13 +45,16 @@ def user_create(*, actor: Actor, username: str, password: str | None, **fields: 
         user.set_unusable_password()
     full_clean(user, exclude=["password"])
     user.save()
-    record(event_type=AuditEventType.CONFIG_CREATED, actor=actor, subject=user, after=_user_snapshot(user))
+    record(
+        event_type=AuditEventType.ACCOUNT_CREATED, actor=actor, subject=user, after=_user_snapshot(user), source=source
+    )
     return user
 
 
 @transaction.atomic
-def user_update(*, user: User, actor: Actor, **fields: Any) -> User:
-    """Change an account's names and flags; the event holds the changed fields before and after."""
+def user_update(*, user: User, actor: Actor, source: str | None = None, **fields: Any) -> User:
+    """Change an account's names and flags; the event holds the changed fields before and after.
+    `source` names who changed it when no person did (the identity provider at sign-in)."""
     locked = User.objects.select_for_update().get(pk=user.pk)
     before = _user_snapshot(locked)
     changes = {field: value for field, value in fields.items() if before.get(field, object()) != value}
@@ -66,11 +69,37 @@ def user_update(*, user: User, actor: Actor, **fields: Any) -> User:
     full_clean(locked, exclude=["password"])
     locked.save(update_fields=sorted(changes))
     record(
-        event_type=AuditEventType.CONFIG_UPDATED,
+        event_type=AuditEventType.ACCOUNT_UPDATED,
         actor=actor,
         subject=locked,
         before={field: before[field] for field in sorted(changes)},
         after={field: changes[field] for field in sorted(changes)},
+        source=source,
+    )
+    return locked
+
+
+@transaction.atomic
+def user_password_set(*, user: User, actor: Actor, password: str | None) -> User:
+    """Set an account's password, or make it unusable (`None`: sign-in through OIDC only). Checked like
+    a flag change: a platform admin who is not a superuser cannot take over a superuser's account by
+    setting its password. The event says that it changed and how, never the password or its hash."""
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if actor is not None:
+        _refuse(user_change_denial(actor, locked, {"password": "set" if password else "unusable"}))
+    was_usable = locked.has_usable_password()
+    if password:
+        locked.set_password(password)
+    else:
+        locked.set_unusable_password()
+    locked.save(update_fields=["password"])
+    record(
+        event_type=AuditEventType.ACCOUNT_PASSWORD_CHANGED,
+        actor=actor,
+        subject=locked,
+        before={"password_usable": was_usable},
+        after={"password_usable": locked.has_usable_password()},
+        message="password set" if password else "password removed: sign-in through single sign-on only",
     )
     return locked
 
@@ -92,7 +121,7 @@ def user_groups_set(*, user: User, actor: Actor, groups: Iterable[Group]) -> Non
         _refuse(user_change_denial(actor, locked, {}))
     locked.groups.set(list(wanted.values()))
     record(
-        event_type=AuditEventType.CONFIG_UPDATED,
+        event_type=AuditEventType.ACCOUNT_GROUPS_CHANGED,
         actor=actor,
         subject=locked,
         before={"groups": before},
@@ -123,7 +152,7 @@ def user_delete(*, user: User, actor: Actor) -> None:
         raise ValidationFailed(
             f"{locked.get_username()} has egress requests; deactivate the account instead (is_active off)."
         ) from None
-    record(event_type=AuditEventType.CONFIG_DELETED, actor=actor, subject=subject, before=before)
+    record(event_type=AuditEventType.ACCOUNT_DELETED, actor=actor, subject=subject, before=before)
 
 
 def _group_snapshot(group: Group) -> dict[str, Any]:
@@ -140,7 +169,7 @@ def group_save(*, actor: Actor, group: Group | None, name: str, permissions: Ite
         full_clean(group)
         group.save()
         group.permissions.set(list(permissions))
-        record(event_type=AuditEventType.CONFIG_CREATED, actor=actor, subject=group, after=_group_snapshot(group))
+        record(event_type=AuditEventType.GROUP_CREATED, actor=actor, subject=group, after=_group_snapshot(group))
         return group
     locked = Group.objects.select_for_update().get(pk=group.pk)
     if actor is not None:
@@ -152,7 +181,7 @@ def group_save(*, actor: Actor, group: Group | None, name: str, permissions: Ite
     locked.permissions.set(list(permissions))
     old, new = changes(before, _group_snapshot(locked))
     if new:
-        record(event_type=AuditEventType.CONFIG_UPDATED, actor=actor, subject=locked, before=old, after=new)
+        record(event_type=AuditEventType.GROUP_UPDATED, actor=actor, subject=locked, before=old, after=new)
     return locked
 
 
@@ -163,4 +192,4 @@ def group_delete(*, group: Group, actor: Actor) -> None:
     before = {**_group_snapshot(group), "members": sorted(group.user_set.values_list("username", flat=True))}
     subject = ("group", group.pk, group.name)
     group.delete()
-    record(event_type=AuditEventType.CONFIG_DELETED, actor=actor, subject=subject, before=before)
+    record(event_type=AuditEventType.GROUP_DELETED, actor=actor, subject=subject, before=before)

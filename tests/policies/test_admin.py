@@ -4,6 +4,7 @@ import pytest
 
 from policies.choices import AuditEventType
 from policies.models import AuditEvent, Cluster, Namespace
+from policies.services.users import user_update
 from tests.factories import ClusterFactory, GrantFactory, NamespaceFactory, cluster_admin_form, fixture_save
 
 pytestmark = pytest.mark.django_db
@@ -11,8 +12,7 @@ pytestmark = pytest.mark.django_db
 
 class AdminTests:
     def test_only_platform_admins_enter(self, client, world):
-        world.lead.is_staff = True
-        world.lead.save()
+        user_update(user=world.lead, actor=None, is_staff=True)
         client.force_login(world.lead)
         assert client.get("/admin/").status_code == 302
         client.force_login(world.admin)

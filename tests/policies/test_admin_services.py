@@ -186,9 +186,9 @@ class AccountAdminTests:
         self._change(client, world.lead, groups=[str(admins.pk)], is_staff="on")
         world.lead.refresh_from_db()
         assert world.lead.is_staff and world.lead.groups.filter(pk=admins.pk).exists()
-        flags = _event(AuditEventType.CONFIG_UPDATED, "user", before__has_key="is_staff")
+        flags = _event(AuditEventType.ACCOUNT_UPDATED, "user")
         assert (flags.actor, flags.before, flags.after) == (group_admin, {"is_staff": False}, {"is_staff": True})
-        groups = _event(AuditEventType.CONFIG_UPDATED, "user", before__has_key="groups")
+        groups = _event(AuditEventType.ACCOUNT_GROUPS_CHANGED, "user")
         assert (groups.before, groups.after) == ({"groups": []}, {"groups": [settings.EGRESSUI_ADMIN_GROUP]})
 
     def test_a_group_admin_cannot_grant_superuser(self, client, world, group_admin):
@@ -224,8 +224,45 @@ class AccountAdminTests:
         }
         response = client.post("/admin/auth/user/add/", data)
         assert response.status_code == 302, response.content.decode()[:3000]
-        event = _event(AuditEventType.CONFIG_CREATED, "user")
+        event = _event(AuditEventType.ACCOUNT_CREATED, "user")
         assert event.after["username"] == "new-person" and "password" not in event.after
+
+    def _set_password(self, client, user, **data):
+        return client.post(f"/admin/auth/user/{user.pk}/password/", data, follow=True)
+
+    def test_setting_a_password_goes_through_the_service(self, client, world, group_admin):
+        client.force_login(group_admin)
+        old_hash = world.lead.password
+        response = self._set_password(
+            client, world.lead, usable_password="true", password1="Another-long-pw-9", password2="Another-long-pw-9"
+        )
+        assert "Password changed successfully" in response.content.decode()
+        world.lead.refresh_from_db()
+        assert world.lead.password != old_hash and world.lead.check_password("Another-long-pw-9")
+        event = _event(AuditEventType.ACCOUNT_PASSWORD_CHANGED, "user")
+        assert event.actor == group_admin and event.subject_id == str(world.lead.pk)
+        assert (event.before, event.after) == ({"password_usable": True}, {"password_usable": True})
+        assert "Another-long-pw-9" not in str(event.before) + str(event.after) + event.message
+
+    def test_disabling_password_sign_in_is_audited(self, client, world, group_admin):
+        client.force_login(group_admin)
+        self._set_password(client, world.lead, usable_password="false", **{"unset-password": "1"})
+        world.lead.refresh_from_db()
+        assert not world.lead.has_usable_password()
+        event = _event(AuditEventType.ACCOUNT_PASSWORD_CHANGED, "user")
+        assert event.after == {"password_usable": False} and "single sign-on" in event.message
+
+    def test_a_group_admin_cannot_take_over_a_superuser_by_its_password(self, client, world, group_admin):
+        boss = UserFactory(username="boss", is_superuser=True, is_staff=True)
+        old_hash = boss.password
+        client.force_login(group_admin)
+        response = self._set_password(
+            client, boss, usable_password="true", password1="Takeover-pw-123", password2="Takeover-pw-123"
+        )
+        assert "Only superusers can grant or withdraw superuser status" in response.content.decode()
+        boss.refresh_from_db()
+        assert boss.password == old_hash
+        assert not AuditEvent.objects.filter(event_type=AuditEventType.ACCOUNT_PASSWORD_CHANGED).exists()
 
 
 class ServiceRefusalTests:

@@ -7,6 +7,7 @@ from policies import permissions
 from policies.choices import Environment, RuleOutcome
 from policies.services.approvals import egress_request_approve
 from policies.services.requests import egress_request_create
+from policies.services.users import user_update
 from tests.factories import ApprovalRuleFactory, ApprovalRuleStepFactory, GrantFactory, UserFactory, fixture_save
 from tests.support.audit_guard import unaudited_writes
 
@@ -50,8 +51,7 @@ class RequestVisibilityTests:
         with unaudited_writes("state set up directly by the test"):
             user.groups.add(Group.objects.create(name=settings.EGRESSUI_ADMIN_GROUP))
         assert permissions.is_platform_admin(_fresh(user))
-        user.is_active = False
-        user.save()
+        user_update(user=user, actor=None, is_active=False)
         assert not permissions.is_platform_admin(_fresh(user))
 
 

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from policies.choices import AuditEventType
 from policies.models import ApiToken, AuditEvent
 from policies.services.tokens import api_token_create
+from policies.services.users import user_password_set
 
 pytestmark = pytest.mark.django_db
 
@@ -74,9 +75,7 @@ def _sign_in(client: Client, username: str, password: str, *, address: str = "19
 
 @pytest.fixture
 def account(world):
-    world.dev.set_password("right-horse-battery")
-    world.dev.save()
-    return world.dev
+    return user_password_set(user=world.dev, actor=None, password="right-horse-battery")
 
 
 class SignInThrottleTests:
@@ -135,8 +134,7 @@ class SignInThrottleTests:
 
     def test_the_admin_sign_in_is_throttled_too(self, world, settings):
         settings.AXES_FAILURE_LIMIT = 3
-        world.admin.set_password("admin-pass-123")
-        world.admin.save()
+        user_password_set(user=world.admin, actor=None, password="admin-pass-123")
         for _ in range(3):
             _sign_in(Client(), "admin", "wrong", path="/admin/login/")
         response = _sign_in(Client(), "admin", "admin-pass-123", path="/admin/login/")

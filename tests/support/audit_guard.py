@@ -1,12 +1,13 @@
 """The mechanical check of "every change is audited in the same transaction" (STYLE rules 4, 23).
 
-While a test runs, signals record every write of a `policies` model (team memberships included) and
-every change of membership in the platform-admin group; a wrapper around the audit log's event
-builder records every `AuditEvent` written. Writes are grouped by the application transaction they
-happen in (the outermost `atomic` block that is not the test's own), and checked when that block
-commits: a committed transaction with a guarded write and no audit event is a violation, as is a
-guarded write outside any transaction (it can never share one with its audit event). Rolled-back
-blocks and savepoints forget their writes. The signals only observe; nothing here changes behaviour.
+While a test runs, signals record every write of a `policies` model (team memberships included),
+every change of membership in the platform-admin group and every change to an existing account
+(flags, names, password); a wrapper around the audit log's event builder records every `AuditEvent`
+written. Writes are grouped by the application transaction they happen in (the outermost `atomic`
+block that is not the test's own), and checked when that block commits: a committed transaction with
+a guarded write and no audit event is a violation, as is a guarded write outside any transaction (it
+can never share one with its audit event). Rolled-back blocks and savepoints forget their writes.
+The signals only observe; nothing here changes behaviour.
 
 Writes that are legitimately not audited are either allow-listed below, with the reason, or made
 inside `unaudited_writes(reason)` (test fixtures: the factories create through it).
@@ -189,6 +190,14 @@ def _model_deleted(sender, instance, **kwargs) -> None:
         guard.write(f"{sender._meta.label} deleted")
 
 
+def _account_saved(sender, instance, created, update_fields=None, **kwargs) -> None:
+    """A change to an existing account (flags, names, password). Sign-in's last_login stamp is not a
+    change anyone made; accounts created by fixtures are not checked (tests make many users directly)."""
+    if created or _historical(sender) or frozenset(update_fields or ()) == frozenset({"last_login"}):
+        return
+    guard.write(f"{sender._meta.label} updated")
+
+
 def _groups_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
     """Membership of the platform-admin group (from either side of the relation)."""
     if action not in ("post_add", "post_remove", "pre_clear"):
@@ -234,6 +243,7 @@ def install() -> AuditGuard:
     for model in apps.get_app_config("policies").get_models():
         post_save.connect(_model_saved, sender=model, dispatch_uid=f"audit-guard-save-{model._meta.label}")
         post_delete.connect(_model_deleted, sender=model, dispatch_uid=f"audit-guard-delete-{model._meta.label}")
+    post_save.connect(_account_saved, sender=get_user_model(), dispatch_uid="audit-guard-account")
     m2m_changed.connect(_groups_changed, sender=get_user_model().groups.through, dispatch_uid="audit-guard-groups")
     _installed = True
     return guard

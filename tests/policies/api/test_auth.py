@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from policies.models import ApiToken
 from policies.services.tokens import api_token_create, api_token_revoke
+from policies.services.users import user_update
 from tests.policies.api.conftest import API, assert_error, create_body
 
 pytestmark = pytest.mark.django_db
@@ -40,8 +41,7 @@ class BearerTokenTests:
         token, revoked = api_token_create(user=world.dev, actor=world.dev, name="revoked")
         api_token_revoke(token=token, actor=world.dev)
         _, inactive = api_token_create(user=world.lead, actor=world.lead, name="leaver")
-        world.lead.is_active = False
-        world.lead.save()
+        user_update(user=world.lead, actor=None, is_active=False)
         for secret in (expired, revoked, inactive):
             assert_error(_bearer(f"Bearer {secret}").get(f"{API}/requests/"), 401, "authentication_failed")
 

@@ -10,6 +10,7 @@ from policies.exceptions import PermissionDenied, TransitionNotAllowed, Validati
 from policies.models import ApiToken, AuditEvent
 from policies.selectors.tokens import api_token_for_secret
 from policies.services.tokens import api_token_create, api_token_revoke, api_token_touch
+from policies.services.users import user_update
 
 pytestmark = pytest.mark.django_db
 
@@ -74,8 +75,7 @@ class ApiTokenLookupTests:
         ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now())
         assert api_token_for_secret(secret) is None
         other, other_secret = api_token_create(user=world.lead, actor=world.lead, name="ci")
-        world.lead.is_active = False
-        world.lead.save()
+        user_update(user=world.lead, actor=None, is_active=False)
         assert api_token_for_secret(other_secret) is None
 
     def test_touch_writes_at_most_once_a_minute(self, world, django_assert_num_queries):
