@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -51,7 +51,7 @@ def grants_expiring(*, user: Viewer, within_days: int = 14) -> QuerySet[Grant]:
     )
 
 
-def active_grants_for_cluster(cluster_id: int, *, now=None) -> QuerySet[Grant]:
+def active_grants_for_cluster(cluster_id: int, *, now: datetime | None = None) -> QuerySet[Grant]:
     """What a cluster should enforce: active grants inside their validity window."""
     now = now or timezone.now()
     return (

@@ -20,8 +20,10 @@ The would-be grants appear in annotations as `request-<id>` (`new` for an unsave
 """
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -41,11 +43,14 @@ from policies.manifests.diff import ObjectChange, diff_objects
 from policies.manifests.mask import MaskScope, mask_objects
 from policies.manifests.render import MODE_BUILDERS
 from policies.manifests.serialize import object_key
-from policies.models import Cluster, EgressRequest, Namespace
+from policies.models import Cluster, EgressRequest, Namespace, WorkloadIdentity
 from policies.permissions import can_see_full_preview, member_team_ids
 from policies.reconciler.dry_run import ServerCheck, server_dry_run
 from policies.selectors.grants import active_grants_for_cluster
 from policies.validators import validate_destination_input
+
+if TYPE_CHECKING:
+    from policies.services.request_inputs import RequestInput
 
 _GRANT_FIELDS = (
     "id",
@@ -62,7 +67,7 @@ _GRANT_FIELDS = (
 )
 
 
-def _pairs(labels) -> tuple[tuple[str, str], ...]:
+def _pairs(labels: Mapping[str, object] | None) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(key), str(value)) for key, value in (labels or {}).items()))
 
 
@@ -109,7 +114,9 @@ def namespace_specs_for_cluster(cluster: Cluster) -> list[NamespaceSpec]:
     return [NamespaceSpec(name, enforcement) for name, enforcement in rows]
 
 
-def _render(rendering: ClusterSettings, grants, *, now: datetime, namespaces) -> RenderResult:
+def _render(
+    rendering: ClusterSettings, grants: Iterable[GrantSpec], *, now: datetime, namespaces: Iterable[NamespaceSpec]
+) -> RenderResult:
     return render_cluster(RenderInput(cluster=rendering, grants=tuple(grants), now=now, namespaces=tuple(namespaces)))
 
 
@@ -204,7 +211,7 @@ def _mask_scope(viewer: Viewer, cluster: Cluster, grants: list[GrantSpec]) -> Ma
 
 
 def _preview(
-    identities,
+    identities: Iterable[WorkloadIdentity],
     destinations: list[_Destination],
     invalid: list[tuple[str, int, str, str]],
     ref: str,
@@ -212,7 +219,7 @@ def _preview(
     viewer: Viewer,
     full: bool,
     server_check: bool = False,
-):
+) -> list[ClusterPreview]:
     """identities: WorkloadIdentity rows with namespace and cluster loaded; invalid: (host, port,
     protocol, reason) of destinations that failed validation (shown, never dropped silently). Unless
     `full`, other teams' share of the shared objects is masked for `viewer`. With `server_check`, the
@@ -225,7 +232,7 @@ def _preview(
         clusters[cluster.pk] = cluster
         if identity not in by_cluster[cluster.pk]:
             by_cluster[cluster.pk].append(identity)
-    previews = []
+    previews: list[ClusterPreview] = []
     for cluster_id, cluster in sorted(clusters.items(), key=lambda item: item[1].name):
         rendering = cluster_settings(cluster)
         current = grant_specs_for_cluster(cluster, now=now)
@@ -298,7 +305,7 @@ def request_preview(request: EgressRequest, *, viewer: Viewer, server_check: boo
 
 
 def request_input_preview(
-    data, *, viewer: Viewer, request: EgressRequest | None = None, server_check: bool = False
+    data: "RequestInput", *, viewer: Viewer, request: EgressRequest | None = None, server_check: bool = False
 ) -> list[ClusterPreview]:
     """Preview for an unsaved `policies.services.requests.RequestInput` (the request form), as
     `viewer` (its author) may see it."""

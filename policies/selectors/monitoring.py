@@ -115,7 +115,9 @@ def last_used_subquery() -> Subquery:
     return Subquery(used.annotate(value=Max("last_seen")).values("value"))
 
 
-def grants_with_usage(queryset: QuerySet[Grant], *, days: int = SPARKLINE_DAYS, now=None) -> QuerySet[Grant]:
+def grants_with_usage(
+    queryset: QuerySet[Grant], *, days: int = SPARKLINE_DAYS, now: datetime | None = None
+) -> QuerySet[Grant]:
     """Annotate `last_used_at` and `use_count` (last `days` days) with correlated subqueries, so a
     page of grants still costs one query."""
     since = (now or timezone.now()) - timedelta(days=days)

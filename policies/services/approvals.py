@@ -1,5 +1,6 @@
 """Writes on approval steps: approve, reject, request changes; and the final approval."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -10,7 +11,7 @@ from policies.actors import Actor
 from policies.approval_rules import Item, Plan, plan_approval
 from policies.choices import AuditEventType, Decision, RequestStatus, StepStatus
 from policies.exceptions import PermissionDenied, TransitionNotAllowed, ValidationFailed
-from policies.models import ApprovalDecision, ApprovalRule, ApprovalStep, EgressRequest
+from policies.models import ApprovalDecision, ApprovalRule, ApprovalStep, EgressRequest, Grant, WorkloadIdentity
 from policies.permissions import step_denial_reason
 from policies.services.audit import audit_event_record
 from policies.services.grants import grants_create_for_request
@@ -18,7 +19,7 @@ from policies.services.notifications import notify_requester_decision, notify_st
 from policies.services.transitions import steps_cancel_open, transition
 
 
-def approval_plan_for(request: EgressRequest, identities) -> Plan:
+def approval_plan_for(request: EgressRequest, identities: Iterable[WorkloadIdentity]) -> Plan:
     rules = list(
         ApprovalRule.objects.filter(enabled=True)
         .select_related("domain_list")
@@ -34,7 +35,7 @@ def approval_plan_for(request: EgressRequest, identities) -> Plan:
     return plan_approval(rules=rules, items=items, requesting_team_id=request.team_id)
 
 
-def _lock_for_decision(request: EgressRequest, user) -> tuple[EgressRequest, ApprovalStep]:
+def _lock_for_decision(request: EgressRequest, user: User) -> tuple[EgressRequest, ApprovalStep]:
     """Lock the request row, then re-check everything: the loser of a race sees the new state."""
     request = EgressRequest.objects.select_for_update().select_related("team", "requester").get(pk=request.pk)
     if request.status != RequestStatus.SUBMITTED:  # the one state with a step to decide
@@ -54,7 +55,9 @@ def _lock_for_decision(request: EgressRequest, user) -> tuple[EgressRequest, App
     return request, step
 
 
-def _record_decision(*, request, step, user, decision: str, comment: str) -> ApprovalDecision:
+def _record_decision(
+    *, request: EgressRequest, step: ApprovalStep, user: User, decision: str, comment: str
+) -> ApprovalDecision:
     record = ApprovalDecision.objects.create(
         request=request,
         step=step,
@@ -111,8 +114,8 @@ def egress_request_approve(*, request: EgressRequest, approver: User, comment: s
 
 
 def egress_request_finalize_approval(
-    *, request: EgressRequest, actor: Actor, event_type, actor_repr: str | None = None
-):
+    *, request: EgressRequest, actor: Actor, event_type: AuditEventType, actor_repr: str | None = None
+) -> list[Grant]:
     """Mark a (locked) request approved and create its grants. Called inside a service transaction."""
     transition(
         request,

@@ -1,5 +1,7 @@
 """Writes on clusters and workload identities (platform configuration); namespaces: `services.namespaces`."""
 
+from typing import Any
+
 from django.db import transaction
 
 from policies.actors import Actor
@@ -79,7 +81,7 @@ def _require_admin(actor: Actor) -> None:
 
 
 @transaction.atomic
-def cluster_create(*, actor: Actor, name: str, **fields) -> Cluster:
+def cluster_create(*, actor: Actor, name: str, **fields: Any) -> Cluster:
     """Register a cluster. `actor=None` is allowed for automation run by an operator (commands)."""
     _require_admin(actor)
     unknown = set(fields) - set(CLUSTER_FIELDS)
@@ -103,7 +105,7 @@ def cluster_create(*, actor: Actor, name: str, **fields) -> Cluster:
 
 
 @transaction.atomic
-def cluster_update(*, cluster: Cluster, actor: Actor, **fields) -> Cluster:
+def cluster_update(*, cluster: Cluster, actor: Actor, **fields: Any) -> Cluster:
     """Change settings; a change to anything the renderer reads triggers a reconcile. Secret fields
     left empty keep their stored value (they are write-only: an empty form field means unchanged)."""
     _require_admin(actor)
@@ -168,7 +170,7 @@ def cluster_mode_change_problem(cluster: Cluster, old_mode: str) -> str:
 
 
 @transaction.atomic
-def cluster_mode_migrate(*, cluster: Cluster, actor: Actor, mode: str, **fields) -> Cluster:
+def cluster_mode_migrate(*, cluster: Cluster, actor: Actor, mode: str, **fields: Any) -> Cluster:
     """Move a cluster that holds objects to another enforcement mode (docs/rendering.md, "Changing a
     cluster's mode"). Only the mode and the settings the new mode reads change here; the next
     reconcile renders the new mode's set, applies it (objects of the same kind and name, such as
@@ -201,7 +203,9 @@ def cluster_mode_migrate(*, cluster: Cluster, actor: Actor, mode: str, **fields)
 
 
 @transaction.atomic
-def workload_identity_ensure(*, actor: Actor, namespace: Namespace, service_account: str, discovered: bool = False):
+def workload_identity_ensure(
+    *, actor: Actor, namespace: Namespace, service_account: str, discovered: bool = False
+) -> WorkloadIdentity:
     """Create the identity if missing. Team members may type in identities for their own namespaces;
     discovery (actor None) records what the cluster reports."""
     if actor is not None and not can_add_identity(actor, namespace):
@@ -230,7 +234,7 @@ IDENTITY_FIELDS = ("namespace", "service_account", "discovered")
 
 
 @transaction.atomic
-def workload_identity_update(*, identity: WorkloadIdentity, actor: Actor, **fields) -> WorkloadIdentity:
+def workload_identity_update(*, identity: WorkloadIdentity, actor: Actor, **fields: Any) -> WorkloadIdentity:
     """Platform admins correct an identity; one that grants were issued for keeps its principal (the
     grants name it), so only its `discovered` flag may change then."""
     _require_admin(actor)

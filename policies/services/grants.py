@@ -1,7 +1,7 @@
 """Writes on grants: creation on approval, revocation, expiry, break-glass, expiry reminders."""
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -17,7 +17,7 @@ from policies.permissions import can_break_glass, can_revoke_grant
 from policies.services.audit import audit_event_record
 from policies.services.notifications import notify_break_glass, notify_grant_ended, notify_grant_expiring
 from policies.services.outbox import cluster_mark_for_reconcile
-from policies.services.request_inputs import request_from_input
+from policies.services.request_inputs import RequestInput, request_from_input
 from policies.services.transitions import transition, transition_check
 
 
@@ -92,7 +92,7 @@ def grants_create_for_request(
     return created
 
 
-def _end(grant: Grant, *, status: str, actor: Actor, reason: str, event_type) -> Grant:
+def _end(grant: Grant, *, status: str, actor: Actor, reason: str, event_type: AuditEventType) -> Grant:
     state = _grant_state(grant)  # what stays the same; the status is the transition's
     transition(
         grant,
@@ -124,7 +124,7 @@ def grant_revoke(*, grant: Grant, actor: User, reason: str) -> Grant:
     )
 
 
-def grants_expire_due(*, now=None, batch_size: int = 500) -> int:
+def grants_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
     """Expire every active grant whose time is up, in small transactions; returns how many."""
     now = now or timezone.now()
     total = 0
@@ -150,9 +150,9 @@ def grants_expire_due(*, now=None, batch_size: int = 500) -> int:
 
 
 @transaction.atomic
-def grant_break_glass(*, admin: User, data, reason: str, duration_hours: int) -> EgressRequest:
+def grant_break_glass(*, admin: User, data: RequestInput, reason: str, duration_hours: int) -> EgressRequest:
     """Emergency access by a platform admin, without approval steps: short, flagged and audited.
-    `data` is a RequestInput; a request record is kept so the grant has the same history as others."""
+    A request record is kept so the grant has the same history as others."""
     if not can_break_glass(admin):
         raise PermissionDenied("Only platform admins can grant break-glass access.")
     if not (reason or "").strip():
@@ -189,7 +189,7 @@ def grant_break_glass(*, admin: User, data, reason: str, duration_hours: int) ->
     return request
 
 
-def grants_send_expiry_notices(*, now=None) -> int:
+def grants_send_expiry_notices(*, now: datetime | None = None) -> int:
     """Remind owning teams `EGRESSUI_EXPIRY_NOTICE_DAYS` before expiry, once per threshold."""
     now = now or timezone.now()
     thresholds = sorted(set(settings.EGRESSUI_EXPIRY_NOTICE_DAYS))

@@ -3,6 +3,7 @@ and destinations: shared by the request services and break-glass access (`servic
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -136,7 +137,7 @@ def request_items_write(
     RequestDestination.objects.bulk_create([RequestDestination(request=request, **d) for d in destinations])
 
 
-def request_from_input(data: RequestInput, *, requester: User, **fields) -> EgressRequest:
+def request_from_input(data: RequestInput, *, requester: User, **fields: Any) -> EgressRequest:
     """Validate `data` and write a new request with its identities and destinations; `fields` are
     the caller's own columns (renewal_of, break_glass, status). The caller records the audit event in
     the same transaction."""
