@@ -1,7 +1,10 @@
 """Cluster pages (platform admins): status, reconcile runs with per-object results, desired manifests."""
 
+from datetime import timedelta
+
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from policies.exceptions import ApplicationError
@@ -56,6 +59,18 @@ def cluster_detail_response(request, pk: int, *, connection_report=None):
     return render_page(request, "policies/cluster_detail.html", context, partial="runs")
 
 
+# A pending run's page asks again every 2 s, every 10 s once it has waited a minute (a worker may be
+# busy or down), and stops after half an hour, when the run is almost certainly stuck.
+POLL_FAST, POLL_SLOW = 2, 10
+SLOW_AFTER, STOP_AFTER = timedelta(minutes=1), timedelta(minutes=30)
+
+
+def _poll_seconds(waited: timedelta) -> int | None:
+    if waited >= STOP_AFTER:
+        return None
+    return POLL_FAST if waited < SLOW_AFTER else POLL_SLOW
+
+
 @login_required
 @require_GET
 def cluster_run_detail(request, pk: int, run_pk: int):
@@ -65,10 +80,14 @@ def cluster_run_detail(request, pk: int, run_pk: int):
     action = request.GET.get("action")
     if action in ReconcileObjectResult.Action.values:
         results = results.filter(action=action)
+    pending = run.outcome in (ReconcileRun.Outcome.QUEUED, ReconcileRun.Outcome.RUNNING)
+    waited = timezone.now() - run.started_at
     context = {
         "run": run,
         "cluster": run.cluster,
-        "pending": run.outcome in (ReconcileRun.Outcome.QUEUED, ReconcileRun.Outcome.RUNNING),
+        "pending": pending,
+        "poll_seconds": _poll_seconds(waited) if pending else None,
+        "waited_minutes": int(waited.total_seconds() // 60),
         "page_obj": paginate(request, results, default=50),
         "actions": ReconcileObjectResult.Action.choices,
         "selected_action": action,

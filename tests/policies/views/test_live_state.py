@@ -2,8 +2,11 @@
 polls until it settles, a revoked grant reads "Being removed" (never "Applied") until the reconcile has
 removed it, and an inline approval updates the inbox's own count as well as the badge."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from policies.choices import AppliedState, GrantStatus
 from policies.models import Grant, ReconcileRun
@@ -38,6 +41,30 @@ class ReconcileRunPageTests:
         assert "hx-trigger" not in fragment.split(">", 1)[0]
         assert "No change: 3 objects were already as desired." in fragment
         assert "No object was created" in fragment
+
+    @pytest.mark.parametrize(
+        ("minutes", "trigger", "hint"),
+        [
+            (0, 'hx-trigger="load delay:2s"', False),
+            (5, 'hx-trigger="load delay:10s"', True),
+            (45, None, True),
+        ],
+    )
+    def test_a_long_wait_polls_slower_then_stops_and_says_why(self, client, world, minutes, trigger, hint):
+        run = cluster_reconcile_request(cluster=world.cluster, actor=world.admin)
+        ReconcileRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(minutes=minutes))
+        client.force_login(world.admin)
+        url = reverse("cluster_run", args=[world.cluster.pk, run.pk])
+        fragment = client.get(url, headers={**HTMX, "HX-Target": "run-live"}).content.decode()
+        opening = fragment.split(">", 1)[0]
+        if trigger is None:
+            assert "hx-trigger" not in opening
+            assert "no longer refreshes on its own" in fragment
+        else:
+            assert trigger in opening
+        assert ("if no reconcile worker is running, nothing picks it up" in fragment) is hint
+        if hint:
+            assert f"waited for {minutes} minutes" in fragment
 
     def test_only_platform_admins(self, client, world):
         run = cluster_reconcile_request(cluster=world.cluster, actor=world.admin)
