@@ -53,7 +53,7 @@ format: install-dev
 	$(BIN)/ruff format .
 
 bench: install-dev
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 screenshots: install-dev
 	$(BIN)/python scripts/screenshots.py

@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.web import environment, manage, recreate_database  # noqa: E402
+from bench._setup import latency_ms, manage, recreate_database  # noqa: E402
+from bench.web import environment  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/egressui_bench_map"
 IDENTITIES, NAMESPACES, DESTINATIONS, GRANTS_EACH = 200, 10, 300, 3
@@ -134,10 +135,8 @@ def measure() -> dict:
         reset_queries()
         with CaptureQueriesContext(connection) as queries:
             client.get(url)
-        times.sort()
         result[label] = {
-            "p50_ms": round(statistics.median(times), 1),
-            "p95_ms": round(times[int(len(times) * 0.95) - 1], 1),
+            **latency_ms(times),
             "cpu_p50_ms": round(statistics.median(cpu), 1),  # this process only: PostgreSQL's share excluded
             "queries": len(queries),
             "identities_drawn": response.content.count(b'class="map-label map-identity"'),

@@ -28,8 +28,6 @@ import argparse
 import json
 import os
 import random
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import procstat  # noqa: E402
+from bench._setup import clean_environ, free_port, latency_ms, recreate_database, start_server, stop  # noqa: E402
 
 DATABASE_NAME = "egressui_bench_api"
 # A fixed, valid Fernet key for this throwaway database only.
@@ -60,7 +59,7 @@ def parse_args():
 
 
 def server_env(database_url: str, redis_url: str | None, var_dir: Path, port: int, workers: int) -> dict:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "EGRESSUI_"))}
+    env = clean_environ()
     env.pop("REDIS_URL", None)
     env.update(
         DJANGO_SETTINGS_MODULE="egressui.settings",
@@ -87,20 +86,6 @@ def redis_answers(url: str) -> bool:
         return bool(redis.Redis.from_url(url, socket_timeout=2).ping())
     except Exception:
         return False
-
-
-def recreate_database(database_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    admin = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
-    try:
-        connection = psycopg.connect(admin, autocommit=True)
-    except psycopg.OperationalError as exc:
-        raise SystemExit(f"bench/api.py needs PostgreSQL (BENCH_DATABASE_URL): {exc}") from None
-    with connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
-        if not drop_only:
-            connection.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
 def seed(total: int) -> dict:
@@ -216,48 +201,9 @@ def run_django(env: dict, *args: str) -> str:
     return result.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_gunicorn(env: dict, log_path: Path, port: int) -> subprocess.Popen:
-    log = open(log_path, "ab")  # noqa: SIM115 (lives as long as the server)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "egressui.wsgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    import requests
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited at start:\n{log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200:
-                return server
-        except requests.RequestException:  # not listening yet, or still importing Django
-            pass
-        time.sleep(0.3)
-    stop(server)
-    raise SystemExit(f"gunicorn did not answer within 60 s:\n{log_path.read_text()[-3000:]}")
-
-
-def stop(server: subprocess.Popen) -> None:
-    import signal
-
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
+    command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "egressui.wsgi:application"]
+    return start_server(command, name="gunicorn", env=env, port=port, log_path=log_path)
 
 
 def server_cpu_seconds(server: subprocess.Popen) -> float:
@@ -309,12 +255,7 @@ def measure(clients: int, rounds: int, call, server: subprocess.Popen | None = N
     cpu_after = cpu_seconds(server, database_url) if measured else None
     if errors:
         raise SystemExit(f"{len(errors)} calls failed, first: {errors[0]}")
-    latencies.sort()
-    result = {
-        "p50_ms": round(statistics.median(latencies), 1),
-        "p95_ms": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1),
-        "per_s": round(len(latencies) / wall, 1),
-    }
+    result = {**latency_ms(latencies), "per_s": round(len(latencies) / wall, 1)}
     if measured:
         for name, before in cpu_before.items():
             spent = None if before is None else cpu_after[name] - before

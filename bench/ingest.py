@@ -26,7 +26,6 @@ import random
 import sys
 import tempfile
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -35,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import procstat  # noqa: E402
-from bench.api import free_port, run_django, server_env, start_gunicorn, stop  # noqa: E402
+from bench._setup import free_port, recreate_database, stop, timed_run  # noqa: E402
+from bench.api import run_django, server_env, start_gunicorn  # noqa: E402
 
 DATABASE_NAME = "egressui_bench_ingest"
 NAMESPACES, ACCOUNTS, HOSTS_PER_IDENTITY = 50, 4, 10
@@ -51,16 +51,6 @@ def parse_args():
     parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)  # internal: the child process
     parser.add_argument("--check", action="store_true", help=argparse.SUPPRESS)  # internal: the child process
     return parser.parse_args()
-
-
-def recreate_database(database_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    admin = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
-        if not drop_only:
-            connection.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
 def grant_host(namespace: int, account: int, index: int) -> str:
@@ -259,14 +249,7 @@ def post_all(url: str, token: str, payloads: list[bytes], clients: int) -> tuple
                 accepted.append(body["accepted"])
                 rejected.append(body["rejected"])
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = timed_run([threading.Thread(target=worker) for _ in range(clients)], barrier.wait)
     if errors:
         raise SystemExit(f"a post failed: {errors[0]}")
     return elapsed, sum(accepted), sum(rejected)

@@ -19,7 +19,6 @@ page load, which does not depend on what else the machine is running.
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import procstat  # noqa: E402
+from bench._setup import (  # noqa: E402
+    clean_environ,
+    free_port,
+    latency_ms,
+    manage,
+    recreate_database,
+    start_server,
+    stop,
+    timed_run,
+)
 
 REQUESTS = 10_000
 GRANTS = 20_000
@@ -48,7 +57,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/egressui_bench_web"
 def environment(database_url: str, static_root: str) -> dict:
     from cryptography.fernet import Fernet
 
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "EGRESSUI_"))}
+    env = clean_environ()
     env.update(
         DATABASE_URL=database_url,
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"),
@@ -64,21 +73,6 @@ def environment(database_url: str, static_root: str) -> dict:
         DJANGO_DB_CONN_MAX_AGE="600",
     )
     return env
-
-
-def recreate_database(database_url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def manage(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def populate() -> dict:
@@ -316,26 +310,6 @@ def log(message: str) -> None:
     print(f"[bench/web] {message}", file=sys.stderr, flush=True)
 
 
-def wait_healthy(base_url: str, server: subprocess.Popen, name: str, *, seconds: float) -> None:
-    import requests
-
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            requests.get(base_url + "/healthz", timeout=5).raise_for_status()
-            return
-        except requests.RequestException:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit(f"{name} did not start") from None
-            time.sleep(0.2)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def signed_in_session(base_url: str, username: str, password: str = PASSWORD):
     import requests
 
@@ -394,27 +368,17 @@ def measure(base_url: str, on_warm) -> tuple[dict, float]:
                         errors.append(f"{path}: HTTP {response.status_code}")
                     results[page].append(elapsed)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    warm.wait()
-    on_warm()
-    go.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
+    def ready() -> None:
+        warm.wait()
+        on_warm()
+        go.wait()
+
+    seconds = timed_run([threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)], ready)
     if errors:
         raise SystemExit(f"{len(errors)} failed page loads, e.g. {errors[:3]}")
 
     def summary(samples: list[float]) -> dict:
-        ordered = sorted(samples)
-        return {
-            "p50_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1], 1),
-            "max_ms": round(ordered[-1], 1),
-            "n": len(ordered),
-        }
+        return {**latency_ms(samples), "max_ms": round(max(samples), 1), "n": len(samples)}
 
     pages = {page: summary(samples) for page, samples in results.items()}
     return pages, sum(len(samples) for samples in results.values()) / seconds
@@ -461,7 +425,7 @@ DEMO_PAGES = {
 
 def demo_environment(var_dir: str) -> dict:
     """`make run`'s embedded defaults: debug on, SQLite and a filesystem broker under a fresh var/."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "EGRESSUI_"))}
+    env = clean_environ()
     for name in ("DATABASE_URL", "REDIS_URL"):
         env.pop(name, None)
     env.update(
@@ -487,16 +451,10 @@ def main_demo(checkout: Path) -> None:
             subprocess.run([python, "manage.py", *command], cwd=checkout, env=env, check=True, capture_output=True)
         seconds_setup = time.perf_counter() - started
         port = free_port()
-        server = subprocess.Popen(
-            [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=checkout,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        command = [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+        server = start_server(command, name="runserver", env=env, port=port, cwd=checkout)
         try:
             base_url = f"http://127.0.0.1:{port}"
-            wait_healthy(base_url, server, "runserver", seconds=60)
             cookies = signed_in_session(base_url, "admin", DEMO_PASSWORD).cookies
 
             def load(path: str):
@@ -516,8 +474,7 @@ def main_demo(checkout: Path) -> None:
                     samples.append((time.perf_counter() - began) * 1000)
                 medians[page] = round(statistics.median(samples), 1)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
     print(
         json.dumps(
             {
@@ -564,25 +521,10 @@ def main() -> None:
         port = free_port()
         workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
         server_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers)}
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "deploy/gunicorn.conf.py",
-                "--worker-tmp-dir",
-                "/tmp",
-                "egressui.wsgi",
-            ],
-            cwd=ROOT,
-            env=server_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        gunicorn = ["-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--worker-tmp-dir", "/tmp", "egressui.wsgi"]
+        server = start_server([sys.executable, *gunicorn], name="gunicorn", env=server_env, port=port, seconds=30)
         try:
             base_url = f"http://127.0.0.1:{port}"
-            wait_healthy(base_url, server, "gunicorn", seconds=30)
             snapshot: dict = {}
 
             def on_warm():
@@ -595,8 +537,7 @@ def main() -> None:
             alone = measure_alone(base_url)
             loads = os.getloadavg()
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
     page_loads = sum(page["n"] for page in pages.values())
     print(
         json.dumps(

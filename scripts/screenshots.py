@@ -10,40 +10,19 @@ Playwright. Nothing outside the temporary directory and the output directory is 
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._setup import free_port, manage, start_server, stop  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "screenshot-demo-1"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def manage(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-def wait_until_up(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the server did not answer {url} within {timeout:.0f} s")
 
 
 class Shooter:
@@ -153,16 +132,10 @@ def main() -> None:
         (Path(workdir) / "gitops" / "demo").mkdir(parents=True, exist_ok=True)  # the demo cluster's GitOps target
         manage(env, "reconcile", "--cluster", "demo")
         port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+        server = start_server(command, name="runserver", env=env, port=port, seconds=30)
         try:
             base_url = f"http://127.0.0.1:{port}"
-            wait_until_up(base_url + "/healthz")
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=CHROMIUM,
@@ -175,8 +148,7 @@ def main() -> None:
                 finally:
                     browser.close()
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            stop(server)
     for path in shooter.written:
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 

@@ -5,18 +5,15 @@ from django.db.models import Count, Exists, Min, OuterRef, Prefetch, QuerySet
 
 from policies.actors import Viewer
 from policies.choices import Decision, RequestStatus, StepStatus
-from policies.models import ApprovalDecision, ApprovalStep, EgressRequest, RequestDestination, WorkloadIdentity
+from policies.models import ApprovalDecision, ApprovalStep, EgressRequest, WorkloadIdentity
 from policies.permissions import steps_in_approver_teams, visible_requests
+from policies.selectors.requests import IDENTITY_ORDER, destination_rows_prefetch
 
 # What an inbox row shows, and nothing more: the inbox is the page approvers live in, so its rows are
 # loaded lean (no cluster settings or secrets per identity, no full team rows per step), as plain
 # lists like `request_rows` does (a prefetched relation costs a queryset clone per row).
 _ROW_PREFETCHES = (
-    Prefetch(
-        "destinations",
-        queryset=RequestDestination.objects.order_by("host", "port", "protocol"),
-        to_attr="destination_rows",
-    ),
+    destination_rows_prefetch(),
     Prefetch(
         "identities",
         queryset=WorkloadIdentity.objects.select_related("namespace__cluster")
@@ -28,7 +25,7 @@ _ROW_PREFETCHES = (
             "namespace__cluster__name",
             "namespace__cluster__environment",
         )
-        .order_by("namespace__cluster__name", "namespace__name", "service_account"),
+        .order_by(*IDENTITY_ORDER),
         to_attr="identity_rows",
     ),
     Prefetch(

@@ -18,6 +18,11 @@ def cluster_list() -> QuerySet[Cluster]:
     )
 
 
+def cluster_names() -> list[str]:
+    """Every cluster's name, sorted: the cluster filters of the list pages, and the commands' hints."""
+    return list(Cluster.objects.order_by("name").values_list("name", flat=True))
+
+
 def reconcile_run_list() -> QuerySet[ReconcileRun]:
     return ReconcileRun.objects.select_related("cluster").order_by("-started_at", "-id")
 

@@ -11,6 +11,17 @@ from policies.validators import destination_risk_flags
 
 RISK_FLAGS = ("wildcard", "clear-text", "tcp", "prod", "long-duration", "break-glass")
 
+# The order a request's destinations and identities are listed in, on every page and in the API.
+DESTINATION_ORDER = ("host", "port", "protocol")
+IDENTITY_ORDER = ("namespace__cluster__name", "namespace__name", "service_account")
+
+
+def destination_rows_prefetch() -> Prefetch:
+    """A request's destinations as the plain list `destination_rows` (see `request_rows`)."""
+    return Prefetch(
+        "destinations", queryset=RequestDestination.objects.order_by(*DESTINATION_ORDER), to_attr="destination_rows"
+    )
+
 
 def request_list(*, user: Viewer) -> QuerySet[EgressRequest]:
     """Requests the user may see, with everything a list row shows loaded in a fixed number of queries."""
@@ -18,12 +29,10 @@ def request_list(*, user: Viewer) -> QuerySet[EgressRequest]:
         visible_requests(user)
         .select_related("team", "requester")
         .prefetch_related(
-            Prefetch("destinations", queryset=RequestDestination.objects.order_by("host", "port", "protocol")),
+            Prefetch("destinations", queryset=RequestDestination.objects.order_by(*DESTINATION_ORDER)),
             Prefetch(
                 "identities",
-                queryset=WorkloadIdentity.objects.select_related("namespace__cluster").order_by(
-                    "namespace__cluster__name", "namespace__name", "service_account"
-                ),
+                queryset=WorkloadIdentity.objects.select_related("namespace__cluster").order_by(*IDENTITY_ORDER),
             ),
             Prefetch(
                 "steps",
@@ -42,16 +51,10 @@ def request_rows(*, user: Viewer) -> QuerySet[EgressRequest]:
         visible_requests(user)
         .select_related("team", "requester")
         .prefetch_related(
-            Prefetch(
-                "destinations",
-                queryset=RequestDestination.objects.order_by("host", "port", "protocol"),
-                to_attr="destination_rows",
-            ),
+            destination_rows_prefetch(),
             Prefetch(
                 "identities",
-                queryset=WorkloadIdentity.objects.select_related("namespace__cluster").order_by(
-                    "namespace__cluster__name", "namespace__name", "service_account"
-                ),
+                queryset=WorkloadIdentity.objects.select_related("namespace__cluster").order_by(*IDENTITY_ORDER),
                 to_attr="identity_rows",
             ),
             Prefetch(

@@ -3,6 +3,7 @@ never blocks or rolls back the workflow. These functions only decide who hears a
 
 import logging
 
+from celery import Task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -13,6 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from policies.choices import TeamRole
 from policies.models import ApprovalStep, EgressRequest, Grant, Team
 from policies.selectors.requests import pending_step
+from policies.tasks import send_email_task, send_webhook_task
 
 logger = logging.getLogger(__name__)
 
@@ -24,37 +26,31 @@ def _link(view_name: str, pk: int) -> str:
         return settings.EGRESSUI_BASE_URL
 
 
+def _enqueue_on_commit(task: Task, what: str, **kwargs: object) -> None:
+    """Queue `task` once the transaction commits; a broker that is down loses this one notice (logged),
+    never the workflow that caused it."""
+
+    def send() -> None:
+        try:
+            task.delay(**kwargs)
+        except Exception as exc:
+            logger.warning("could not enqueue %s: %s", what, exc)
+
+    transaction.on_commit(send)
+
+
 def _enqueue_email(subject: str, template: str, context: dict, recipients: list[str]) -> None:
     recipients = sorted({address for address in recipients if address})
     if not recipients:
         return
     body = render_to_string(template, context)
-
-    def send() -> None:
-        from policies.tasks import send_email_task
-
-        try:
-            send_email_task.delay(subject=subject, body=body, recipients=recipients)
-        except Exception as exc:
-            logger.warning("could not enqueue email %r: %s", subject, exc)
-
-    transaction.on_commit(send)
+    _enqueue_on_commit(send_email_task, f"email {subject!r}", subject=subject, body=body, recipients=recipients)
 
 
 def _enqueue_webhook(team: Team, event: str, payload: dict) -> None:
     if not team.webhook_url:
         return
-    team_id = team.pk
-
-    def send() -> None:
-        from policies.tasks import send_webhook_task
-
-        try:
-            send_webhook_task.delay(team_id=team_id, event=event, payload=payload)
-        except Exception as exc:
-            logger.warning("could not enqueue webhook for team %s: %s", team_id, exc)
-
-    transaction.on_commit(send)
+    _enqueue_on_commit(send_webhook_task, f"webhook for team {team.pk}", team_id=team.pk, event=event, payload=payload)
 
 
 def _approvers_of(team_id: int, *, exclude_user_id: int | None) -> list[str]:

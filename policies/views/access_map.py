@@ -12,6 +12,7 @@ from policies.access_map_layout import layout, svg
 from policies.models import Cluster, Team
 from policies.permissions import visible_namespaces
 from policies.selectors.access_map import STATES, AccessMap, MapEdge, access_map, access_map_narrow
+from policies.selectors.clusters import cluster_names
 from policies.selectors.teams import team_choices_for
 from policies.views.common import PkUrl, login_required, render_page
 
@@ -56,7 +57,7 @@ class _Links:
 
 
 def _clusters_and_default(user) -> tuple[list[str], str]:
-    names = list(Cluster.objects.order_by("name").values_list("name", flat=True))
+    names = cluster_names()
     mine = set(visible_namespaces(user).order_by().values_list("cluster__name", flat=True).distinct())
     return names, next((name for name in names if name in mine), names[0] if names else "")
 

@@ -24,6 +24,7 @@ from policies.permissions import (
     member_team_ids,
     visible_grants,
 )
+from policies.selectors.clusters import cluster_names
 from policies.selectors.monitoring import (
     access_record_list,
     denied_attempts,
@@ -67,7 +68,7 @@ def denied_attempts_page(request):
         "page_obj": page,
         "rows": rows,
         "teams": team_choices_for(user),
-        "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
+        "clusters": cluster_names(),
         "windows": DENIED_WINDOWS,
         "selected": data,
         "filter_errors": filterset.errors if not filterset.is_valid() else {},

@@ -18,6 +18,7 @@ from policies.exceptions import ApplicationError
 from policies.forms import ReasonForm
 from policies.models import Cluster
 from policies.permissions import can_request_for_team, enforcement_switch_denial, is_platform_admin
+from policies.selectors.clusters import cluster_names
 from policies.selectors.namespaces import (
     enforcement_overview,
     namespace_enforcement_history,
@@ -57,7 +58,7 @@ def namespace_list_page(request):
         "overview": overview,
         "days": days,
         "windows": _windows(days),
-        "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
+        "clusters": cluster_names(),
         "selected_cluster": wanted,
     }
     return render_page(request, "policies/namespaces/list.html", context, partial="results")

@@ -10,6 +10,7 @@ import pytest
 from celery.exceptions import Retry
 from django.core import mail
 
+from policies.models import AuditEvent
 from policies.services.approvals import egress_request_approve
 from policies.services.comments import egress_request_comment
 from policies.services.grants import grant_break_glass
@@ -99,6 +100,21 @@ class NotificationTests:
             request = egress_request_create(requester=world.dev, data=world.request_input(), submit=True)
         request.refresh_from_db()
         assert request.status == "submitted"
+
+    def test_a_broker_that_is_down_costs_the_webhook_not_the_comment(
+        self, world, django_capture_on_commit_callbacks, monkeypatch, caplog
+    ):
+        def broken(*args, **kwargs):
+            raise OSError("broker down")
+
+        world.payments.webhook_url = "https://hooks.example.com/egress"
+        fixture_save(world.payments)
+        request = egress_request_create(requester=world.dev, data=world.request_input(), submit=True)
+        monkeypatch.setattr(send_webhook_task, "delay", broken)
+        with django_capture_on_commit_callbacks(execute=True):
+            comment = egress_request_comment(request=request, actor=world.lead, body="Which service calls Stripe?")
+        assert AuditEvent.objects.filter(pk=comment.pk).exists()
+        assert f"could not enqueue webhook for team {world.payments.pk}: broker down" in caplog.text
 
 
 class _Receiver(BaseHTTPRequestHandler):

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from policies.accesslog.body import decode_line
 from policies.models import Cluster
+from policies.selectors.clusters import cluster_names
 from policies.services.access_logs import IngestReport, access_log_ingest
 
 _END = object()
@@ -54,7 +55,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         cluster = Cluster.objects.filter(name=options["cluster"]).first()
         if cluster is None:
-            known = ", ".join(Cluster.objects.order_by("name").values_list("name", flat=True)) or "none yet"
+            known = ", ".join(cluster_names()) or "none yet"
             raise CommandError(f"No cluster named {options['cluster']!r} (known: {known}).")
         if options["batch_lines"] < 1 or options["flush_seconds"] <= 0:
             raise CommandError("--batch-lines must be at least 1 and --flush-seconds above 0.")

@@ -11,6 +11,7 @@ from policies.constants import LABEL_CLUSTER, LABEL_MANAGED_BY, LABEL_MANAGED_BY
 from policies.exceptions import ApplicationError
 from policies.manifests import dump_object_yaml, dump_yaml, load_yaml, object_path
 from policies.models import Cluster
+from policies.selectors.clusters import cluster_names
 from policies.selectors.manifests import cluster_render
 
 
@@ -42,7 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args, cluster: str, output: str | None, **options):
         found = Cluster.objects.filter(name=cluster).first()
         if found is None:
-            known = ", ".join(Cluster.objects.order_by("name").values_list("name", flat=True)) or "none"
+            known = ", ".join(cluster_names()) or "none"
             raise CommandError(f"No cluster named {cluster!r} (clusters: {known}).")
         try:
             result = cluster_render(found)

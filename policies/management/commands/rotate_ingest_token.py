@@ -3,6 +3,7 @@ from django.urls import reverse
 
 from policies.exceptions import ApplicationError
 from policies.models import Cluster
+from policies.selectors.clusters import cluster_names
 from policies.services.ingest_tokens import cluster_ingest_token_rotate
 
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         cluster = Cluster.objects.filter(name=options["cluster"]).first()
         if cluster is None:
-            known = ", ".join(Cluster.objects.order_by("name").values_list("name", flat=True)) or "none yet"
+            known = ", ".join(cluster_names()) or "none yet"
             raise CommandError(f"No cluster named {options['cluster']!r} (known: {known}).")
         try:
             secret = cluster_ingest_token_rotate(cluster=cluster, actor=None)

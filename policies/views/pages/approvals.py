@@ -14,6 +14,7 @@ from policies.selectors.approvals import (
     approval_inbox_rows,
     approvals_given,
 )
+from policies.selectors.clusters import cluster_names
 from policies.selectors.existing_access import existing_access_of_requests
 from policies.selectors.requests import (
     RISK_FLAGS,
@@ -95,7 +96,7 @@ def approval_inbox_page(request):
         "filtered": bool(data),
         "filter_errors": filter_errors,
         "teams": team_filter_choices(),
-        "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
+        "clusters": cluster_names(),
         "risk_flags": RISK_FLAGS,
         "age_choices": AGE_CHOICES,
         "selected_risks": request.GET.getlist("risk"),

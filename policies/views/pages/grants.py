@@ -8,8 +8,9 @@ from policies.choices import GrantStatus
 from policies.exceptions import ApplicationError
 from policies.filtersets import GrantFilterSet
 from policies.forms import DESTINATION_PREFIX, BreakGlassForm, DestinationFormSet
-from policies.models import AuditEvent, Cluster
+from policies.models import AuditEvent
 from policies.permissions import can_break_glass, can_renew_grant, can_revoke_grant
+from policies.selectors.clusters import cluster_names
 from policies.selectors.grants import grant_table
 from policies.selectors.monitoring import grant_usage
 from policies.services.grants import grant_break_glass
@@ -58,7 +59,7 @@ def grant_list_page(request):
         "filtered": bool(data),
         "filter_errors": filter_errors,
         "teams": team_filter_choices(),
-        "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
+        "clusters": cluster_names(),
         "statuses": GrantStatus.choices,
         "selected_statuses": request.GET.getlist("status"),
         "expiry_choices": EXPIRY_CHOICES,

@@ -1,12 +1,16 @@
 """The renderer's inputs from the database, and request previews."""
 
+from dataclasses import fields
 from datetime import timedelta
+from typing import get_type_hints
 
 import pytest
 from django.utils import timezone
 
 from policies.choices import GrantStatus, RequestStatus
 from policies.constants import ANNOTATION_GRANTS
+from policies.manifests import ClusterSettings
+from policies.models import Cluster
 from policies.selectors.manifests import (
     cluster_render,
     cluster_settings,
@@ -167,3 +171,43 @@ class RequestPreviewTests:
         assert ("ServiceEntry", "api-stripe-com") in {(c.kind, c.name) for c in preview.added}
         [problem] = preview.unrenderable
         assert problem.host == "*" and problem.grant == "new"
+
+
+# The one setting the Cluster model names otherwise.
+_CLUSTER_COLUMN = {"mode": "enforcement_mode"}
+
+
+def _setting_and_column_value(name: str, hint: object, default: object) -> tuple[object, object]:
+    """A value unlike the default for one ClusterSettings field: (as the setting, as the Cluster column)."""
+    if name == "mode":
+        return "cilium", "cilium"
+    if hint is bool:
+        return not default, not default
+    if hint is int:
+        return default + 1, default + 1
+    if hint is str:
+        return f"{default}-set", f"{default}-set"
+    if hint == tuple[tuple[str, str], ...]:
+        return (("key", "value"),), {"key": "value"}
+    if hint == tuple[str, ...]:
+        return ("10.0.0.0/8",), ["10.0.0.0/8"]
+    raise AssertionError(f"ClusterSettings.{name}: teach this test a value of type {hint}")
+
+
+def test_every_cluster_setting_is_filled_from_the_cluster():
+    """A setting added to ClusterSettings but not copied in `cluster_settings` would render with its
+    default for every cluster, silently: each one must come from its Cluster column."""
+    defaults = ClusterSettings(name="prod")
+    hints = get_type_hints(ClusterSettings)
+    cluster, expected = Cluster(name="prod"), {}
+    for setting in fields(ClusterSettings):
+        if setting.name == "name":
+            continue
+        column = Cluster._meta.get_field(_CLUSTER_COLUMN.get(setting.name, setting.name)).name
+        expected[setting.name], value = _setting_and_column_value(
+            setting.name, hints[setting.name], getattr(defaults, setting.name)
+        )
+        assert expected[setting.name] != getattr(defaults, setting.name), setting.name
+        setattr(cluster, column, value)
+    rendered = cluster_settings(cluster)
+    assert {name: getattr(rendered, name) for name in expected} == expected
