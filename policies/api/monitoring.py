@@ -244,6 +244,7 @@ class AccessRecordSerializer(serializers.ModelSerializer):
             "identity",
             "grant",
             "port",
+            "protocol",
             "count",
             "bytes_sent",
             "bytes_received",

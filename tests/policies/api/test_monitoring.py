@@ -246,6 +246,11 @@ class AccessRecordTests:
         ghost = next(row for row in rows if row["host"] == "g.example.com")
         assert ghost["team"] is None and ghost["verdict"] == "no_route"
 
+    def test_the_protocol_a_sidecar_logged_is_returned(self, clients, traffic):
+        AccessRecord.objects.filter(host="x.example.com").update(protocol="tls")
+        rows = {row["host"]: row["protocol"] for row in clients.admin.get(f"{API}/access-records/").json()["results"]}
+        assert rows["x.example.com"] == "tls" and rows["api.stripe.com"] == ""
+
     def test_filters(self, clients, traffic):
         rows = clients.admin.get(f"{API}/access-records/", {"verdict": "allowed", "team": "payments"}).json()["results"]
         assert [(row["host"], row["count"], row["grant"]) for row in rows] == [("api.stripe.com", 2, traffic.pk)]
