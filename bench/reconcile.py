@@ -10,8 +10,9 @@ its CRD validator is off here (it would time itself rather than the reconciler).
 first full sync (`seconds_first_sync`, `objects_per_second_first_sync`, `cpu_seconds_first_sync` and
 `cpu_ms_per_object_first_sync` — CPU of this process, the reconciler alone, everything included: render,
 writes, recording —, `cpu_ms_per_object_write_phase` for the writes alone (the client's work per object:
-encoding, HTTP, answers), `seconds_record_first_sync` for the recording transaction; `--profile FILE` writes
-cProfile statistics of it, every thread included):
+encoding, HTTP, answers), `seconds_record_first_sync` for the recording transaction, commit included (the
+run's own `record` timing stops before the commit); `--profile FILE` writes cProfile statistics of it,
+every thread included):
 
 - `writes_noop`, `lists_noop`, `seconds_noop`: a reconcile with nothing changed, as a change triggers
   it (metadata-only lists, content hashes compared); must be 0 writes and one list per kind;
@@ -159,11 +160,10 @@ WRITING: list[float] = []  # CPU seconds of this process during each run's write
 def _time_recording() -> None:
     """Time the recording step and the write phase's CPU of the measured checkout's runs."""
     from policies.reconciler import loop
-    from policies.services import reconcile as service
 
-    if getattr(service.reconcile_run_finish, "timed", False):
+    if getattr(loop.reconcile_run_finish, "timed", False):
         return
-    record, execute = service.reconcile_run_finish, loop._execute
+    record, execute = loop.reconcile_run_finish, loop._execute
 
     def timed_record(**kwargs):
         started = time.perf_counter()
@@ -180,7 +180,7 @@ def _time_recording() -> None:
             WRITING.append(time.process_time() - started)
 
     timed_record.timed = True
-    service.reconcile_run_finish, loop._execute = timed_record, timed_execute
+    loop.reconcile_run_finish, loop._execute = timed_record, timed_execute
 
 
 @contextmanager
