@@ -26,8 +26,8 @@ def events(first_seq: int, count: int, cluster) -> list[AuditEvent]:
             subject_repr=f"grant #{index} – ünïcode",
             cluster=cluster,
             before=None if index % 2 else {"applied_state": "", "n": [1, 2.5, None, True]},
-            after={"nested": {"b": 1, "a": "x"}, "list": []},
-            message="",
+            after={"nested": {"b": 1, "a": "x\t\\N\n"}, "list": []},
+            message="tab\there, newline\nthere, backslash \\N and \\." if index == 1 else "",
             prev_hash="0" * 64,
             hash=f"{index:064d}",
         )
