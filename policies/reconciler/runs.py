@@ -7,6 +7,7 @@ cluster status and the outbox flag, and the audit events (actor None, "reconcile
 written or failed, for repaired drift and for the run.
 """
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from policies.models import Cluster, ClusterSyncState, Grant, ManagedObject, Rec
 from policies.reconciler.resources import ObjectKey, content_hash_of, grant_ids_of
 from policies.reconciler.results import CREATED, DELETED, FAILED, UNCHANGED, UPDATED, ObjectResult, RunReport
 from policies.services.audit import audit_events_record
+from policies.services.rows import objects_insert
 
 RECONCILER = "reconciler"
 ABANDONED = "The worker running this reconcile stopped (killed or lost its lock); a later run took over."
@@ -32,6 +34,7 @@ _OBJECT_EVENTS = {
     FAILED: AuditEventType.OBJECT_FAILED,
 }
 MAX_MESSAGE = 4000
+_RESULT_FIELDS = ["run", "api_version", "kind", "namespace", "name", "action", "drift", "message"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,9 @@ def reconcile_run_begin(
 
 @transaction.atomic
 def reconcile_run_finish(*, cluster: Cluster, start: RunStart, report: RunReport, dry_run: bool) -> ReconcileRun:
-    """Record what the run did, in one short transaction after all cluster I/O."""
+    """Record what the run did, in one short transaction after all cluster I/O. Its own duration
+    (up to the commit) is the run's `record` timing."""
+    began = time.perf_counter()
     now = timezone.now()
     run = start.run
     failures = report.failures
@@ -95,36 +100,58 @@ def reconcile_run_finish(*, cluster: Cluster, start: RunStart, report: RunReport
     run.error = report.error[:MAX_MESSAGE]
     run.timings = {**run.timings, **report.timings}
     run.api_calls = dict(report.api_calls)
+    rows = _record_results(run, report)
+    if not dry_run:
+        _update_inventory(cluster, report)
+        grant_changes = _update_grants(cluster, report, now)
+        status_changed = _update_status(cluster, start, report, outcome, now)
+        _record_events(cluster, run, report, rows, grant_changes, status_changed=status_changed)
+    run.timings["record"] = int((time.perf_counter() - began) * 1000)
     run.save()
-    rows = ReconcileObjectResult.objects.bulk_create(
-        [
-            ReconcileObjectResult(
-                run=run,
-                api_version=result.api_version,
-                kind=result.key.kind,
-                namespace=result.key.namespace,
-                name=result.key.name,
-                action=result.action,
-                drift=bool(result.change.drift) and result.action != FAILED,
-                message=(result.message or result.change.drift)[:MAX_MESSAGE],
-            )
-            for result in report.results
-            if result.action != UNCHANGED or result.message
-        ]
-    )
-    if dry_run:
-        return run
+    return run
 
-    _update_inventory(cluster, report)
-    grant_changes = _update_grants(cluster, report, now)
-    status_changed = _update_status(cluster, start, report, outcome, now)
 
-    by_key = {(row.kind, row.namespace, row.name): row for row in rows}
+def _record_results(run: ReconcileRun, report: RunReport) -> dict[ObjectKey, ReconcileObjectResult]:
+    """The per-object results worth keeping (every change, and unchanged objects with a message), by
+    key, with their primary keys: the audit events name them."""
+    rows = {
+        result.key: ReconcileObjectResult(
+            run=run,
+            api_version=result.api_version,
+            kind=result.key.kind,
+            namespace=result.key.namespace,
+            name=result.key.name,
+            action=result.action,
+            drift=bool(result.change.drift) and result.action != FAILED,
+            message=(result.message or result.change.drift)[:MAX_MESSAGE],
+        )
+        for result in report.results
+        if result.action != UNCHANGED or result.message
+    }
+    objects_insert(list(rows.values()), fields=_RESULT_FIELDS)
+    if rows:
+        stored = ReconcileObjectResult.objects.filter(run=run).values_list("pk", "kind", "namespace", "name")
+        for pk, kind, namespace, name in stored:
+            rows[ObjectKey(kind, namespace, name)].pk = pk
+    return rows
+
+
+def _record_events(
+    cluster: Cluster,
+    run: ReconcileRun,
+    report: RunReport,
+    rows: dict[ObjectKey, ReconcileObjectResult],
+    grant_changes: dict[int, tuple[dict, dict]],
+    *,
+    status_changed: bool,
+) -> None:
+    """One audit event per object written or failed, per grant whose applied state changed, and one
+    for the run when anything happened (or its outcome changed the cluster's status)."""
     events = []
     for result in report.results:
         if result.action == UNCHANGED:
             continue
-        row = by_key[result.key]
+        row = rows[result.key]
         drift = bool(result.change.drift) and result.action != FAILED
         events.append(
             {
@@ -150,12 +177,16 @@ def reconcile_run_finish(*, cluster: Cluster, start: RunStart, report: RunReport
             {
                 "event_type": AuditEventType.RECONCILE_FINISHED,
                 "subject": run,
-                "after": {"outcome": outcome, "trigger": run.trigger, "summary": run.summary, "commit": report.commit},
+                "after": {
+                    "outcome": run.outcome,
+                    "trigger": run.trigger,
+                    "summary": run.summary,
+                    "commit": report.commit,
+                },
                 "message": run.error,
             }
         )
     audit_events_record({**event, "actor": None, "actor_repr": RECONCILER, "cluster": cluster} for event in events)
-    return run
 
 
 def _object_after(result: ObjectResult) -> dict:
@@ -197,8 +228,7 @@ def _update_inventory(cluster: Cluster, report: RunReport) -> None:
             update.append(ManagedObject(pk=existing[0], content_hash=content_hash))
     if remove:
         ManagedObject.objects.filter(pk__in=remove).delete()
-    if create:
-        ManagedObject.objects.bulk_create(create, batch_size=1000)
+    objects_insert(create, fields=["cluster", "kind", "namespace", "name", "content_hash", "updated_at"])
     if update:
         ManagedObject.objects.bulk_update(update, ["content_hash"], batch_size=1000)
 

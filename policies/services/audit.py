@@ -10,8 +10,11 @@ from policies.audit_chain import GENESIS_HASH, compute_hash, json_safe
 from policies.choices import AuditEventType
 from policies.models import AuditChainHead, AuditEvent, Cluster, EgressRequest
 from policies.redaction import url_origin
+from policies.services.rows import objects_insert
 
 SYSTEM_ACTOR = "system"
+# Every stored field but the primary key, for the batch writer.
+_EVENT_FIELDS = [field.name for field in AuditEvent._meta.concrete_fields if not field.primary_key]
 REDACTED = "[redacted]"
 SECRET_KEYS = frozenset({"token", "ca_cert", "kubeconfig", "webhook_secret", "password", "secret", "ingest_token"})
 # URLs whose path or query may be the secret (chat webhooks): recorded as scheme://host only.
@@ -133,8 +136,9 @@ def audit_event_record(
 @transaction.atomic
 def audit_events_record(events: Iterable[dict]) -> list[AuditEvent]:
     """Append many events (each a dict of `audit_event_record`'s keyword arguments) under one lock of
-    the chain head and batched INSERTs; the chain is exactly what recording them one by one gives.
-    For writers that change many things at once (a reconcile that applies thousands of objects)."""
+    the chain head and one prepared INSERT; the chain is exactly what recording them one by one gives.
+    For writers that change many things at once (a reconcile that applies thousands of objects). The
+    returned events are the rows written, without their primary keys."""
     head = _locked_head()
     created: list[AuditEvent] = []
     seq, prev_hash = head.last_seq, head.last_hash
@@ -143,6 +147,6 @@ def audit_events_record(events: Iterable[dict]) -> list[AuditEvent]:
         seq, prev_hash = event.seq, event.hash
         created.append(event)
     if created:
-        AuditEvent.objects.bulk_create(created, batch_size=500)
+        objects_insert(created, fields=_EVENT_FIELDS)
         AuditChainHead.objects.filter(pk=1).update(last_seq=seq, last_hash=prev_hash)
     return created

@@ -11,6 +11,7 @@ PHASES = {
     "desired": "computing the desired objects",
     "list": "reading the cluster",
     "write": "writing the changes",
+    "record": "recording the run",
 }
 CALLS = {
     "list": ("list", "lists"),

@@ -88,7 +88,7 @@ class FirstAndSecondRunTests:
         assert len(events(AuditEventType.GRANT_APPLIED_STATE)) == len(grants)
         [finished] = events(AuditEventType.RECONCILE_FINISHED)
         assert finished.after["outcome"] == "succeeded"
-        assert set(first.timings) == {"desired", "list", "write"}
+        assert set(first.timings) == {"desired", "list", "write", "record"}
 
         before = AuditEvent.objects.count()
         run(api_cluster)
