@@ -5,7 +5,7 @@
 
 The grants are written to a scratch database (a SQLite file, or a throwaway PostgreSQL database when
 DATABASE_URL names a PostgreSQL server), the cluster is the emulator of the test suite (tests/support/
-kube.py: real HTTP, server-side apply, label selectors), in its own process like a real API server;
+kube/: real HTTP, server-side apply, label selectors), in its own process like a real API server;
 its CRD validator is off here (it would time itself rather than the reconciler). Measured, after a
 first full sync (`seconds_first_sync`, `objects_per_second_first_sync`, `cpu_seconds_first_sync` and
 `cpu_ms_per_object_first_sync` — CPU of this process, the reconciler alone, everything included: render,

@@ -1,4 +1,4 @@
-"""RBAC as the Kubernetes API server evaluates it, for the emulator (tests/support/kube.py).
+"""RBAC as the Kubernetes API server evaluates it, for the emulator (tests/support/kube/).
 
 Roles, ClusterRoles and their bindings are loaded from YAML documents (the shipped deploy/kubernetes
 RBAC, never a list derived from egressui's own code); bearer tokens map to identities (a user name and
