@@ -28,6 +28,11 @@ def claim_groups(claims: dict) -> list[str]:
 PROFILE_CLAIMS = (("email", "email"), ("first_name", "given_name"), ("last_name", "family_name"))
 
 
+def profile_of(claims: dict) -> dict[str, str]:
+    """The account fields the claims fill (a claim the provider leaves out changes nothing)."""
+    return {field: str(claims[claim])[:150] for field, claim in PROFILE_CLAIMS if claims.get(claim)}
+
+
 class OIDCBackend(OIDCAuthenticationBackend):
     def username_from(self, claims: dict) -> str:
         value = claims.get(settings.EGRESSUI_OIDC_USERNAME_CLAIM) or claims.get("email") or ""
@@ -46,20 +51,14 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return self.UserModel.objects.filter(username__iexact=username)
 
     def create_user(self, claims: dict):
-        user = user_create(
-            actor=None,
-            source=OIDC_ACTOR,
-            username=self.username_from(claims),
-            password=None,
-            email=claims.get("email") or "",
-        )
+        username = self.username_from(claims)
+        user = user_create(actor=None, source=OIDC_ACTOR, username=username, password=None, **profile_of(claims))
         return self.update_user(user, claims)
 
     def update_user(self, user, claims: dict):
         if user.has_usable_password():
             logger.warning("OIDC sign-in refused for %s: the account is a local one", user.get_username())
             return None
-        profile = {field: str(claims.get(claim) or "")[:150] for field, claim in PROFILE_CLAIMS}
-        user = user_update(user=user, actor=None, source=OIDC_ACTOR, **{f: v for f, v in profile.items() if v})
+        user = user_update(user=user, actor=None, source=OIDC_ACTOR, **profile_of(claims))
         team_memberships_sync_from_groups(user=user, groups=claim_groups(claims))
         return user

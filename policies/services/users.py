@@ -17,6 +17,13 @@ from policies.permissions import group_change_denial, user_change_denial
 from policies.services.config import changes, full_clean, record
 
 USER_FIELDS = ("username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser")
+# What an identity provider decides: taken as it sends it (a display-name username or an address Django's
+# validators would refuse must not stop a sign-in), only cut to the columns' length by the caller.
+PROVIDER_FIELDS = ("username", "email", "first_name", "last_name")
+
+
+def _unchecked(source: str | None) -> list[str]:
+    return ["password", *(PROVIDER_FIELDS if source else ())]
 
 
 def _refuse(reason: str | None) -> None:
@@ -43,7 +50,7 @@ def user_create(*, actor: Actor, username: str, password: str | None, source: st
         user.set_password(password)
     else:
         user.set_unusable_password()
-    full_clean(user, exclude=["password"])
+    full_clean(user, exclude=_unchecked(source))
     user.save()
     record(
         event_type=AuditEventType.ACCOUNT_CREATED, actor=actor, subject=user, after=_user_snapshot(user), source=source
@@ -66,7 +73,7 @@ def user_update(*, user: User, actor: Actor, source: str | None = None, **fields
         setattr(locked, field, value)
     if not changes:
         return locked
-    full_clean(locked, exclude=["password"])
+    full_clean(locked, exclude=_unchecked(source))
     locked.save(update_fields=sorted(changes))
     record(
         event_type=AuditEventType.ACCOUNT_UPDATED,

@@ -4,7 +4,8 @@ import pytest
 from django.test import override_settings
 from django.urls import clear_url_caches, reverse
 
-from policies.models import TeamMembership
+from policies.choices import AuditEventType
+from policies.models import AuditEvent, TeamMembership
 from policies.oidc import OIDCBackend, claim_groups
 from tests.factories import UserFactory, fixture_save
 
@@ -46,6 +47,22 @@ class OIDCBackendTests:
         )
         assert user.username == "alice" and user.first_name == "Alice" and not user.has_usable_password()
         assert list(TeamMembership.objects.filter(user=user).values_list("team__slug", flat=True)) == ["payments"]
+
+    def test_what_the_provider_sends_is_taken_as_it_is_and_audited(self, backend, world):
+        claims = {"preferred_username": "Jane Doe", "email": "jane at example", "given_name": "Jane", "groups": []}
+        user = sign_in(backend, claims)
+        assert (user.username, user.email, user.first_name) == ("Jane Doe", "jane at example", "Jane")
+        created = AuditEvent.objects.get(event_type=AuditEventType.ACCOUNT_CREATED, subject_id=str(user.pk))
+        assert created.actor_repr == "oidc" and created.actor is None
+        sign_in(backend, {**claims, "given_name": "Janet", "family_name": "Doe"})
+        updated = AuditEvent.objects.get(event_type=AuditEventType.ACCOUNT_UPDATED, subject_id=str(user.pk))
+        assert updated.actor_repr == "oidc"
+        assert (updated.before, updated.after) == (
+            {"first_name": "Jane", "last_name": ""},
+            {"first_name": "Janet", "last_name": "Doe"},
+        )
+        sign_in(backend, {**claims, "given_name": "Janet", "family_name": "Doe"})
+        assert AuditEvent.objects.filter(event_type=AuditEventType.ACCOUNT_UPDATED).count() == 1  # unchanged: none
 
     def test_next_sign_in_follows_group_changes(self, backend, world):
         world.payments.oidc_group = "payments-devs"
