@@ -65,3 +65,30 @@ def test_dashboard_blocked_egress_card_keeps_long_names_inside(long_names, sessi
             inner = card.evaluate("el => el.scrollWidth <= el.clientWidth")
             assert inner and card_box["x"] + card_box["width"] <= width
             page.screenshot(path=f"/tmp/i16-dashboard-{width}.png", full_page=True)
+
+
+LIST_PAGES = (
+    "/requests/",
+    "/grants/",
+    "/grants/unused/",
+    "/denied-attempts/",
+    "/clusters/",
+    "/audit/",
+    "/approvals/",
+    "/namespaces/",
+    "/tokens/",
+    "/access-map/",
+)
+
+
+def test_list_pages_and_their_filters_fit_a_phone(demo_data, session):
+    """The filter selects are as wide as their longest option (the audit log's event labels): they
+    shrink to the form, and no list page is wider than a 390 px screen."""
+    admin = session()
+    admin.sign_in("admin", demo_data)
+    page = admin.page
+    page.set_viewport_size({"width": 390, "height": 900})
+    for path in LIST_PAGES:
+        with admin.step(f"{path} at 390 px"):
+            admin.goto(path)
+            assert _page_width(page) <= 390, f"{path} is {_page_width(page)} px wide at 390 px"
