@@ -20,6 +20,7 @@ from django.utils import timezone
 from policies.choices import OPEN_REQUEST_STATES, GrantStatus, RequestStatus
 from policies.grant_key import DESTINATION_KEY, destination_key, grant_key
 from policies.models import EgressRequest, Grant, RequestDestination
+from policies.selectors.requests import request_destinations, request_identities
 
 # Asked for and not decided yet; a draft is nobody's request until it is submitted.
 PENDING_STATES = (RequestStatus.SUBMITTED, RequestStatus.CHANGES_REQUESTED)
@@ -142,16 +143,10 @@ def _add(
 
 
 def request_pairs(request: EgressRequest) -> set[Pair]:
-    """The (identity, destination) pairs a request asks for: from `identity_rows` and
-    `destination_rows` when loaded (the inbox), else two queries."""
-    rows = getattr(request, "identity_rows", None)
-    identity_ids = [i.pk for i in rows] if rows is not None else list(request.identities.values_list("pk", flat=True))
-    rows = getattr(request, "destination_rows", None)
-    if rows is not None:
-        destinations = [destination_key(d) for d in rows]
-    else:
-        destinations = list(request.destinations.values_list(*DESTINATION_KEY))
-    return {(pk, *destination) for pk in identity_ids for destination in destinations}
+    """The (identity, destination) pairs a request asks for, from the rows its page or the inbox
+    already loaded (`request_identities`, `request_destinations`), else two queries."""
+    destinations = [destination_key(d) for d in request_destinations(request)]
+    return {(identity.pk, *destination) for identity in request_identities(request) for destination in destinations}
 
 
 def existing_access_of_requests(requests: list[EgressRequest]) -> dict[int, list[ExistingAccess]]:
