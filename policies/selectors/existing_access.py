@@ -149,13 +149,20 @@ def request_pairs(request: EgressRequest) -> set[Pair]:
     return {(identity.pk, *destination) for identity in request_identities(request) for destination in destinations}
 
 
-def existing_access_of_requests(requests: list[EgressRequest]) -> dict[int, list[ExistingAccess]]:
+def existing_access_of_requests(
+    requests: list[EgressRequest], *, pairs_of: Mapping[int, set[Pair]] | None = None
+) -> dict[int, list[ExistingAccess]]:
     """Per open request: what its pairs already have elsewhere (the request and its own grants left
-    out). Decided requests get nothing: what they replaced shows on the grants ("Superseded by")."""
-    pairs_of = {request.pk: request_pairs(request) for request in requests if request.status in OPEN_REQUEST_STATES}
-    found = existing_access({pair for pairs in pairs_of.values() for pair in pairs})
+    out). Decided requests get nothing: what they replaced shows on the grants ("Superseded by").
+    `pairs_of` gives a request's pairs when the caller has read them already (the API's document)."""
+    wanted = {
+        request.pk: pairs_of[request.pk] if pairs_of is not None else request_pairs(request)
+        for request in requests
+        if request.status in OPEN_REQUEST_STATES
+    }
+    found = existing_access({pair for pairs in wanted.values() for pair in pairs})
     result: dict[int, list[ExistingAccess]] = {request.pk: [] for request in requests}
-    for pk, pairs in pairs_of.items():
+    for pk, pairs in wanted.items():
         result[pk] = [
             item
             for pair in sorted(pairs)
