@@ -20,6 +20,7 @@ from policies.constants import (
     MAX_IDENTITIES_PER_REQUEST,
     SYNC_DETAILS_HIDDEN,
 )
+from policies.grant_key import destination_key
 from policies.models import (
     ApiToken,
     ApprovalDecision,
@@ -311,9 +312,15 @@ class ExistingAccessSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-def existing_access_data(request) -> list:
-    """The `existing_access` warnings of one request (two queries; none for a decided request)."""
-    return ExistingAccessSerializer(existing_access_of_requests([request])[request.pk], many=True).data
+def existing_access_data(request, document: dict | None = None) -> list:
+    """The `existing_access` warnings of one request (none for a decided request): two queries, plus
+    two for its identities and destinations unless its API `document` (which lists them) is given."""
+    pairs_of = None
+    if document is not None:
+        destinations = [destination_key(d) for d in document["destinations"]]
+        pairs_of = {request.pk: {(i["id"], *d) for i in document["identities"] for d in destinations}}
+    found = existing_access_of_requests([request], pairs_of=pairs_of)
+    return ExistingAccessSerializer(found[request.pk], many=True).data
 
 
 class RequestDetailSerializer(RequestSerializer):

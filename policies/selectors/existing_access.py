@@ -20,6 +20,7 @@ from django.utils import timezone
 from policies.choices import OPEN_REQUEST_STATES, GrantStatus, RequestStatus
 from policies.grant_key import DESTINATION_KEY, destination_key, grant_key
 from policies.models import EgressRequest, Grant, RequestDestination
+from policies.selectors.requests import request_destinations, request_identities
 
 # Asked for and not decided yet; a draft is nobody's request until it is submitted.
 PENDING_STATES = (RequestStatus.SUBMITTED, RequestStatus.CHANGES_REQUESTED)
@@ -142,25 +143,26 @@ def _add(
 
 
 def request_pairs(request: EgressRequest) -> set[Pair]:
-    """The (identity, destination) pairs a request asks for: from `identity_rows` and
-    `destination_rows` when loaded (the inbox), else two queries."""
-    rows = getattr(request, "identity_rows", None)
-    identity_ids = [i.pk for i in rows] if rows is not None else list(request.identities.values_list("pk", flat=True))
-    rows = getattr(request, "destination_rows", None)
-    if rows is not None:
-        destinations = [destination_key(d) for d in rows]
-    else:
-        destinations = list(request.destinations.values_list(*DESTINATION_KEY))
-    return {(pk, *destination) for pk in identity_ids for destination in destinations}
+    """The (identity, destination) pairs a request asks for, from the rows its page or the inbox
+    already loaded (`request_identities`, `request_destinations`), else two queries."""
+    destinations = [destination_key(d) for d in request_destinations(request)]
+    return {(identity.pk, *destination) for identity in request_identities(request) for destination in destinations}
 
 
-def existing_access_of_requests(requests: list[EgressRequest]) -> dict[int, list[ExistingAccess]]:
+def existing_access_of_requests(
+    requests: list[EgressRequest], *, pairs_of: Mapping[int, set[Pair]] | None = None
+) -> dict[int, list[ExistingAccess]]:
     """Per open request: what its pairs already have elsewhere (the request and its own grants left
-    out). Decided requests get nothing: what they replaced shows on the grants ("Superseded by")."""
-    pairs_of = {request.pk: request_pairs(request) for request in requests if request.status in OPEN_REQUEST_STATES}
-    found = existing_access({pair for pairs in pairs_of.values() for pair in pairs})
+    out). Decided requests get nothing: what they replaced shows on the grants ("Superseded by").
+    `pairs_of` gives a request's pairs when the caller has read them already (the API's document)."""
+    wanted = {
+        request.pk: pairs_of[request.pk] if pairs_of is not None else request_pairs(request)
+        for request in requests
+        if request.status in OPEN_REQUEST_STATES
+    }
+    found = existing_access({pair for pairs in wanted.values() for pair in pairs})
     result: dict[int, list[ExistingAccess]] = {request.pk: [] for request in requests}
-    for pk, pairs in pairs_of.items():
+    for pk, pairs in wanted.items():
         result[pk] = [
             item
             for pair in sorted(pairs)

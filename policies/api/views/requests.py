@@ -67,7 +67,7 @@ def request_detail_data(user, pk: int) -> dict:
         **document,
         "decisions": s.DecisionSerializer(decisions, many=True).data,
         "grants": list(request.grants.values_list("pk", flat=True)),
-        "existing_access": s.existing_access_data(request),
+        "existing_access": s.existing_access_data(request, document),
         "allowed_actions": {
             "edit": can_edit_request(user, request),
             "submit": can_submit_request(user, request),
