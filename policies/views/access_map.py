@@ -25,8 +25,7 @@ class _Links:
     """Where each part of the map leads: an edge to its grant, its denied attempts or the namespace's
     readiness page (what it reaches without a grant); a namespace or a host to the map narrowed to it."""
 
-    def __init__(self, graph: AccessMap, query: dict):
-        self._graph = graph
+    def __init__(self, graph: AccessMap, query: dict) -> None:
         self._grant = PkUrl("grant_detail")
         self._namespace = PkUrl("namespace_detail")
         kept = {key: value for key, value in query.items() if value and key not in ("page", "host", "namespace")}
