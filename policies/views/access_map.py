@@ -15,18 +15,16 @@ from policies.selectors.access_map import STATES, AccessMap, MapEdge, access_map
 from policies.selectors.clusters import cluster_names
 from policies.selectors.teams import team_choices_for
 from policies.views.common import PkUrl, login_required, render_page
+from policies.views.monitoring import DEFAULT_TRAFFIC_DAYS, TRAFFIC_WINDOWS
 
 PAGE_SIZE = 50
-WINDOWS = ((1, "last 24 hours"), (7, "last 7 days"), (30, "last 30 days"), (90, "last 90 days"))
-DEFAULT_DAYS = 7
 
 
 class _Links:
     """Where each part of the map leads: an edge to its grant, its denied attempts or the namespace's
     readiness page (what it reaches without a grant); a namespace or a host to the map narrowed to it."""
 
-    def __init__(self, graph: AccessMap, query: dict):
-        self._graph = graph
+    def __init__(self, graph: AccessMap, query: dict) -> None:
         self._grant = PkUrl("grant_detail")
         self._namespace = PkUrl("namespace_detail")
         kept = {key: value for key, value in query.items() if value and key not in ("page", "host", "namespace")}
@@ -72,7 +70,7 @@ def _filters(request, clusters: list[str], teams: list[tuple[str, str]]) -> tupl
         "namespace": get.get("namespace") or "",
         "host": (get.get("host") or "").strip(),
         "state": get.getlist("state"),
-        "days": DEFAULT_DAYS,
+        "days": DEFAULT_TRAFFIC_DAYS,
     }
     if chosen["cluster"] and chosen["cluster"] not in clusters:
         errors["cluster"] = [f"There is no cluster named {chosen['cluster']!r}."]
@@ -83,10 +81,10 @@ def _filters(request, clusters: list[str], teams: list[tuple[str, str]]) -> tupl
         errors["state"] = [f"Unknown state {unknown[0]!r}; choose among {', '.join(STATES)}."]
     raw_days = get.get("days")
     if raw_days:
-        if raw_days.isdigit() and int(raw_days) in dict(WINDOWS):
+        if raw_days.isdigit() and int(raw_days) in dict(TRAFFIC_WINDOWS):
             chosen["days"] = int(raw_days)
         else:
-            errors["days"] = [f"Choose a window of {', '.join(str(d) for d, _ in WINDOWS)} days."]
+            errors["days"] = [f"Choose a window of {', '.join(str(d) for d, _ in TRAFFIC_WINDOWS)} days."]
     return chosen, errors
 
 
@@ -123,7 +121,7 @@ def access_map_page(request):
         "teams": teams,
         "namespaces": namespaces,
         "states": STATES,
-        "windows": WINDOWS,
+        "windows": TRAFFIC_WINDOWS,
         "chosen": chosen,
         "filter_errors": errors,
         "filtered": any(chosen[key] for key in ("team", "namespace", "host", "state")),

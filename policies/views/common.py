@@ -2,6 +2,7 @@
 translation of service errors into form errors and flash messages."""
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
@@ -173,3 +175,18 @@ def login_required(view):
         return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
 
     return wrapper
+
+
+# A page following something a worker does (a queued run, a grant the cluster has not followed yet) asks
+# again every 2 s, every 10 s once it has waited a minute (a worker may be busy or down), and stops
+# after half an hour, when the work is almost certainly stuck.
+POLL_FAST, POLL_SLOW = 2, 10
+SLOW_AFTER, STOP_AFTER = timedelta(minutes=1), timedelta(minutes=30)
+
+
+def poll_seconds(since: datetime) -> int | None:
+    """Seconds until the page asks again, having waited since `since`; None: stop asking."""
+    waited = timezone.now() - since
+    if waited >= STOP_AFTER:
+        return None
+    return POLL_FAST if waited < SLOW_AFTER else POLL_SLOW

@@ -8,11 +8,12 @@ from django.db.models import Model
 from django.http import Http404
 
 from policies.actors import Viewer
-from policies.models import EgressRequest, Grant, Namespace
+from policies.models import ApiToken, EgressRequest, Grant, Namespace
 from policies.permissions import visible_grants, visible_requests
 from policies.selectors.grants import grant_get
 from policies.selectors.namespaces import namespace_list
 from policies.selectors.requests import request_get
+from policies.selectors.tokens import api_token_list
 from policies.views.common import deny
 
 M = TypeVar("M", bound=Model)
@@ -50,3 +51,8 @@ def visible_grant_or_404(user: Viewer, pk: int) -> Grant:
 def visible_namespace_or_404(user: Viewer, pk: int) -> Namespace:
     """A team's namespaces do not exist for other teams' members (404 on pages too)."""
     return found_or_404(namespace_list(user=user).filter(pk=pk).first(), pk, model=Namespace)
+
+
+def own_token_or_404(user: Viewer, pk: int) -> ApiToken:
+    """Another user's token does not exist for the viewer (404, not 403), on pages as in the API."""
+    return found_or_404(api_token_list(user=user).filter(pk=pk).first(), pk, model=ApiToken)

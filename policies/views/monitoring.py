@@ -36,8 +36,9 @@ from policies.services.clusters import workload_identity_ensure
 from policies.services.ingest_tokens import cluster_ingest_token_rotate
 from policies.views.common import deny, flash_error, login_required, paginate, render_page, require_admin
 
-DENIED_WINDOWS = ((1, "last 24 hours"), (7, "last 7 days"), (30, "last 30 days"), (90, "last 90 days"))
-DEFAULT_DENIED_DAYS = 7
+# How far back the traffic pages (denied attempts, the access map) look: the choices and the default.
+TRAFFIC_WINDOWS = ((1, "last 24 hours"), (7, "last 7 days"), (30, "last 30 days"), (90, "last 90 days"))
+DEFAULT_TRAFFIC_DAYS = 7
 _DENIED_FILTERS = ("team", "cluster", "namespace", "principal", "host", "days")
 
 
@@ -52,7 +53,7 @@ def denied_attempts_page(request):
     """Blocked (principal, host) pairs of the viewer's teams (admins: all, unowned principals too)."""
     user = request.user
     data = {key: request.GET.get(key) for key in _DENIED_FILTERS if request.GET.get(key)}
-    data.setdefault("days", str(DEFAULT_DENIED_DAYS))
+    data.setdefault("days", str(DEFAULT_TRAFFIC_DAYS))
     filterset = AccessRecordFilterSet(data, queryset=access_record_list(user=user).select_related(None))
     records = filterset.qs if filterset.is_valid() else access_record_list(user=user).none()
     page = paginate(request, denied_attempts(records))
@@ -69,10 +70,10 @@ def denied_attempts_page(request):
         "rows": rows,
         "teams": team_choices_for(user),
         "clusters": cluster_names(),
-        "windows": DENIED_WINDOWS,
+        "windows": TRAFFIC_WINDOWS,
         "selected": data,
         "filter_errors": filterset.errors if not filterset.is_valid() else {},
-        "filtered": bool(set(request.GET) & {"team", "cluster", "namespace", "principal", "host"}),
+        "filtered": bool(set(request.GET) & (set(_DENIED_FILTERS) - {"days"})),
     }
     return render_page(request, "policies/monitoring/denied_attempts.html", context, partial="results")
 

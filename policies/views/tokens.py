@@ -4,26 +4,17 @@ and audit; a token created here comes from a signed-in session, so it is bounded
 do (the service's rules for tokens created with tokens do not apply)."""
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from policies.exceptions import ApplicationError
 from policies.forms import TokenCreateForm
-from policies.models import ApiToken
 from policies.permissions import can_create_token, can_revoke_token
 from policies.selectors.tokens import api_token_list
 from policies.services.tokens import api_token_create, api_token_revoke
 from policies.views.common import PkUrl, deny, form_errors_from, login_required, paginate, render_page
-
-
-def _own_token_or_404(user, pk: int) -> ApiToken:
-    """Another user's token does not exist for the viewer, as in the API (404, not 403)."""
-    token = api_token_list(user=user).filter(pk=pk).first()
-    if token is None:
-        raise Http404(f"You have no token #{pk}.")
-    return token
+from policies.views.lookups import own_token_or_404
 
 
 def _rows(user, page) -> list[dict]:
@@ -67,7 +58,7 @@ def token_list(request):
 @require_http_methods(["GET", "POST"])
 def token_revoke(request, pk: int):
     """GET: what revoking means, and a confirmation; POST: revoke now."""
-    token = _own_token_or_404(request.user, pk)
+    token = own_token_or_404(request.user, pk)
     if not can_revoke_token(request.user, token):
         deny("You can only revoke your own tokens.")
     if token.revoked_at is not None:

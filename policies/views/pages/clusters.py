@@ -1,7 +1,5 @@
 """Cluster pages (platform admins): status, reconcile runs with per-object results, desired manifests."""
 
-from datetime import timedelta
-
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -14,7 +12,7 @@ from policies.models import Cluster, ReconcileObjectResult, ReconcileRun
 from policies.selectors.clusters import cluster_list, cluster_overview_list, reconcile_run_list, reconcile_run_results
 from policies.selectors.manifests import desired_objects_for_cluster
 from policies.selectors.monitoring import cluster_ingest_context
-from policies.views.common import login_required, paginate, render_page, require_admin
+from policies.views.common import login_required, paginate, poll_seconds, render_page, require_admin
 
 
 def _cluster_or_404(pk: int) -> Cluster:
@@ -59,18 +57,6 @@ def cluster_detail_response(request, pk: int, *, connection_report=None):
     return render_page(request, "policies/cluster_detail.html", context, partial="runs")
 
 
-# A pending run's page asks again every 2 s, every 10 s once it has waited a minute (a worker may be
-# busy or down), and stops after half an hour, when the run is almost certainly stuck.
-POLL_FAST, POLL_SLOW = 2, 10
-SLOW_AFTER, STOP_AFTER = timedelta(minutes=1), timedelta(minutes=30)
-
-
-def _poll_seconds(waited: timedelta) -> int | None:
-    if waited >= STOP_AFTER:
-        return None
-    return POLL_FAST if waited < SLOW_AFTER else POLL_SLOW
-
-
 @login_required
 @require_GET
 def cluster_run_detail(request, pk: int, run_pk: int):
@@ -86,7 +72,7 @@ def cluster_run_detail(request, pk: int, run_pk: int):
         "run": run,
         "cluster": run.cluster,
         "pending": pending,
-        "poll_seconds": _poll_seconds(waited) if pending else None,
+        "poll_seconds": poll_seconds(run.started_at) if pending else None,
         "waited_minutes": int(waited.total_seconds() // 60),
         "page_obj": paginate(request, results, default=50),
         "actions": ReconcileObjectResult.Action.choices,

@@ -22,6 +22,7 @@ from policies.views.common import (
     filter_queryset,
     login_required,
     paginate,
+    poll_seconds,
     render_page,
 )
 from policies.views.lookups import visible_grant_or_403
@@ -73,11 +74,15 @@ def grant_list_page(request):
 def grant_detail(request, pk: int):
     user = request.user
     grant = visible_grant_or_403(user, pk)
-    if request.htmx and request.htmx.target == "grant-cluster-state":  # the part that follows the cluster
-        return render_page(request, "policies/grant_detail.html", {"grant": grant}, partial="cluster-state")
+    # The part that follows the cluster polls while it settles: since the grant ended, or was made.
+    settling = poll_seconds(grant.ended_at or grant.created_at) if grant.cluster_settling else None
+    if request.htmx and request.htmx.target == "grant-cluster-state":
+        context = {"grant": grant, "poll_seconds": settling}
+        return render_page(request, "policies/grant_detail.html", context, partial="cluster-state")
     history = AuditEvent.objects.filter(subject_type="grant", subject_id=str(grant.pk)).order_by("seq")
     context = {
         "grant": grant,
+        "poll_seconds": settling,
         "flags": destination_risk_flags(host=grant.host, protocol=grant.protocol),
         "history": list(history),
         "renewals": list(grant.renewals.order_by("-created_at")),

@@ -95,6 +95,24 @@ class RevokedGrantTests:
         assert "Removed from the cluster" in fragment and "hx-trigger" not in fragment
         assert "<html" not in fragment and "History" not in fragment
 
+    @pytest.mark.parametrize(
+        ("minutes", "trigger"), [(0, 'hx-trigger="load delay:2s"'), (5, 'hx-trigger="load delay:10s"'), (45, None)]
+    )
+    def test_a_grant_the_cluster_is_slow_to_follow_polls_slower_then_stops(self, client, world, minutes, trigger):
+        grant = GrantFactory(identity=world.checkout, applied_state=AppliedState.APPLIED)
+        grant_revoke(grant=grant, actor=world.lead, reason="Contract ended.")
+        Grant.objects.filter(pk=grant.pk).update(ended_at=timezone.now() - timedelta(minutes=minutes))
+        client.force_login(world.dev)
+        url = reverse("grant_detail", args=[grant.pk])
+        for headers in ({}, {**HTMX, "HX-Target": "grant-cluster-state"}):
+            text = client.get(url, headers=headers).content.decode()
+            opening = text.split('id="grant-cluster-state"', 1)[1].split(">", 1)[0]
+            assert "Being removed" in text
+            if trigger is None:
+                assert "hx-get" not in opening
+            else:
+                assert trigger in opening
+
     def test_an_active_grant_waiting_to_be_applied_polls_too(self, client, world):
         grant = GrantFactory(identity=world.checkout, status=GrantStatus.ACTIVE)
         client.force_login(world.dev)
