@@ -32,6 +32,13 @@ class ReconcileRunPageTests:
         assert fragment.startswith('\n<div id="run-live"') or '<div id="run-live"' in fragment[:200]
         assert "<html" not in fragment
 
+    def test_the_poll_keeps_the_objects_filter(self, client, world):
+        run = cluster_reconcile_request(cluster=world.cluster, actor=world.admin)
+        client.force_login(world.admin)
+        url = reverse("cluster_run", args=[world.cluster.pk, run.pk])
+        text = client.get(url, {"action": "failed"}).content.decode()
+        assert f'hx-get="{url}?action=failed" hx-trigger="load delay:2s"' in text
+
     def test_a_finished_run_stops_polling(self, client, world):
         run = cluster_reconcile_request(cluster=world.cluster, actor=world.admin)
         ReconcileRun.objects.filter(pk=run.pk).update(outcome=ReconcileRun.Outcome.SUCCEEDED, unchanged=3)
