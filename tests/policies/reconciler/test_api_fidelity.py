@@ -80,6 +80,16 @@ class StrictFieldValidationTests:
         status, body = call(kube, "PUT", f"{SE_PATH}/api-example-com?{STRICT}", with_unknown_field(live))
         assert (status, body["reason"]) == (400, "BadRequest")
 
+    def test_a_stored_object_with_the_servers_metadata_passes_strict_validation(self, kube):
+        # resourceVersion, uid, creationTimestamp… are declared ObjectMeta fields, not unknown ones.
+        assert call(kube, "POST", f"{SE_PATH}?{STRICT}", service_entry())[0] == 201
+        live = kube.get("serviceentries", "istio-egress", "api-example-com")
+        assert "resourceVersion" in live["metadata"]
+        assert call(kube, "PUT", f"{SE_PATH}/api-example-com?{STRICT}", live)[0] == 200
+        merge_patch = {"metadata": {"labels": {"team": "payments"}}}
+        url = f"{SE_PATH}/api-example-com?{STRICT}"
+        assert call(kube, "PATCH", url, merge_patch, content_type="application/merge-patch+json")[0] == 200
+
     def test_merge_and_json_patches_of_an_undeclared_field_are_a_422(self, kube):
         assert apply(kube, service_entry())[0] == 201
         url = f"{SE_PATH}/api-example-com?{STRICT}"
@@ -110,6 +120,19 @@ class StrictFieldValidationTests:
         } in body["details"]["causes"]
         assert body["message"].startswith('ServiceEntry.networking.istio.io "api-example-com" is invalid: ')
         assert kube.get("serviceentries", "istio-egress", "api-example-com") is None
+
+    def test_invalid_values_are_refused_without_strict_validation_too(self, kube):
+        # fieldValidation only governs undeclared fields; schema and CEL rules always apply.
+        status, body = call(kube, "POST", SE_PATH, cel_violation())
+        assert (status, body["reason"]) == (422, "Invalid")
+        status, body = apply(kube, cel_violation(), params="")
+        assert (status, body["reason"]) == (422, "Invalid")
+        assert apply(kube, service_entry(), params="")[0] == 201
+        patch = {"spec": {"resolution": "NONE", "endpoints": [{"address": "10.0.0.1"}]}}
+        url = f"{SE_PATH}/api-example-com"
+        status, body = call(kube, "PATCH", url, patch, content_type="application/merge-patch+json")
+        assert (status, body["reason"]) == (422, "Invalid")
+        assert kube.get("serviceentries", "istio-egress", "api-example-com")["spec"]["resolution"] == "DNS"
 
 
 class ReconcilerClassificationTests:
