@@ -185,6 +185,17 @@ class ConflictDryRunPreconditionNamespaceTests:
         assert apply(kube, changed, force=True)[0] == 200
         assert kube.get("serviceentries", "istio-egress", "api-example-com")["spec"]["hosts"] == ["other.example.com"]
 
+    def test_a_field_applied_with_the_same_value_is_owned_by_both_managers(self, kube):
+        shared = service_entry()
+        shared["spec"]["exportTo"] = ["."]
+        assert apply(kube, shared, manager="someone")[0] == 201
+        assert apply(kube, shared)[0] == 200  # the same value: no conflict, and no force needed
+        # egressui stops applying the field: "someone" still owns it, so it stays.
+        assert apply(kube, service_entry())[0] == 200
+        assert kube.get("serviceentries", "istio-egress", "api-example-com")["spec"]["exportTo"] == ["."]
+        assert apply(kube, service_entry(), manager="someone")[0] == 200
+        assert "exportTo" not in kube.get("serviceentries", "istio-egress", "api-example-com")["spec"]
+
     def test_dry_run_validates_and_persists_nothing(self, kube):
         status, body = apply(kube, service_entry(), params=f"{STRICT}&dryRun=All")
         assert status == 200 and body["spec"]["hosts"] == ["api.example.com"]
