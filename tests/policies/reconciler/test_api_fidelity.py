@@ -242,26 +242,30 @@ class ConflictDryRunPreconditionNamespaceTests:
         assert body["details"] == {"name": "nowhere", "kind": "namespaces"}
 
 
+def reader_documents(verbs: tuple[str, ...] = ("get",)) -> list[dict]:
+    """A Role granting `verbs` on ServiceEntries in istio-egress, bound to egressui/robot."""
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "reader", "namespace": "istio-egress"},
+            "rules": [{"apiGroups": ["networking.istio.io"], "resources": ["serviceentries"], "verbs": list(verbs)}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "reader", "namespace": "istio-egress"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "egressui"}],
+        },
+    ]
+
+
 class RbacAnswerTests:
     @pytest.fixture
     def rbac_kube(self):
-        documents = [
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "Role",
-                "metadata": {"name": "reader", "namespace": "istio-egress"},
-                "rules": [{"apiGroups": ["networking.istio.io"], "resources": ["serviceentries"], "verbs": ["get"]}],
-            },
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": {"name": "reader", "namespace": "istio-egress"},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
-                "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "egressui"}],
-            },
-        ]
         emulator = ApiEmulator(
-            rbac=RbacPolicy.from_documents(documents), tokens={"t": service_account("egressui", "robot")}
+            rbac=RbacPolicy.from_documents(reader_documents()), tokens={"t": service_account("egressui", "robot")}
         )
         emulator.serve_kind(group="networking.istio.io", version="v1", plural="serviceentries", kind="ServiceEntry")
         emulator.add_namespace("istio-egress")
@@ -290,6 +294,18 @@ class RbacAnswerTests:
             'secrets is forbidden: User "system:serviceaccount:egressui:robot" cannot list resource "secrets" in '
             'API group "" at the cluster scope'
         )
+
+    def test_a_dry_run_is_authorised_and_an_apply_that_creates_needs_create_too(self, rbac_kube):
+        rbac_kube.rbac = RbacPolicy.from_documents(reader_documents(("get", "patch")))
+        base = f"{SE_PATH}/api-example-com?fieldManager=egressui"
+        for query in (f"{base}&dryRun=All", base):
+            status, body = call(rbac_kube, "PATCH", query, service_entry(), content_type=APPLY, token="t")
+            assert status == 403 and "cannot create resource" in body["message"]
+        rbac_kube.create("serviceentries", service_entry())
+        assert call(rbac_kube, "PATCH", base, service_entry(), content_type=APPLY, token="t")[0] == 200
+        rbac_kube.rbac = RbacPolicy.from_documents(reader_documents())
+        status, body = call(rbac_kube, "PATCH", f"{base}&dryRun=All", service_entry(), content_type=APPLY, token="t")
+        assert status == 403 and "cannot patch resource" in body["message"]
 
     def test_a_role_binding_grants_only_in_its_namespace_and_unknown_tokens_are_401(self, rbac_kube):
         rbac_kube.create("serviceentries", service_entry())
