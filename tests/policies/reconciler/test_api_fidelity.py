@@ -80,6 +80,16 @@ class StrictFieldValidationTests:
         status, body = call(kube, "PUT", f"{SE_PATH}/api-example-com?{STRICT}", with_unknown_field(live))
         assert (status, body["reason"]) == (400, "BadRequest")
 
+    def test_a_stored_object_with_the_servers_metadata_passes_strict_validation(self, kube):
+        # resourceVersion, uid, creationTimestamp… are declared ObjectMeta fields, not unknown ones.
+        assert call(kube, "POST", f"{SE_PATH}?{STRICT}", service_entry())[0] == 201
+        live = kube.get("serviceentries", "istio-egress", "api-example-com")
+        assert "resourceVersion" in live["metadata"]
+        assert call(kube, "PUT", f"{SE_PATH}/api-example-com?{STRICT}", live)[0] == 200
+        merge_patch = {"metadata": {"labels": {"team": "payments"}}}
+        url = f"{SE_PATH}/api-example-com?{STRICT}"
+        assert call(kube, "PATCH", url, merge_patch, content_type="application/merge-patch+json")[0] == 200
+
     def test_merge_and_json_patches_of_an_undeclared_field_are_a_422(self, kube):
         assert apply(kube, service_entry())[0] == 201
         url = f"{SE_PATH}/api-example-com?{STRICT}"
@@ -110,6 +120,19 @@ class StrictFieldValidationTests:
         } in body["details"]["causes"]
         assert body["message"].startswith('ServiceEntry.networking.istio.io "api-example-com" is invalid: ')
         assert kube.get("serviceentries", "istio-egress", "api-example-com") is None
+
+    def test_invalid_values_are_refused_without_strict_validation_too(self, kube):
+        # fieldValidation only governs undeclared fields; schema and CEL rules always apply.
+        status, body = call(kube, "POST", SE_PATH, cel_violation())
+        assert (status, body["reason"]) == (422, "Invalid")
+        status, body = apply(kube, cel_violation(), params="")
+        assert (status, body["reason"]) == (422, "Invalid")
+        assert apply(kube, service_entry(), params="")[0] == 201
+        patch = {"spec": {"resolution": "NONE", "endpoints": [{"address": "10.0.0.1"}]}}
+        url = f"{SE_PATH}/api-example-com"
+        status, body = call(kube, "PATCH", url, patch, content_type="application/merge-patch+json")
+        assert (status, body["reason"]) == (422, "Invalid")
+        assert kube.get("serviceentries", "istio-egress", "api-example-com")["spec"]["resolution"] == "DNS"
 
 
 class ReconcilerClassificationTests:
@@ -162,6 +185,17 @@ class ConflictDryRunPreconditionNamespaceTests:
         assert apply(kube, changed, force=True)[0] == 200
         assert kube.get("serviceentries", "istio-egress", "api-example-com")["spec"]["hosts"] == ["other.example.com"]
 
+    def test_a_field_applied_with_the_same_value_is_owned_by_both_managers(self, kube):
+        shared = service_entry()
+        shared["spec"]["exportTo"] = ["."]
+        assert apply(kube, shared, manager="someone")[0] == 201
+        assert apply(kube, shared)[0] == 200  # the same value: no conflict, and no force needed
+        # egressui stops applying the field: "someone" still owns it, so it stays.
+        assert apply(kube, service_entry())[0] == 200
+        assert kube.get("serviceentries", "istio-egress", "api-example-com")["spec"]["exportTo"] == ["."]
+        assert apply(kube, service_entry(), manager="someone")[0] == 200
+        assert "exportTo" not in kube.get("serviceentries", "istio-egress", "api-example-com")["spec"]
+
     def test_dry_run_validates_and_persists_nothing(self, kube):
         status, body = apply(kube, service_entry(), params=f"{STRICT}&dryRun=All")
         assert status == 200 and body["spec"]["hosts"] == ["api.example.com"]
@@ -208,26 +242,30 @@ class ConflictDryRunPreconditionNamespaceTests:
         assert body["details"] == {"name": "nowhere", "kind": "namespaces"}
 
 
+def reader_documents(verbs: tuple[str, ...] = ("get",)) -> list[dict]:
+    """A Role granting `verbs` on ServiceEntries in istio-egress, bound to egressui/robot."""
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "reader", "namespace": "istio-egress"},
+            "rules": [{"apiGroups": ["networking.istio.io"], "resources": ["serviceentries"], "verbs": list(verbs)}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "reader", "namespace": "istio-egress"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "egressui"}],
+        },
+    ]
+
+
 class RbacAnswerTests:
     @pytest.fixture
     def rbac_kube(self):
-        documents = [
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "Role",
-                "metadata": {"name": "reader", "namespace": "istio-egress"},
-                "rules": [{"apiGroups": ["networking.istio.io"], "resources": ["serviceentries"], "verbs": ["get"]}],
-            },
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": {"name": "reader", "namespace": "istio-egress"},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
-                "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "egressui"}],
-            },
-        ]
         emulator = ApiEmulator(
-            rbac=RbacPolicy.from_documents(documents), tokens={"t": service_account("egressui", "robot")}
+            rbac=RbacPolicy.from_documents(reader_documents()), tokens={"t": service_account("egressui", "robot")}
         )
         emulator.serve_kind(group="networking.istio.io", version="v1", plural="serviceentries", kind="ServiceEntry")
         emulator.add_namespace("istio-egress")
@@ -256,6 +294,18 @@ class RbacAnswerTests:
             'secrets is forbidden: User "system:serviceaccount:egressui:robot" cannot list resource "secrets" in '
             'API group "" at the cluster scope'
         )
+
+    def test_a_dry_run_is_authorised_and_an_apply_that_creates_needs_create_too(self, rbac_kube):
+        rbac_kube.rbac = RbacPolicy.from_documents(reader_documents(("get", "patch")))
+        base = f"{SE_PATH}/api-example-com?fieldManager=egressui"
+        for query in (f"{base}&dryRun=All", base):
+            status, body = call(rbac_kube, "PATCH", query, service_entry(), content_type=APPLY, token="t")
+            assert status == 403 and "cannot create resource" in body["message"]
+        rbac_kube.create("serviceentries", service_entry())
+        assert call(rbac_kube, "PATCH", base, service_entry(), content_type=APPLY, token="t")[0] == 200
+        rbac_kube.rbac = RbacPolicy.from_documents(reader_documents())
+        status, body = call(rbac_kube, "PATCH", f"{base}&dryRun=All", service_entry(), content_type=APPLY, token="t")
+        assert status == 403 and "cannot patch resource" in body["message"]
 
     def test_a_role_binding_grants_only_in_its_namespace_and_unknown_tokens_are_401(self, rbac_kube):
         rbac_kube.create("serviceentries", service_entry())

@@ -173,11 +173,17 @@ class ApiEmulator(ObjectStore):
         return status.namespace_not_found(namespace)
 
     def _validate(self, request: kmock.Request, obj: dict, how: How) -> aiohttp.web.Response | None:
-        """Strict field validation (only with `fieldValidation=Strict`, and only with a validator)."""
-        if self.validator is None or request.params.get("fieldValidation") != "Strict":
+        """Validation with a validator: invalid values (schema, CEL rules) are refused whatever the
+        request's `fieldValidation`, as the API server does; undeclared fields only with `Strict`
+        (otherwise kept, where the API server would prune them with a warning)."""
+        if self.validator is None:
             return None
         found = self.validator(obj)
-        return invalid_response(request, obj, found, how) if found else None
+        if found is None:
+            return None
+        if request.params.get("fieldValidation") != "Strict":
+            found.unknown = []
+        return invalid_response(request, obj, found, how) if found.unknown or found.causes else None
 
     # --- one handler per verb ------------------------------------------------------------------------
     async def _apply(self, request: kmock.Request) -> aiohttp.web.Response:

@@ -49,8 +49,9 @@ def managed_fields(owners: Owners) -> list[dict[str, str]]:
 
 def apply_configuration(live: dict, owners: Owners, config: dict, manager: str, *, force: bool) -> list[Conflict]:
     """Server-side apply of `config` by `manager` to `live` and its `owners` (both changed in place):
-    fields the manager stops applying are removed unless another manager owns them, and a field another
-    manager owns with a different value conflicts unless `force` takes it over. Returns the conflicts
+    fields the manager stops applying are removed unless another manager owns them, a field another
+    manager owns with the same value becomes shared, and one with a different value conflicts unless
+    `force` takes it over. Returns the conflicts
     that stopped the apply (then nothing is changed)."""
     applied = {path: value for path, value in leaf_paths(config).items() if path not in SERVER_FIELDS}
     me = (manager, "apply")
@@ -68,11 +69,9 @@ def apply_configuration(live: dict, owners: Owners, config: dict, manager: str, 
     for path in owners.get(me, set()) - set(applied):
         if not any(path in paths for other, paths in owners.items() if other != me):
             _remove(live, path)
+    # A field another manager owns with the same value is shared, not taken (the forced conflicts are).
     for path, value in applied.items():
         _set(live, path, value)
-        for other, paths in owners.items():
-            if other != me:
-                paths.discard(path)
     owners[me] = set(applied)
     live["metadata"].pop("managedFields", None)
     return []

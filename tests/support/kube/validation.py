@@ -36,13 +36,43 @@ class ManifestValidator(Protocol):
     def errors(self, obj: dict) -> list[str]: ...
 
 
+# ObjectMeta fields the renderer never writes but the API server declares (and sets on what it stores):
+# a PUT or patch of a stored object carries them, and they are valid.
+_SERVER_METADATA = frozenset(
+    {
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "managedFields",
+        "selfLink",
+        "generateName",
+        "finalizers",
+        "ownerReferences",
+    }
+)
+
+
+def _without_server_fields(obj: dict) -> dict:
+    """The object as the renderer's validator checks it: without the declared ObjectMeta fields and
+    `status` the server keeps (the renderer's validator knows only what egressui renders)."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or not (_SERVER_METADATA & meta.keys() or "status" in obj):
+        return obj
+    checked = {key: value for key, value in obj.items() if key != "status"}
+    checked["metadata"] = {key: value for key, value in meta.items() if key not in _SERVER_METADATA}
+    return checked
+
+
 def strict_validator(manifest_validator: ManifestValidator) -> Validator:
     """The renderer's offline validator (tests/support/manifest_validation.py) as the API server's strict
     field validation: undeclared fields apart from invalid values (CRD schema, CEL rules, the Istio
     webhook's checks); each request kind answers them its own way (see `invalid_response`)."""
 
     def validate(obj: dict) -> Invalid | None:
-        errors = manifest_validator.errors(obj)
+        errors = manifest_validator.errors(_without_server_fields(obj))
         if not errors:
             return None
         found = Invalid()
