@@ -22,7 +22,7 @@ class Aggregate:
 
 
 class BatchAggregator:
-    def __init__(self):
+    def __init__(self) -> None:
         self.rows: dict[AggregateKey, Aggregate] = {}
         self.newest: datetime | None = None
         self._hours: dict[tuple, datetime] = {}

@@ -21,7 +21,9 @@ _SYNTHETIC = re.compile(
 )
 
 
-def covered_hosts(*, host: str, port: int, protocol: str, expanded_hosts: Iterable[str], tcp_direct: bool):
+def covered_hosts(
+    *, host: str, port: int, protocol: str, expanded_hosts: Iterable[str], tcp_direct: bool
+) -> tuple[frozenset[str], str]:
     """(exact hosts, wildcard suffix such as '.example.com' or '')."""
     if protocol == Protocol.TCP:
         try:
@@ -131,7 +133,7 @@ def requested_destination(host: str, port: int | None, protocol: str = "") -> di
 
 
 @lru_cache(maxsize=4096)
-def _address(host: str):
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """`host` as an IP address, or None (a name is never inside a network)."""
     try:
         return ipaddress.ip_address(host)

@@ -5,11 +5,12 @@ and `end`; and Hubble flows of the Cilium demo cluster (`demo_hubble_flows`)."""
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from policies.accesslog.hubble import flow_record
 
 # (namespace, service account, host, what the gateway logged, how many lines)
-DEMO_TRAFFIC = (
+DEMO_TRAFFIC: tuple[tuple[str, str, str, dict[str, Any], int], ...] = (
     ("payments", "checkout", "api.stripe.com", {}, 40),
     ("payments", "refunds", "api.stripe.com", {}, 12),
     ("payments", "checkout", "api.stripe.com", {"response_flags": "UF,URX"}, 2),
@@ -52,7 +53,7 @@ def demo_access_log(*, trust_domain: str, start: datetime, end: datetime, seed: 
     def moment() -> str:
         return (start + (end - start) * rng.random()).isoformat() if span > 0 else start.isoformat()
 
-    lines = []
+    lines: list[dict[str, Any]] = []
     for namespace, account, host, logged, count in DEMO_TRAFFIC:
         for _ in range(count):
             lines.append(
@@ -107,7 +108,7 @@ def source_record(
 # ztunnel's lines for connections that went past the mesh — (service account, destination address,
 # ztunnel error, how many lines). The error-free one passed through; the timed-out one was dropped
 # by the enforced namespace's NetworkPolicy.
-DEMO_AMBIENT_WAYPOINT = (
+DEMO_AMBIENT_WAYPOINT: tuple[tuple[str, str, str, dict[str, Any], int], ...] = (
     ("checkout", "api.stripe.com", "inbound-vip|443|tcp|api.stripe.com", {}, 30),
     ("refunds", "api.stripe.com", "inbound-vip|443|tcp|api.stripe.com", {}, 6),
     (
@@ -130,7 +131,7 @@ def demo_ambient_access_log(*, trust_domain: str, start: datetime, end: datetime
     def moment() -> str:
         return (start + (end - start) * rng.random()).isoformat()
 
-    lines = []
+    lines: list[dict[str, Any]] = []
     for account, host, upstream, logged, count in DEMO_AMBIENT_WAYPOINT:
         principal = f"spiffe://{trust_domain}/ns/payments/sa/{account}"
         for _ in range(count):
@@ -184,7 +185,7 @@ def demo_hubble_flows(*, start: datetime, end: datetime, seed: int = 11) -> list
     `start` (when the grants began) and `end`, drops two to three hours before `start` (the attempts
     that led to the request)."""
     rng = random.Random(seed)
-    lines = []
+    lines: list[dict[str, Any]] = []
     for namespace, account, verdict, names, address, port, count in DEMO_HUBBLE_TRAFFIC:
         first, last = (start - timedelta(hours=3), start - timedelta(hours=2)) if verdict == "DROPPED" else (start, end)
         for _ in range(count):

@@ -57,7 +57,7 @@ def is_hubble_record(record: dict) -> bool:
     )
 
 
-def _object(value, field: str) -> dict:
+def _object(value: object, field: str) -> dict:
     if value is None:
         return {}
     if type(value) is not dict:
@@ -65,7 +65,7 @@ def _object(value, field: str) -> dict:
     return value
 
 
-def _string(value, field: str) -> str:
+def _string(value: object, field: str) -> str:
     if value is None:
         return ""
     if type(value) is not str:
@@ -73,7 +73,7 @@ def _string(value, field: str) -> str:
     return value
 
 
-def _strings(value, field: str) -> list[str]:
+def _strings(value: object, field: str) -> list[str]:
     if value is None:
         return []
     if type(value) is not list or any(type(item) is not str for item in value):
@@ -81,7 +81,7 @@ def _strings(value, field: str) -> list[str]:
     return value
 
 
-def _time(raw, oldest: datetime, newest: datetime) -> datetime:
+def _time(raw: object, oldest: datetime, newest: datetime) -> datetime:
     text = _string(raw, "flow.time")
     match = _TIME.match(text)
     if not match:

@@ -62,7 +62,7 @@ class AccessEvent(NamedTuple):
     protocol: str = ""  # for catch-all connections: tls, http or tcp (what a request would ask for)
 
 
-def _type_name(value) -> str:
+def _type_name(value: object) -> str:
     return {dict: "an object", list: "a list", bool: "true/false", str: "text"}.get(type(value), type(value).__name__)
 
 
@@ -268,7 +268,7 @@ class LineParser:
         self.newest = newest
         self.trust_domain = trust_domain
 
-    def parse(self, record) -> AccessEvent | None:
+    def parse(self, record: object) -> AccessEvent | None:
         """The record's event; None for a Hubble record that is not an egress request (`hubble.py`)."""
         if type(record) is not dict:
             raise LineError(f"line: expected a JSON object, got {_type_name(record)}")

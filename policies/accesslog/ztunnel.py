@@ -54,7 +54,7 @@ def parse_text(line: str) -> dict | None:
     return record
 
 
-def start_time(end: datetime, duration) -> datetime:
+def start_time(end: datetime, duration: object) -> datetime:
     """ztunnel stamps a line when the connection ends; egressui counts connections by when they began."""
     match = _DURATION.match(duration) if isinstance(duration, str) else None
     return end - timedelta(milliseconds=int(match.group(1))) if match else end
