@@ -1,6 +1,5 @@
 """Personal API tokens: list mine, create (the secret is in that response only), revoke."""
 
-from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics
@@ -13,6 +12,7 @@ from policies.api.strict import created, reject_body
 from policies.models import ApiToken
 from policies.selectors.tokens import api_token_list
 from policies.services.tokens import api_token_create, api_token_revoke
+from policies.views.lookups import own_token_or_404
 
 TAG = "tokens"
 
@@ -67,9 +67,7 @@ class TokenRevokeApi(APIView):
     @extend_schema(tags=[TAG], summary="Revoke one of my tokens", request=None, responses={200: s.TokenSerializer})
     @idempotent
     def post(self, request, pk: int):
-        token = api_token_list(user=request.user).filter(pk=pk).first()
-        if token is None:
-            raise Http404
+        token = own_token_or_404(request.user, pk)
         reject_body(request)
         return Response(s.TokenSerializer(api_token_revoke(token=token, actor=request.user)).data)
 
